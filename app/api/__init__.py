@@ -1,0 +1,9 @@
+"""JSON endpoints: /currentuser, health, and (later) /api/v1."""
+
+from flask import Flask
+
+from .views import bp
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

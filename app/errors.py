@@ -1,0 +1,95 @@
+"""Application-level error handlers: problem JSON for the API, an HTML page elsewhere.
+
+Outages of the database or Redis answer 503 with Retry-After, never a 500 with a stack
+trace; the pool's pre-ping and the Redis client's reconnects bring the service back by
+themselves once the dependency returns.
+"""
+
+import logging
+import time
+
+import redis
+from flask import Flask
+from flask import Response
+from flask import make_response
+from flask import render_template
+from flask import request
+from limits.errors import StorageError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import InternalServerError
+from werkzeug.exceptions import ServiceUnavailable
+
+from .api.errors import problem
+from .extensions import db
+from .extensions import limiter
+
+log = logging.getLogger(__name__)
+
+OUTAGES = (OperationalError, DisconnectionError, redis.ConnectionError, redis.TimeoutError, StorageError)
+RETRY_AFTER_OUTAGE = "5"
+
+# Blueprints whose errors are JSON problems; OAuth endpoints shape their own (RFC 6749).
+JSON_BLUEPRINTS = {"api"}
+
+
+def wants_problem_json() -> bool:
+    return request.blueprint in JSON_BLUEPRINTS or request.path.startswith("/api/")
+
+
+def render_error(error: HTTPException) -> Response:
+    """The error as problem JSON or as the shared error page, keeping its headers (Allow...)."""
+    status = error.code or 500
+    if wants_problem_json():
+        response = problem(status, error.name, error.description)
+    else:
+        response = make_response(render_template(
+            "errors/error.html", status=status, title=error.name, detail=error.description,
+            wait=_wait_text() if status == 429 else None), status)
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def _wait_text() -> str | None:
+    """How long a rate-limited person must wait, in words."""
+    limit = limiter.current_limit
+    if limit is None:
+        return None
+    seconds = max(1, int(limit.reset_at - time.time()))
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{round(seconds / 60)} minutes"
+
+
+def handle_http_error(error: HTTPException):
+    if (error.code or 500) < 500:
+        log.info("http.client_error status=%s path=%s", error.code, request.path)
+    return render_error(error)
+
+
+def handle_outage(error: Exception):
+    db.session.rollback()
+    log.error("dependency.unavailable error=%s", type(error).__name__)
+    response = render_error(ServiceUnavailable(
+        "A service this server depends on is unavailable. Try again shortly."))
+    response.headers["Retry-After"] = RETRY_AFTER_OUTAGE
+    return response
+
+
+def handle_unexpected(error: Exception):
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return handle_outage(error)
+    db.session.rollback()
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return render_error(InternalServerError())
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_error)
+    for outage in OUTAGES:
+        app.register_error_handler(outage, handle_outage)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,83 @@
+"""Sign in and sign out."""
+
+from flask import Blueprint
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from ..extensions import limiter
+from ..services import accounts
+from ..services import sessions
+from ..services.errors import SignInRefused
+from ..web import clear_session_cookie
+from ..web import current_session
+from ..web import local_path_or
+from ..web import request_origin
+from ..web import set_session_cookie
+from .forms import LoginForm
+from .forms import LogoutForm
+
+bp = Blueprint("auth", __name__)
+
+HOME = "/account"
+
+
+def _account_key() -> str:
+    """Rate-limit key of the account a login POST names (normalised like stored emails)."""
+    return "account:" + request.form.get("email", "").strip().lower()[:254]
+
+
+def _record_lockout(_limit) -> None:
+    accounts.record_lockout(request.form.get("email", ""), request_origin())
+
+
+def _failed(response) -> bool:
+    return response.status_code != 302
+
+
+@bp.get("/login")
+def login():
+    form = LoginForm(next=request.args.get("next", ""), email=request.args.get("login_hint", ""))
+    if current_session() is not None:
+        return redirect(local_path_or(form.next.data, HOME))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/login")
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], on_breach=_record_lockout)
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], key_func=_account_key,
+               deduct_when=_failed, on_breach=_record_lockout)
+def login_submit():
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form), 400
+    try:
+        session, token = accounts.sign_in(form.email.data, form.password.data, request_origin())
+    except SignInRefused as refusal:  # one message for an unknown email and a wrong password
+        flash(refusal.public_message, "error")
+        return render_template("auth/login.html", form=form), 400
+    response = redirect(local_path_or(form.next.data, HOME))
+    return set_session_cookie(response, token, session)
+
+
+@bp.get("/logout")
+def logout():
+    """A GET never signs out (a link or an image could); it asks for confirmation."""
+    if current_session() is None:
+        return redirect(url_for("auth.login"))
+    return render_template("auth/logout.html", form=LogoutForm())
+
+
+@bp.post("/logout")
+def logout_submit():
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        return render_template("auth/logout.html", form=form), 400
+    session = current_session()
+    if session is not None:
+        sessions.end(session.id)
+    flash("You have been signed out.", "info")
+    return clear_session_cookie(redirect(url_for("auth.login")))

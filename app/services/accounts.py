@@ -1,0 +1,170 @@
+"""Accounts: creation, sign-in, the super admin, password changes, deactivation."""
+
+import hashlib
+import logging
+import secrets
+
+from email_validator import EmailNotValidError
+from email_validator import validate_email
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from flask import current_app
+
+from ..clock import now
+from ..extensions import db
+from ..models import User
+from ..models import UserSession
+from . import history
+from . import passwords
+from . import rbac
+from . import sessions
+from .errors import AccountExists
+from .errors import InvalidInput
+from .errors import NotFound
+from .errors import PasswordRejected
+from .errors import SignInRefused
+from .history import Origin
+
+log = logging.getLogger(__name__)
+security = logging.getLogger("security")
+
+BAD_CREDENTIALS = "Incorrect email address or password."
+UNVERIFIED = "Your email address is not verified yet. Verify it, then sign in."
+
+
+def normalise_email(email: str) -> str:
+    """The canonical, lower-case form of an address; InvalidInput if it is not one."""
+    try:
+        address = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise InvalidInput(str(error)) from None
+    return address.normalized.lower()
+
+
+def gravatar_url(email: str) -> str:
+    """The default avatar: Gravatar's identicon for the address (DESIGN.md)."""
+    digest = hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
+    return f"https://gravatar.com/avatar/{digest}?s=200&d=identicon"
+
+
+def find_by_email(email: str) -> User | None:
+    """The account with this address, active or not."""
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def create_user(email: str, password: str, fullname: str = "", *, verified: bool = False,
+                extra_roles: frozenset[str] = frozenset()) -> User:
+    """Create an account; it always has the ``user`` role, whatever else it is given."""
+    email = normalise_email(email)
+    reasons = passwords.policy_violations(password, email, (fullname,))
+    if reasons:
+        raise PasswordRejected(reasons)
+    user = User(email=email, fullname=fullname.strip(), email_verified=verified,
+                password_hash=passwords.hash_password(password), avatar=gravatar_url(email),
+                roles=rbac.roles_named({rbac.DEFAULT_ROLE, *extra_roles}))
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise AccountExists() from None
+    security.info("account.created user_id=%s roles=%s", user.id, ",".join(user.role_names))
+    return user
+
+
+def sign_in(email: str, password: str, origin: Origin) -> tuple[UserSession, str]:
+    """Check a password and open a session; SignInRefused says why not, without enumeration."""
+    user = find_by_email(email) if len(email) <= 254 else None
+    if user is None:
+        passwords.spend_equal_time(password)
+        return _refuse(None, origin, "unknown_user", BAD_CREDENTIALS)
+    ok, new_hash = passwords.verify(password, user.password_hash)
+    if not ok:
+        return _refuse(user, origin, "bad_password", BAD_CREDENTIALS)
+    if not user.is_active:
+        # A deleted account looks like no account, even to someone who knows its password.
+        return _refuse(user, origin, "inactive", BAD_CREDENTIALS)
+    if new_hash:
+        user.password_hash = new_hash
+        log.info("password.rehashed user_id=%s", user.id)
+    if current_app.config["EMAIL_VERIFICATION_REQUIRED"] and not user.email_verified:
+        db.session.commit()  # keep the rehash: the password was right
+        return _refuse(user, origin, "unverified", UNVERIFIED)
+    session, token = sessions.start(user, origin)
+    user.last_login_at = session.created_at
+    history.record(user.id, origin, "password", "success")
+    db.session.commit()
+    security.info("login.succeeded user_id=%s session_id=%s ip=%s", user.id, session.id, origin.ip_address)
+    return session, token
+
+
+def _refuse(user: User | None, origin: Origin, outcome: str, message: str):
+    history.record(user.id if user else None, origin, "password", outcome)
+    db.session.commit()
+    security.info("login.failed outcome=%s user_id=%s ip=%s", outcome, user.id if user else "-",
+                  origin.ip_address)
+    raise SignInRefused(outcome, message)
+
+
+def record_lockout(email: str, origin: Origin) -> None:
+    """Write a refused-by-rate-limit attempt to the login history."""
+    user = find_by_email(email) if email and len(email) <= 254 else None
+    history.record(user.id if user else None, origin, "password", "locked")
+    db.session.commit()
+    security.warning("login.locked user_id=%s ip=%s", user.id if user else "-", origin.ip_address)
+
+
+def ensure_superadmin(email: str, password: str | None) -> tuple[User, str | None]:
+    """Create the super admin on first start; returns it and the password generated, if any."""
+    existing = find_by_email(email)
+    if existing is not None:
+        return existing, None
+    generated = None if password else secrets.token_urlsafe(18)
+    try:
+        user = create_user(email, password or generated, "Super Admin", verified=True,
+                           extra_roles=frozenset({"superAdmin"}))
+    except AccountExists:  # another instance created it a moment ago
+        return find_by_email(email), None
+    return user, generated
+
+
+def set_password(email: str, password: str) -> User:
+    """Give an account a new password and end its sessions."""
+    user = _existing(email)
+    reasons = passwords.policy_violations(password, user.email, (user.fullname,))
+    if reasons:
+        raise PasswordRejected(reasons)
+    user.password_hash = passwords.hash_password(password)
+    user.updated_at = now()
+    db.session.commit()
+    sessions.end_all_for(user.id)
+    security.info("password.changed user_id=%s", user.id)
+    return user
+
+
+def deactivate(email: str) -> User:
+    """Soft-delete an account: it can no longer sign in and its sessions end."""
+    user = _existing(email)
+    user.is_active = False
+    db.session.commit()
+    sessions.end_all_for(user.id)
+    security.info("account.deactivated user_id=%s", user.id)
+    return user
+
+
+def list_users(limit: int = 1000) -> list[User]:
+    """Accounts, oldest first."""
+    return list(db.session.scalars(select(User).order_by(User.created_at, User.id).limit(limit)))
+
+
+def count_users() -> int:
+    return db.session.scalar(select(func.count()).select_from(User))
+
+
+def _existing(email: str) -> User:
+    user = find_by_email(email)
+    if user is None:
+        raise NotFound(f"No account with email {email.strip().lower()!r}.")
+    return user

@@ -1,0 +1,40 @@
+"""Exceptions the domain raises; views turn each into a page message or a problem response."""
+
+
+class DomainError(Exception):
+    """Base of every refusal a user or client may be told about."""
+
+    public_message = "The request could not be completed."
+
+    def __init__(self, public_message: str | None = None):
+        if public_message is not None:
+            self.public_message = public_message
+        super().__init__(self.public_message)
+
+
+class SignInRefused(DomainError):
+    """Credentials did not open a session; ``outcome`` is what login history records."""
+
+    def __init__(self, outcome: str, public_message: str):
+        self.outcome = outcome
+        super().__init__(public_message)
+
+
+class PasswordRejected(DomainError):
+    """A new password breaks the policy; ``reasons`` tell the user what to change."""
+
+    def __init__(self, reasons: list[str]):
+        self.reasons = reasons
+        super().__init__(" ".join(reasons))
+
+
+class InvalidInput(DomainError):
+    """A field is malformed (an email address that is not one, say)."""
+
+
+class AccountExists(DomainError):
+    public_message = "An account with this email address already exists."
+
+
+class NotFound(DomainError):
+    public_message = "Not found."

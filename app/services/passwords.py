@@ -1,0 +1,90 @@
+"""Password hashing (argon2id, rehash on login) and the password policy, in one place."""
+
+from flask import Flask
+from flask import current_app
+from passlib.context import CryptContext
+from zxcvbn import zxcvbn
+
+MIN_LENGTH = 8
+MAX_LENGTH = 128
+
+
+def configure(app: Flask) -> None:
+    """Build the application's CryptContext from its settings."""
+    app.extensions["passwords"] = _Hasher(CryptContext(
+        # argon2id for new hashes; older schemes verify and are replaced at the next sign-in.
+        schemes=["argon2", "bcrypt", "pbkdf2_sha256"],
+        default="argon2",
+        deprecated=["bcrypt", "pbkdf2_sha256"],
+        argon2__type="ID",
+        argon2__memory_cost=app.config["PASSWORD_ARGON2_MEMORY_KIB"],
+        argon2__rounds=app.config["PASSWORD_ARGON2_TIME_COST"],
+        argon2__parallelism=app.config["PASSWORD_ARGON2_PARALLELISM"],
+    ))
+
+
+class _Hasher:
+    def __init__(self, context: CryptContext):
+        self.context = context
+        self._dummy: str | None = None
+
+    @property
+    def dummy_hash(self) -> str:
+        # Made on first use, not at start-up: only a sign-in for an unknown account needs it.
+        if self._dummy is None:
+            self._dummy = self.context.hash("not a password of anybody's")
+        return self._dummy
+
+
+def _hasher() -> _Hasher:
+    return current_app.extensions["passwords"]
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with the default scheme (argon2id)."""
+    return _hasher().context.hash(password)
+
+
+def verify(password: str, password_hash: str | None) -> tuple[bool, str | None]:
+    """Check a password; the second value is a new hash when the stored one is outdated."""
+    hasher = _hasher()
+    if not password_hash:
+        hasher.context.verify(password, hasher.dummy_hash)
+        return False, None
+    try:
+        return hasher.context.verify_and_update(password, password_hash)
+    except ValueError:  # an unrecognised or corrupt hash never signs anyone in
+        return False, None
+
+
+def spend_equal_time(password: str) -> None:
+    """Hash against a dummy, so an unknown account costs what a wrong password costs."""
+    hasher = _hasher()
+    hasher.context.verify(password, hasher.dummy_hash)
+
+
+def policy_violations(password: str, email: str = "", other_inputs: tuple[str, ...] = ()) -> list[str]:
+    """The reasons ``password`` is refused, each one a thing the user can act on; [] if none."""
+    if len(password) < MIN_LENGTH:
+        return [f"Use at least {MIN_LENGTH} characters."]
+    if len(password) > MAX_LENGTH:
+        return [f"Use at most {MAX_LENGTH} characters."]
+    if email and password.strip().lower() == email.strip().lower():
+        return ["Do not use your email address as your password."]
+    inputs = [value for value in (email, email.split("@")[0], *other_inputs) if value]
+    result = zxcvbn(password, user_inputs=inputs)
+    if result["score"] >= current_app.config["PASSWORD_MIN_SCORE"]:
+        return []
+    feedback = result["feedback"]
+    reasons = ["This password is too easy to guess."]
+    if feedback.get("warning"):
+        reasons.append(_sentence(feedback["warning"]))
+    reasons.extend(_sentence(tip) for tip in feedback.get("suggestions", []))
+    if len(reasons) == 1:
+        reasons.append("Add more words or characters that are less common.")
+    return reasons
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith(".") else text + "."

@@ -1,0 +1,83 @@
+"""Server-side sessions: start, resolve a cookie token, end."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+from uuid import UUID
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy import update
+
+from ..clock import now
+from ..extensions import db
+from ..models import User
+from ..models import UserSession
+from .history import Origin
+
+TOKEN_BYTES = 32
+
+
+def _digest(token: str) -> str:
+    # The token carries 256 random bits, so SHA-256 suffices: a database dump yields no
+    # usable cookie, and looking a digest up by index reveals nothing about the token.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start(user: User, origin: Origin) -> tuple[UserSession, str]:
+    """Open a session for ``user``; returns it with the cookie token (never stored)."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    started = now()
+    session = UserSession(
+        user=user, token_hash=_digest(token), ip_address=origin.ip_address,
+        user_agent=(origin.user_agent or "")[:512] or None, last_seen_at=started,
+        expires_at=started + timedelta(seconds=current_app.config["SESSION_MAX_TTL"]),
+        created_at=started, updated_at=started,
+    )
+    db.session.add(session)
+    return session, token
+
+
+def resolve(token: str | None) -> UserSession | None:
+    """The live session a cookie token opens, or None; marks it seen, at most once a minute."""
+    if not token or len(token) > 128:
+        return None
+    session = db.session.scalar(select(UserSession).where(UserSession.token_hash == _digest(token)))
+    at = now()
+    config = current_app.config
+    if session is None or not session.is_live(at, config["SESSION_IDLE_TTL"]) or not session.user.is_active:
+        return None
+    stale = at - timedelta(seconds=config["SESSION_TOUCH_INTERVAL"])
+    if session.last_seen_at <= stale:
+        # Conditional: of concurrent requests in one session, only the first one writes.
+        db.session.execute(
+            update(UserSession)
+            .where(UserSession.id == session.id, UserSession.last_seen_at <= stale)
+            .values(last_seen_at=at, updated_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        session.last_seen_at = at
+    return session
+
+
+def end(session_id: UUID) -> None:
+    """End one session at once: its cookie stops working."""
+    at = now()
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=at, updated_at=at)
+    )
+    db.session.commit()
+
+
+def end_all_for(user_id: UUID, keep: UUID | None = None) -> int:
+    """End every live session of a user, but ``keep``; returns how many were ended."""
+    at = now()
+    query = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(UserSession.id != keep)
+    result = db.session.execute(query.values(revoked_at=at, updated_at=at))
+    db.session.commit()
+    return result.rowcount

@@ -1,0 +1,89 @@
+"""Request-side glue shared by pages and the API: origin, session cookie, security headers."""
+
+from urllib.parse import urlsplit
+
+from flask import Flask
+from flask import Response
+from flask import current_app
+from flask import g
+from flask import request
+
+from .models import UserSession
+from .services import sessions
+from .services.history import Origin
+
+
+def session_cookie_name() -> str:
+    # RFC 6265bis __Host- prefix: Secure, Path=/, no Domain; only possible over https.
+    return "__Host-idp_session" if current_app.config["ISSUER_IS_HTTPS"] else "idp_session"
+
+
+def request_origin() -> Origin:
+    """The client's IP (ProxyFix has applied the trusted hops) and user agent."""
+    agent = request.user_agent.string or None
+    return Origin(request.remote_addr, agent[:512] if agent else None)
+
+
+def current_session() -> UserSession | None:
+    """The live session of this request's cookie, looked up once per request."""
+    if "user_session" not in g:
+        g.user_session = sessions.resolve(request.cookies.get(session_cookie_name()))
+    return g.user_session
+
+
+def set_session_cookie(response: Response, token: str, session: UserSession) -> Response:
+    """Hand the browser its opaque session token."""
+    response.set_cookie(
+        session_cookie_name(), token, expires=session.expires_at, path="/",
+        secure=current_app.config["ISSUER_IS_HTTPS"], httponly=True, samesite="Lax",
+    )
+    return response
+
+
+def clear_session_cookie(response: Response) -> Response:
+    response.delete_cookie(session_cookie_name(), path="/",
+                           secure=current_app.config["ISSUER_IS_HTTPS"], httponly=True,
+                           samesite="Lax")
+    return response
+
+
+def local_path_or(target: str | None, default: str) -> str:
+    """``target`` when it is a path on this server, else ``default`` (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(char) < 32 for char in target):
+        return default
+    return target
+
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' https://gravatar.com https://www.gravatar.com data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    # RFC 9700 §4.16: the authorization server's pages must not be framed (clickjacking).
+    "frame-ancestors 'none'",
+])
+
+
+def add_security_headers(response: Response) -> Response:
+    """Headers every response carries, pages and API alike."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if current_app.config["ISSUER_IS_HTTPS"]:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if request.endpoint != "static":
+        # Pages and API answers are per user: never kept by a shared or browser cache.
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(add_security_headers)
