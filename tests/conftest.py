@@ -1,0 +1,170 @@
+"""Fixtures: every test that touches data runs on SQLite and on PostgreSQL + Redis.
+
+The ``backend`` fixture is parametrised: ``sqlite`` is the embedded default (SQLite, in-process
+rate limits); ``postgresql`` is the production configuration (TEST_DATABASE_URL and
+TEST_REDIS_URL). The schema comes from the migrations, once per backend; tables are emptied
+after each test because services really commit. Under CI=true nothing is skipped: a missing
+service fails the run.
+"""
+
+import os
+import secrets
+import threading
+from datetime import datetime
+from datetime import timezone
+from types import SimpleNamespace
+
+import pytest
+import redis
+import sqlalchemy as sa
+import time_machine
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.extensions import db
+from app.services import accounts
+
+from .helpers import AuthActions
+
+CI = os.environ.get("CI", "").lower() == "true"
+PASSWORD = "correct horse battery staple"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when ``condition`` is false, except under CI, where the run fails instead."""
+    if not condition:
+        if CI:
+            pytest.fail(f"CI=true and {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def secrets_config():
+    return {"SECRET_KEY": secrets.token_urlsafe(32), "KEY_ENCRYPTION_SECRET": secrets.token_urlsafe(32)}
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request, tmp_path_factory, secrets_config):
+    """One database per backend, migrated to head once."""
+    if request.param == "sqlite":
+        folder = tmp_path_factory.mktemp("sqlite")
+        database_url = f"sqlite:///{folder / 'test.sqlite3'}"
+        redis_url = None
+    else:
+        database_url = os.environ.get("TEST_DATABASE_URL")
+        redis_url = os.environ.get("TEST_REDIS_URL")
+        require(bool(database_url and redis_url), "TEST_DATABASE_URL and TEST_REDIS_URL are not set")
+        _reset_postgres(database_url)
+    config = {**secrets_config, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return SimpleNamespace(name=request.param, database_url=database_url, redis_url=redis_url,
+                           config=config)
+
+
+def _reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture
+def make_app(backend):
+    """Build an app on the test backend with overrides; each is cleaned up after the test."""
+    built = []
+
+    def factory(**overrides):
+        config = {**backend.config, "EMAIL_VERIFICATION_REQUIRED": True, **overrides}
+        app = create_app(config)
+        app.config["TESTING"] = True
+        built.append(app)
+        return app
+
+    yield factory
+    if built:
+        with built[0].app_context():
+            _empty_tables()
+        for app in built:
+            with app.app_context():
+                db.engine.dispose()
+        if backend.redis_url:
+            redis.Redis.from_url(backend.redis_url).flushdb()
+
+
+def _empty_tables() -> None:
+    db.session.rollback()
+    keep = {"alembic_version", "roles"}
+    for table in reversed(db.metadata.sorted_tables):
+        if table.name not in keep:
+            db.session.execute(table.delete())
+    # Roles seeded by the migrations stay; any a test added go.
+    db.session.execute(sa.text("DELETE FROM roles WHERE name NOT IN ('superAdmin', 'admin', 'user')"))
+    db.session.commit()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def make_user(app):
+    """Create an account through the service; returns its id, email and password."""
+
+    def factory(email=None, password=PASSWORD, fullname="Ada Lovelace", verified=True, roles=()):
+        email = email or f"user-{secrets.token_hex(4)}@example.com"
+        with app.app_context():
+            user = accounts.create_user(email, password, fullname, verified=verified,
+                                        extra_roles=frozenset(roles))
+            return SimpleNamespace(id=user.id, email=user.email, password=password)
+
+    return factory
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user()
+
+
+@pytest.fixture
+def clock():
+    """Frozen time that a test moves with ``clock.shift(seconds)``."""
+    with time_machine.travel(datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc), tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served over real HTTP on 127.0.0.1 (a free port), in a thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", app=app)
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    require(os.path.exists("/usr/bin/chromium"), "Chromium is not installed at /usr/bin/chromium")
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"],
+    }
