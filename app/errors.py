@@ -33,10 +33,12 @@ RETRY_AFTER_OUTAGE = "5"
 
 # Blueprints whose errors are JSON problems; OAuth endpoints shape their own (RFC 6749).
 JSON_BLUEPRINTS = {"api"}
+# The same by path, for errors raised before routing chose a blueprint (404, 405).
+JSON_PATHS = ("/api/", "/currentuser", "/health", "/admin/health")
 
 
 def wants_problem_json() -> bool:
-    return request.blueprint in JSON_BLUEPRINTS or request.path.startswith("/api/")
+    return request.blueprint in JSON_BLUEPRINTS or request.path.startswith(JSON_PATHS)
 
 
 def render_error(error: HTTPException) -> Response:

@@ -168,3 +168,11 @@ def browser_type_launch_args(browser_type_launch_args):
         "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"],
     }
+
+
+@pytest.fixture
+def production_backend(backend):
+    """For tests of PostgreSQL and Redis themselves; their SQLite twin has nothing to test."""
+    if backend.name != "postgresql":
+        pytest.skip("concerns PostgreSQL and Redis only")
+    return backend
