@@ -6,6 +6,7 @@ import click
 from flask import Flask
 from flask import current_app
 from flask.cli import AppGroup
+from flask.cli import with_appcontext
 
 from .services import accounts
 from .services.errors import DomainError
@@ -85,6 +86,7 @@ def deactivate(email, as_json):
 
 
 @click.command("bootstrap")
+@with_appcontext
 def bootstrap():
     """First-start setup, safe to repeat: the super admin and a signing key."""
     config = current_app.config

@@ -1,0 +1,127 @@
+"""Settings: embedded defaults, generated secrets, and the production safety checks."""
+
+import os
+import stat
+
+import pytest
+from sqlalchemy import select
+
+from app import create_app
+from app.config import SettingsError
+from app.config import check_settings
+from app.config import derive_settings
+from app.config import load_settings
+from app.extensions import db
+from app.models import LoginAttempt
+
+from ..helpers import AuthActions
+
+PRODUCTION = {
+    "APP_ENV": "production",
+    "ISSUER": "https://id.example.com",
+    "SECRET_KEY": "s" * 40,
+    "KEY_ENCRYPTION_SECRET": "k" * 40,
+    "DATABASE_URL": "postgresql://idp@db/idp",
+}
+
+
+def settings(env, instance):
+    config = load_settings(env)
+    derive_settings(config, str(instance))
+    return config
+
+
+def test_defaults_need_no_environment(tmp_path):
+    config = settings({}, tmp_path)
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'idp.sqlite3'}"
+    assert config["REDIS_URL"] is None and config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert config["ISSUER"] == "http://localhost:5000"
+    assert config["SUPERADMIN_EMAIL"] == "admin@admin.com"
+    assert (config["ACCESS_TOKEN_TTL"], config["SIGNING_ALG"], config["KEY_ROTATION_DAYS"]) == (900, "RS256", 30)
+    assert config["EMAIL_VERIFICATION_REQUIRED"] is True and config["EMAIL_2FA_REQUIRED"] is False
+    assert config["MAIL_SUPPRESS_SEND"] is True
+    check_settings(config)
+
+
+def test_generated_secrets_are_kept_private_and_stable(tmp_path):
+    first = settings({}, tmp_path)
+    second = settings({}, tmp_path)
+    assert first["SECRET_KEY"] == second["SECRET_KEY"] and len(first["SECRET_KEY"]) >= 43
+    assert first["KEY_ENCRYPTION_SECRET"] == second["KEY_ENCRYPTION_SECRET"] != first["SECRET_KEY"]
+    for name in ("secret_key", "key_encryption_secret"):
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600
+
+
+def test_environment_values_are_read_and_typed(tmp_path):
+    config = settings({"ACCESS_TOKEN_TTL": "300", "EMAIL_2FA_REQUIRED": "yes", "REDIS_URL": "redis://r:6379/0",
+                       "ISSUER": "https://id.example.com/", "DATABASE_URL": "postgres://u@h/d",
+                       "SIGNING_ALG": "es256"}, tmp_path)
+    assert config["ACCESS_TOKEN_TTL"] == 300 and config["EMAIL_2FA_REQUIRED"] is True
+    assert config["RATELIMIT_STORAGE_URI"] == "redis://r:6379/0"
+    assert config["ISSUER"] == "https://id.example.com" and config["ISSUER_IS_HTTPS"] is True
+    assert config["SESSION_COOKIE_NAME"] == "__Host-state" and config["SESSION_COOKIE_SECURE"] is True
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg2://u@h/d"
+    assert config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    assert config["SIGNING_ALG"] == "ES256"
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"ACCESS_TOKEN_TTL": "soon"}, "ACCESS_TOKEN_TTL must be a whole number"),
+    ({"ACCESS_TOKEN_TTL": "0"}, "ACCESS_TOKEN_TTL must be at least 1"),
+    ({"EMAIL_2FA_REQUIRED": "maybe"}, "EMAIL_2FA_REQUIRED must be true or false"),
+], ids=["not-a-number", "too-small", "not-a-bool"])
+def test_malformed_values_stop_start_up(tmp_path, env, message):
+    with pytest.raises(SettingsError, match=message):
+        settings(env, tmp_path)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"ISSUER": "ftp://id.example.com"}, "ISSUER must be an http"),
+    ({"SIGNING_ALG": "HS256"}, "SIGNING_ALG must be RS256 or ES256"),
+    ({"SESSION_IDLE_TTL": "7200", "SESSION_MAX_TTL": "3600"}, "SESSION_IDLE_TTL must not exceed"),
+], ids=["issuer-scheme", "alg", "idle-over-max"])
+def test_invalid_settings_stop_start_up(tmp_path, override, message):
+    with pytest.raises(SettingsError, match=message):
+        check_settings(settings(override, tmp_path))
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"ISSUER": "http://id.example.com"}, "ISSUER must be an https URL in production"),
+    ({"SECRET_KEY": ""}, "SECRET_KEY must be set in production"),
+    ({"KEY_ENCRYPTION_SECRET": ""}, "KEY_ENCRYPTION_SECRET must be set in production"),
+    ({"SECRET_KEY": "short"}, "SECRET_KEY must be at least 32 characters"),
+], ids=["http-issuer", "no-secret-key", "no-key-secret", "short-secret"])
+def test_unsafe_production_settings_stop_start_up(tmp_path, override, message):
+    with pytest.raises(SettingsError, match=message):
+        check_settings(settings({**PRODUCTION, **override}, tmp_path))
+
+
+def test_flask_env_production_counts_too(tmp_path):
+    env = {**PRODUCTION, "APP_ENV": "", "FLASK_ENV": "production", "ISSUER": "http://id.example.com"}
+    with pytest.raises(SettingsError, match="https"):
+        check_settings(settings(env, tmp_path))
+
+
+def test_safe_production_settings_start(tmp_path):
+    check_settings(settings(PRODUCTION, tmp_path))
+
+
+def test_create_app_refuses_unsafe_production(monkeypatch):
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("ISSUER", "http://id.example.com")
+    with pytest.raises(SettingsError):
+        create_app({"SECRET_KEY": "s" * 40, "KEY_ENCRYPTION_SECRET": "k" * 40})
+
+
+def test_trusted_proxy_hops_apply_forwarded_for(make_app, make_user):
+    """Behind one trusted proxy, login history records the client's address, not the proxy's."""
+    app = make_app(TRUSTED_PROXY_HOPS=1)
+    AuthActions(app.test_client()).login("x@example.com", "some password here",
+                                         **{"X-Forwarded-For": "203.0.113.7"})
+    with app.app_context():
+        assert db.session.scalar(select(LoginAttempt.ip_address)) == "203.0.113.7"
+    untrusting = make_app()
+    AuthActions(untrusting.test_client()).login("x@example.com", "some password here",
+                                                **{"X-Forwarded-For": "203.0.113.8"})
+    with untrusting.app_context():
+        assert "203.0.113.8" not in db.session.scalars(select(LoginAttempt.ip_address)).all()
