@@ -24,7 +24,7 @@ from werkzeug.exceptions import ServiceUnavailable
 
 from .api.errors import problem
 from .extensions import db
-from .extensions import limiter
+from .extensions import get_limiter
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def render_error(error: HTTPException) -> Response:
 
 def _wait_text() -> str | None:
     """How long a rate-limited person must wait, in words."""
-    limit = limiter.current_limit
+    limit = get_limiter().current_limit
     if limit is None:
         return None
     seconds = max(1, int(limit.reset_at - time.time()))

@@ -52,7 +52,6 @@ class UTCDateTime(TypeDecorator):
 migrate = Migrate()
 mail = Mail()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)
 
 
 def init_app(app: Flask) -> None:
@@ -62,13 +61,19 @@ def init_app(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(migrations), render_as_batch=True, compare_type=True)
     mail.init_app(app)
     csrf.init_app(app)
-    limiter.init_app(app)
+    # One Limiter per application: it keeps state (its storage, Redis fallback) per app.
+    app.extensions["rate_limiter"] = Limiter(key_func=get_remote_address, app=app)
     url = app.config.get("REDIS_URL")
     app.extensions["redis"] = (
         redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2,
                              health_check_interval=30)
         if url else None
     )
+
+
+def get_limiter() -> Limiter:
+    """The application's rate limiter."""
+    return current_app.extensions["rate_limiter"]
 
 
 def get_redis() -> "redis.Redis | None":

@@ -8,4 +8,5 @@ from . import auth
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(auth.bp)
+    auth.limit_password_checks(app)
     app.register_blueprint(account.bp)

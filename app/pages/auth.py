@@ -1,6 +1,7 @@
 """Sign in and sign out."""
 
 from flask import Blueprint
+from flask import Flask
 from flask import current_app
 from flask import flash
 from flask import redirect
@@ -8,7 +9,6 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
-from ..extensions import limiter
 from ..services import accounts
 from ..services import sessions
 from ..services.errors import SignInRefused
@@ -47,9 +47,6 @@ def login():
 
 
 @bp.post("/login")
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], on_breach=_record_lockout)
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], key_func=_account_key,
-               deduct_when=_failed, on_breach=_record_lockout)
 def login_submit():
     form = LoginForm()
     if not form.validate_on_submit():
@@ -61,6 +58,16 @@ def login_submit():
         return render_template("auth/login.html", form=form), 400
     response = redirect(local_path_or(form.next.data, HOME))
     return set_session_cookie(response, token, session)
+
+
+def limit_password_checks(app: Flask) -> None:
+    """Brute-force limits on the login POST: every attempt per IP, failures per account."""
+    limiter = app.extensions["rate_limiter"]
+    view = app.view_functions["auth.login_submit"]
+    view = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], key_func=_account_key,
+                         deduct_when=_failed, on_breach=_record_lockout)(view)
+    view = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], on_breach=_record_lockout)(view)
+    app.view_functions["auth.login_submit"] = view
 
 
 @bp.get("/logout")
