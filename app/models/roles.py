@@ -15,6 +15,7 @@ from ..extensions import db
 from .base import IdMixin
 from .base import TimestampMixin
 
+
 def _assignment_table(name: str, left: str, right: str) -> Table:
     return Table(
         name,
@@ -26,8 +27,10 @@ def _assignment_table(name: str, left: str, right: str) -> Table:
         Column("updated_at", UTCDateTime, default=now, onupdate=now, nullable=False),
     )
 
+
 user_roles = _assignment_table("user_roles", "user", "role")
 role_permissions = _assignment_table("role_permissions", "role", "permission")
+
 
 class Permission(IdMixin, TimestampMixin, db.Model):
     """A named right such as ``users:read``."""
@@ -36,6 +39,7 @@ class Permission(IdMixin, TimestampMixin, db.Model):
 
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str] = mapped_column(String(255), default="")
+
 
 class Role(IdMixin, TimestampMixin, db.Model):
     __tablename__ = "roles"

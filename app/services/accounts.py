@@ -6,11 +6,10 @@ import secrets
 
 from email_validator import EmailNotValidError
 from email_validator import validate_email
+from flask import current_app
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-
-from flask import current_app
 
 from ..clock import now
 from ..extensions import db

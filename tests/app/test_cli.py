@@ -100,5 +100,5 @@ def test_bootstrap_uses_configured_password(make_app):
     app = make_app(SUPERADMIN_EMAIL="root@example.org", SUPERADMIN_PASSWORD="the configured admin passphrase")
     result = app.test_cli_runner().invoke(args=["bootstrap"])
     assert result.exit_code == 0 and "with password" not in result.output
-    assert AuthActions(app.test_client()).login("root@example.org",
-                                                 "the configured admin passphrase").status_code == 302
+    response = AuthActions(app.test_client()).login("root@example.org", "the configured admin passphrase")
+    assert response.status_code == 302

@@ -53,9 +53,10 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(app, client, auth,
     unknown = auth.login("nobody-here@example.com", "not the right password at all")
     assert wrong.status_code == unknown.status_code == 400
     assert BAD_CREDENTIALS in wrong.text and BAD_CREDENTIALS in unknown.text
-    # The pages differ only by the CSRF token and the address typed in.
-    def neutral(page, email):
+
+    def neutral(page, email):  # the pages differ only by the CSRF token and the address typed in
         return page.text.replace(csrf_token(page.text), "").replace(email, "EMAIL")
+
     assert neutral(wrong, user.email) == neutral(unknown, "nobody-here@example.com")
     assert "idp_session=" not in str(wrong.headers) + str(unknown.headers)
     outcomes = [(row[0], row[1]) for row in history(app)]
