@@ -32,3 +32,10 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/flake8 app oauth keys tests wsgi.py
 	$(BIN)/isort --check-only --diff app oauth keys tests wsgi.py
+
+# Needs PostgreSQL and Redis (BENCH_DATABASE_URL, BENCH_REDIS_URL; defaults: local idp_bench, Redis db 14).
+bench: $(VENV)/.installed-test
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	@PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -lqt | cut -d '|' -f 1 | grep -qw idp_bench || \
+		PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE idp_bench"
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
