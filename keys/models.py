@@ -27,8 +27,6 @@ from app.clock import now
 from app.extensions import UTCDateTime
 from app.extensions import db
 
-STATES = ("next", "current", "retired", "removed")
-
 
 class SigningKey(db.Model):
     __tablename__ = "signing_keys"

@@ -26,17 +26,10 @@ from app.extensions import db
 from app.services import accounts
 
 from .helpers import AuthActions
+from .helpers import require
+from .helpers import reset_postgres
 
-CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct horse battery staple"
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip when ``condition`` is false, except under CI, where the run fails instead."""
-    if not condition:
-        if CI:
-            pytest.fail(f"CI=true and {reason}")
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +48,7 @@ def backend(request, tmp_path_factory, secrets_config):
         database_url = os.environ.get("TEST_DATABASE_URL")
         redis_url = os.environ.get("TEST_REDIS_URL")
         require(bool(database_url and redis_url), "TEST_DATABASE_URL and TEST_REDIS_URL are not set")
-        _reset_postgres(database_url)
+        reset_postgres(database_url)
     config = {**secrets_config, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
     app = create_app(config)
     with app.app_context():
@@ -63,14 +56,6 @@ def backend(request, tmp_path_factory, secrets_config):
         db.engine.dispose()
     return SimpleNamespace(name=request.param, database_url=database_url, redis_url=redis_url,
                            config=config)
-
-
-def _reset_postgres(url: str) -> None:
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
-    with engine.begin() as connection:
-        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-        connection.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 @pytest.fixture
@@ -168,11 +153,3 @@ def browser_type_launch_args(browser_type_launch_args):
         "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"],
     }
-
-
-@pytest.fixture
-def production_backend(backend):
-    """For tests of PostgreSQL and Redis themselves; their SQLite twin has nothing to test."""
-    if backend.name != "postgresql":
-        pytest.skip("concerns PostgreSQL and Redis only")
-    return backend

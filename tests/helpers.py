@@ -1,11 +1,36 @@
 """Test helpers: the real login form, CSRF tokens, and a TCP proxy that can cut a dependency."""
 
+import os
 import re
 import selectors
 import socket
 import threading
 
+import pytest
+import sqlalchemy as sa
+
+CI = os.environ.get("CI", "").lower() == "true"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when ``condition`` is false, except under CI, where the run fails instead."""
+    if not condition:
+        if CI:
+            pytest.fail(f"CI=true and {reason}")
+        pytest.skip(reason)
+
+
+def reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+# For tests of PostgreSQL and Redis themselves, which have no SQLite twin.
+production_only = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
 
 def csrf_token(html: str) -> str:

@@ -1,6 +1,7 @@
 """The session's user, liveness and readiness."""
 
 from flask import Blueprint
+from flask import current_app
 from flask import jsonify
 
 from ..services import health
@@ -24,7 +25,11 @@ def current_user():
         "avatar": user.avatar,
         "roles": user.role_names,
         "email_verified": user.email_verified,
-        "session": {"id": str(session.id), "expires_at": _iso(session.expires_at)},
+        "session": {
+            "id": str(session.id),
+            "expires_at": _iso(session.expires_at),
+            "idle_expires_at": _iso(session.idle_expires_at(current_app.config["SESSION_IDLE_TTL"])),
+        },
     })
 
 

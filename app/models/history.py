@@ -16,11 +16,10 @@ from ..extensions import db
 from .base import IdMixin
 from .base import TimestampMixin
 
-OUTCOMES = ("success", "bad_password", "unknown_user", "inactive", "unverified", "locked",
-            "2fa_required")
-
 
 class LoginAttempt(IdMixin, TimestampMixin, db.Model):
+    """``outcome``: success, bad_password, unknown_user, inactive, unverified, locked, ..."""
+
     __tablename__ = "login_history"
     __table_args__ = (Index("ix_login_history_user_id_time", "user_id", "time"),)
 

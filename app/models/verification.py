@@ -16,11 +16,12 @@ from ..extensions import db
 from .base import IdMixin
 from .base import TimestampMixin
 
-PURPOSES = ("email_verification", "password_reset", "email_2fa", "mobile_verification", "mobile_2fa")
-
 
 class VerificationCode(IdMixin, TimestampMixin, db.Model):
-    """A code, stored only as a hash; dead once consumed, expired or tried too often."""
+    """A code, stored only as a hash; dead once consumed, expired or tried too often.
+
+    ``purpose``: email_verification, password_reset, email_2fa, mobile_verification, mobile_2fa.
+    """
 
     __tablename__ = "verification_codes"
     __table_args__ = (Index("ix_verification_codes_user_id_purpose", "user_id", "purpose"),)

@@ -7,7 +7,6 @@ import secrets
 from email_validator import EmailNotValidError
 from email_validator import validate_email
 from flask import current_app
-from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -156,10 +155,6 @@ def deactivate(email: str) -> User:
 def list_users(limit: int = 1000) -> list[User]:
     """Accounts, oldest first."""
     return list(db.session.scalars(select(User).order_by(User.created_at, User.id).limit(limit)))
-
-
-def count_users() -> int:
-    return db.session.scalar(select(func.count()).select_from(User))
 
 
 def _existing(email: str) -> User:

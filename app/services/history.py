@@ -3,8 +3,6 @@
 from typing import NamedTuple
 from uuid import UUID
 
-from sqlalchemy import select
-
 from ..extensions import db
 from ..models import LoginAttempt
 
@@ -23,10 +21,3 @@ def record(user_id: UUID | None, origin: Origin, method: str, outcome: str) -> L
                            method=method, outcome=outcome)
     db.session.add(attempt)
     return attempt
-
-
-def recent_for(user_id: UUID, limit: int = 50) -> list[LoginAttempt]:
-    """The user's latest attempts, newest first."""
-    query = (select(LoginAttempt).where(LoginAttempt.user_id == user_id)
-             .order_by(LoginAttempt.time.desc()).limit(limit))
-    return list(db.session.scalars(query))

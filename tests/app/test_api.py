@@ -14,7 +14,9 @@ def test_currentuser_describes_the_signed_in_user(app, client, auth, user):
     assert body["id"] == str(user.id) and body["email"] == user.email
     assert body["roles"] == ["user"] and body["email_verified"] is True
     assert body["avatar"].startswith("https://gravatar.com/avatar/") and "s=200&d=identicon" in body["avatar"]
-    assert set(body["session"]) == {"id", "expires_at"} and body["session"]["expires_at"].endswith("Z")
+    assert set(body["session"]) == {"id", "expires_at", "idle_expires_at"}
+    assert body["session"]["expires_at"].endswith("Z")
+    assert body["session"]["idle_expires_at"] < body["session"]["expires_at"]
 
 
 def test_currentuser_without_session_is_problem_json(client):

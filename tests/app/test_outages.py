@@ -11,6 +11,9 @@ from keys import ring
 
 from ..helpers import AuthActions
 from ..helpers import TcpProxy
+from ..helpers import production_only
+
+pytestmark = production_only
 
 
 def proxied(url: str, proxy: TcpProxy) -> str:
@@ -20,23 +23,23 @@ def proxied(url: str, proxy: TcpProxy) -> str:
 
 
 @pytest.fixture
-def database_proxy(production_backend):
-    parts = urlsplit(production_backend.database_url)
+def database_proxy(backend):
+    parts = urlsplit(backend.database_url)
     proxy = TcpProxy(parts.hostname, parts.port or 5432)
     yield proxy
     proxy.close()
 
 
 @pytest.fixture
-def redis_proxy(production_backend):
-    parts = urlsplit(production_backend.redis_url)
+def redis_proxy(backend):
+    parts = urlsplit(backend.redis_url)
     proxy = TcpProxy(parts.hostname, parts.port or 6379)
     yield proxy
     proxy.close()
 
 
-def test_database_outage_gives_503_then_recovers(production_backend, database_proxy, make_app, make_user):
-    app = make_app(DATABASE_URL=proxied(production_backend.database_url, database_proxy))
+def test_database_outage_gives_503_then_recovers(backend, database_proxy, make_app, make_user):
+    app = make_app(DATABASE_URL=proxied(backend.database_url, database_proxy))
     with app.app_context():
         ring.ensure_current()
     user = make_user()
@@ -62,10 +65,10 @@ def test_database_outage_gives_503_then_recovers(production_backend, database_pr
     assert client.get("/admin/health").status_code == 200
 
 
-def test_redis_outage_keeps_sign_in_working_and_readiness_says_so(production_backend, redis_proxy,
+def test_redis_outage_keeps_sign_in_working_and_readiness_says_so(backend, redis_proxy,
                                                                   make_app, make_user):
     """Rate limits fall back to per-process memory while Redis is away; readiness names Redis."""
-    app = make_app(REDIS_URL=proxied(production_backend.redis_url, redis_proxy))
+    app = make_app(REDIS_URL=proxied(backend.redis_url, redis_proxy))
     with app.app_context():
         ring.ensure_current()
     user = make_user()

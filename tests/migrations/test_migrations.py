@@ -13,8 +13,8 @@ from flask_migrate import upgrade
 from app import create_app
 from app.extensions import db
 
-from ..conftest import _reset_postgres
-from ..conftest import require
+from ..helpers import require
+from ..helpers import reset_postgres
 
 TABLES = {"users", "profiles", "roles", "permissions", "user_roles", "role_permissions", "sessions",
           "login_history", "verification_codes", "signing_keys", "alembic_version"}
@@ -27,7 +27,7 @@ def migration_app(request, tmp_path, secrets_config):
     else:
         url = os.environ.get("TEST_MIGRATIONS_DATABASE_URL")
         require(bool(url), "TEST_MIGRATIONS_DATABASE_URL is not set")
-        _reset_postgres(url)
+        reset_postgres(url)
     app = create_app({**secrets_config, "DATABASE_URL": url})
     with app.app_context():
         yield app
@@ -68,10 +68,9 @@ def test_rows_survive_a_down_up_step(migration_app):
         assert connection.execute(sa.text("SELECT email FROM users")).scalars().all() == ["kept@example.com"]
 
 
+@pytest.mark.parametrize("migration_app", ["postgresql"], indirect=True)
 def test_models_match_head_on_postgresql(migration_app):
     """Autogenerate against head finds nothing: models and migrations agree."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("types are compared on PostgreSQL, the production database")
     upgrade()
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
