@@ -118,9 +118,14 @@ def load_settings(env: Mapping[str, str]) -> dict:
         "SESSION_MAX_TTL": _int(env, "SESSION_MAX_TTL", 36000, 60),
         # A session's last_seen_at is written at most once per this many seconds.
         "SESSION_TOUCH_INTERVAL": _int(env, "SESSION_TOUCH_INTERVAL", 60, 1),
+        "ID_TOKEN_TTL": _int(env, "ID_TOKEN_TTL", 3600, 1),
         # Signing keys: rotation period and algorithm (RS256 or ES256).
         "KEY_ROTATION_DAYS": _int(env, "KEY_ROTATION_DAYS", 30, 1),
         "SIGNING_ALG": (_str(env, "SIGNING_ALG", "RS256") or "").upper(),
+        # How long verifiers may cache the JWKS; a new key is published this long before it signs.
+        "JWKS_MAX_AGE": _int(env, "JWKS_MAX_AGE", 3600, 0),
+        # How often a process checks the database for key ring changes, in seconds.
+        "KEY_RING_CHECK_INTERVAL": _int(env, "KEY_RING_CHECK_INTERVAL", 10, 0),
         # Reverse proxies in front of the server whose X-Forwarded-* headers are trusted.
         "TRUSTED_PROXY_HOPS": _int(env, "TRUSTED_PROXY_HOPS", 0),
         # Passwords: argon2id cost (OWASP: 19 MiB, 2 passes, 1 lane); minimum zxcvbn score (0-4).
@@ -196,6 +201,8 @@ def check_settings(config: Mapping) -> None:
         raise SettingsError(f"ISSUER must be an http(s) URL without query or fragment, not {config['ISSUER']!r}")
     if config["SIGNING_ALG"] not in ("RS256", "ES256"):
         raise SettingsError(f"SIGNING_ALG must be RS256 or ES256, not {config['SIGNING_ALG']!r}")
+    if config["JWKS_MAX_AGE"] >= config["KEY_ROTATION_DAYS"] * 86400:
+        raise SettingsError("JWKS_MAX_AGE must be shorter than KEY_ROTATION_DAYS")
     if config["SESSION_IDLE_TTL"] > config["SESSION_MAX_TTL"]:
         raise SettingsError("SESSION_IDLE_TTL must not exceed SESSION_MAX_TTL")
     if not is_production(config):

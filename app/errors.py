@@ -32,9 +32,9 @@ OUTAGES = (OperationalError, DisconnectionError, redis.ConnectionError, redis.Ti
 RETRY_AFTER_OUTAGE = "5"
 
 # Blueprints whose errors are JSON problems; OAuth endpoints shape their own (RFC 6749).
-JSON_BLUEPRINTS = {"api"}
+JSON_BLUEPRINTS = {"api", "keys"}
 # The same by path, for errors raised before routing chose a blueprint (404, 405).
-JSON_PATHS = ("/api/", "/currentuser", "/health", "/admin/health")
+JSON_PATHS = ("/api/", "/currentuser", "/health", "/admin/health", "/publickey", "/.well-known/")
 
 
 def wants_problem_json() -> bool:

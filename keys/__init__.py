@@ -5,5 +5,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the ring's table with the shared metadata."""
-    from . import models  # noqa: F401
+    """Register the ring's table, its in-memory cache, its routes and its commands."""
+    from . import cli
+    from . import models  # noqa: F401  (registers signing_keys with the metadata)
+    from . import ring
+    from . import views
+
+    ring.init_app(app)
+    app.register_blueprint(views.bp)
+    app.cli.add_command(cli.keys)

@@ -5,8 +5,8 @@
     next ──(published ≥ JWKS_MAX_AGE)──> current ──(rotation)──> retired ──(tokens expired)──> removed
     published in the JWKS, not signing   signs      verifies only             gone from the JWKS
 
-Exactly one key per algorithm is current (a partial unique index says so to the database,
-so two instances rotating at once cannot both win). The private half is stored sealed
+Exactly one key per algorithm is current and at most one is next (partial unique indexes
+say so to the database, so two instances rotating at once cannot both win). The private half is stored sealed
 (JWE) under a key derived from KEY_ENCRYPTION_SECRET: a database dump alone yields no
 private key.
 """
@@ -33,6 +33,8 @@ class SigningKey(db.Model):
     __table_args__ = (
         Index("uq_signing_keys_current_alg", "alg", unique=True,
               sqlite_where=text("state = 'current'"), postgresql_where=text("state = 'current'")),
+        Index("uq_signing_keys_next_alg", "alg", unique=True,
+              sqlite_where=text("state = 'next'"), postgresql_where=text("state = 'next'")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -1,60 +1,223 @@
-"""The key ring as the rest of the server sees it: the key to sign with now."""
+"""The key ring as the rest of the server sees it: sign with the current key, verify against the
+published set, publish the JWKS.
 
+Each process holds the ring in memory: the unsealed signing key, the public keys by kid, and
+the JWKS document with its ETag. At most every KEY_RING_CHECK_INTERVAL seconds, when the ring
+is used, one cheap query (count and latest change of ``signing_keys``) tells whether another
+process changed it; only then is it reloaded. The same check takes the lifecycle step when one
+is due, so rotation needs no scheduler.
+"""
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from datetime import timedelta
+
+import click
+from flask import Flask
 from flask import current_app
+from jwcrypto import jwk
+from jwcrypto import jws
+from jwcrypto import jwt
+from jwcrypto.common import JWException
+from sqlalchemy import func
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.clock import now
 from app.extensions import db
 
 from . import crypto
+from . import rotation
 from .models import SigningKey
 
+log = logging.getLogger(__name__)
 
-def current_key(alg: str) -> SigningKey | None:
-    return db.session.scalar(select(SigningKey).where(SigningKey.alg == alg, SigningKey.state == "current"))
+PUBLISHED = ("current", "next", "retired")
+STATE_ORDER = {"current": 0, "next": 1, "retired": 2}
 
 
-def ensure_current() -> tuple[SigningKey, bool]:
-    """Make sure a current key exists for SIGNING_ALG; returns it and whether it was created.
+class KeyRingUnavailable(RuntimeError):
+    """No key can sign: none exists yet, or KEY_ENCRYPTION_SECRET does not open it."""
 
-    On the very first start nothing has been signed or cached yet, so the first key may sign
-    at once; later keys go through ``next`` first.
-    """
-    config = current_app.config
+
+class InvalidSignature(ValueError):
+    """A JWT is malformed, expired, or not signed by a published key."""
+
+
+@dataclass
+class _Loaded:
+    version: tuple
+    signing: jwk.JWK | None
+    signing_kid: str | None
+    signing_alg: str
+    seal_error: str | None
+    seal_broken: bool
+    public: dict[str, jwk.JWK]
+    jwks: bytes
+    etag: str
+    next_step_at: datetime | None
+    pem: dict[str, bytes] = field(default_factory=dict)
+
+
+class KeyRing:
+    """One process's view of the ring; thread-safe."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loaded: _Loaded | None = None
+        self._checked_at: datetime | None = None
+
+    def loaded(self, force: bool = False) -> _Loaded:
+        """The ring, re-checked against the database at most once per interval."""
+        config = current_app.config
+        at = now()
+        interval = timedelta(seconds=config["KEY_RING_CHECK_INTERVAL"])
+        if not force and self._loaded is not None and at - self._checked_at < interval:
+            if self._loaded.next_step_at is None or at < self._loaded.next_step_at:
+                return self._loaded
+        with self._lock:
+            if not force and self._loaded is not None and now() - self._checked_at < interval:
+                if self._loaded.next_step_at is None or now() < self._loaded.next_step_at:
+                    return self._loaded
+            self._loaded = self._refresh(config)
+            self._checked_at = now()
+            return self._loaded
+
+    def _refresh(self, config) -> _Loaded:
+        try:
+            loaded = self._loaded
+            version = _version()
+            if loaded is None or loaded.version != version:
+                loaded = _load(config, version)
+            due = loaded.next_step_at is not None and now() >= loaded.next_step_at
+            # Never take a step while the stored keys do not open: that would mint keys
+            # under a wrong KEY_ENCRYPTION_SECRET instead of reporting it.
+            if due and not loaded.seal_broken and rotation.step(config["KEY_ENCRYPTION_SECRET"]):
+                loaded = _load(config, _version())
+            return loaded
+        finally:
+            db.session.rollback()
+
+
+def _version() -> tuple:
+    return tuple(db.session.execute(select(func.count(), func.max(SigningKey.updated_at))).one())
+
+
+def _load(config, version: tuple) -> _Loaded:
+    keys = list(db.session.scalars(select(SigningKey).where(SigningKey.state.in_(PUBLISHED))))
+    keys.sort(key=lambda key: (STATE_ORDER[key.state], key.created_at))
     alg = config["SIGNING_ALG"]
-    existing = current_key(alg)
-    if existing is not None:
-        crypto.unseal(existing.private_jwe, config["KEY_ENCRYPTION_SECRET"])
-        return existing, False
-    key = crypto.generate(alg)
-    at = now()
-    record = SigningKey(kid=crypto.kid_of(key), alg=alg, state="current",
-                        public_jwk=crypto.public_jwk(key, alg),
-                        private_jwe=crypto.seal(key, config["KEY_ENCRYPTION_SECRET"]),
-                        published_at=at, activated_at=at)
-    db.session.add(record)
+    current = next((key for key in keys if key.state == "current" and key.alg == alg), None)
+    signing, seal_error = None, None
+    if current is None:
+        seal_error = "no current signing key"
+    else:
+        try:
+            signing = crypto.unseal(current.private_jwe, config["KEY_ENCRYPTION_SECRET"])
+        except crypto.SealBroken as error:
+            seal_error = str(error)
+            log.error("keys.unseal_failed kid=%s", current.kid)
+    document = json.dumps({"keys": [key.public_jwk for key in keys]}, separators=(",", ":")).encode()
+    return _Loaded(
+        version=version, signing=signing, signing_kid=current.kid if current else None, signing_alg=alg,
+        seal_error=seal_error, seal_broken=signing is None and current is not None,
+        public={key.kid: jwk.JWK(**key.public_jwk) for key in keys},
+        jwks=document, etag='"' + hashlib.sha256(document).hexdigest()[:32] + '"',
+        next_step_at=rotation.next_step_at(keys, rotation.Schedule.from_config(config)),
+    )
+
+
+def _ring() -> KeyRing:
+    return current_app.extensions["key_ring"]
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["key_ring"] = KeyRing()
+
+
+def ensure_ready() -> SigningKey:
+    """Start-up: take any due step (the first key on a new install) and check the key opens."""
+    loaded = _ring().loaded(force=True)
+    if loaded.seal_broken:
+        raise KeyRingUnavailable(
+            "KEY_ENCRYPTION_SECRET does not open the stored signing keys: set the secret they were "
+            "sealed with (to change the secret, use `flask keys reencrypt`)")
+    if loaded.signing is None:
+        raise KeyRingUnavailable(loaded.seal_error)
+    return db.session.scalar(select(SigningKey).where(SigningKey.kid == loaded.signing_kid))
+
+
+def sign(claims: dict, typ: str = "JWT") -> str:
+    """A compact JWS of ``claims`` by the current key; the header carries kid, alg and typ."""
+    loaded = _ring().loaded()
+    if loaded.signing is None:
+        raise KeyRingUnavailable(loaded.seal_error)
+    token = jwt.JWT(header={"alg": loaded.signing_alg, "kid": loaded.signing_kid, "typ": typ},
+                    claims=claims)
+    token.make_signed_token(loaded.signing)
+    return token.serialize()
+
+
+def signing_jwk() -> dict:
+    """The current private key as a JWK dict (with kid and alg), for Authlib."""
+    loaded = _ring().loaded()
+    if loaded.signing is None:
+        raise KeyRingUnavailable(loaded.seal_error)
+    return {**loaded.signing.export_private(as_dict=True), "kid": loaded.signing_kid, "alg": loaded.signing_alg}
+
+
+def verify(token: str) -> dict:
+    """The claims of a JWT signed by a published key; InvalidSignature otherwise.
+
+    ``exp`` and ``nbf`` are checked when present; the caller checks iss, aud and the rest.
+    """
+    loaded = _ring().loaded()
     try:
-        db.session.commit()
-    except IntegrityError:  # another instance created the first key at the same moment
-        db.session.rollback()
-        return current_key(alg), False
-    return record, True
+        header = jws.JWS()
+        header.deserialize(token)
+        kid = header.jose_header.get("kid")
+        key = loaded.public.get(kid)
+        if key is None:
+            raise InvalidSignature("unknown or removed key")
+        alg = key.get("alg")
+        parsed = jwt.JWT(jwt=token, key=key, algs=[alg], expected_type="JWS")
+        return json.loads(parsed.claims)
+    except (JWException, ValueError, TypeError) as error:
+        raise InvalidSignature(str(error)) from None
+
+
+def jwks() -> tuple[bytes, str]:
+    """The public JWKS document and its ETag."""
+    loaded = _ring().loaded()
+    return loaded.jwks, loaded.etag
+
+
+def public_pem(kid: str) -> bytes | None:
+    """One published key as PEM (SubjectPublicKeyInfo), or None when unknown or removed."""
+    loaded = _ring().loaded()
+    key = loaded.public.get(kid)
+    if key is None:
+        return None
+    if kid not in loaded.pem:
+        loaded.pem[kid] = key.export_to_pem()
+    return loaded.pem[kid]
 
 
 def check_health() -> None:
     """Readiness: a current key exists for SIGNING_ALG and opens with KEY_ENCRYPTION_SECRET."""
-    config = current_app.config
-    try:
-        key = current_key(config["SIGNING_ALG"])
-        if key is None:
-            raise LookupError("no current signing key")
-        crypto.unseal(key.private_jwe, config["KEY_ENCRYPTION_SECRET"])
-    finally:
-        db.session.rollback()
+    loaded = _ring().loaded()
+    if loaded.signing is None:
+        raise KeyRingUnavailable(loaded.seal_error)
 
 
 def announce_current() -> None:
-    """First-start step: ensure a current key and say which."""
-    key, created = ensure_current()
-    print(f"{'Created' if created else 'Using'} signing key {key.kid} ({key.alg}).")
+    """First-start step: ensure a current key and say which; stop start-up if keys do not open."""
+    try:
+        key = ensure_ready()
+    except KeyRingUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Signing key {key.kid} ({key.alg}) is current.")

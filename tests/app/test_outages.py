@@ -41,7 +41,7 @@ def redis_proxy(backend):
 def test_database_outage_gives_503_then_recovers(backend, database_proxy, make_app, make_user):
     app = make_app(DATABASE_URL=proxied(backend.database_url, database_proxy))
     with app.app_context():
-        ring.ensure_current()
+        ring.ensure_ready()
     user = make_user()
     client = app.test_client()
     assert AuthActions(client).login(user.email, user.password).status_code == 302
@@ -70,7 +70,7 @@ def test_redis_outage_keeps_sign_in_working_and_readiness_says_so(backend, redis
     """Rate limits fall back to per-process memory while Redis is away; readiness names Redis."""
     app = make_app(REDIS_URL=proxied(backend.redis_url, redis_proxy))
     with app.app_context():
-        ring.ensure_current()
+        ring.ensure_ready()
     user = make_user()
     client = app.test_client()
     assert client.get("/admin/health").status_code == 200
