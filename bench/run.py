@@ -94,6 +94,7 @@ def main() -> int:
         cookie = session_cookie(base)
         endpoints = [
             ("GET /health", f"{base}/health", []),
+            ("GET /.well-known/jwks.json", f"{base}/.well-known/jwks.json", []),
             ("GET /currentuser (session)", f"{base}/currentuser", [f"Cookie: {cookie}"]),
             ("GET /login (page)", f"{base}/login", []),
         ]
