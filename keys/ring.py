@@ -26,6 +26,7 @@ from jwcrypto import jwt
 from jwcrypto.common import JWException
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.clock import now
 from app.extensions import db
@@ -83,7 +84,14 @@ class KeyRing:
             if not force and self._loaded is not None and now() - self._checked_at < interval:
                 if self._loaded.next_step_at is None or now() < self._loaded.next_step_at:
                     return self._loaded
-            self._loaded = self._refresh(config)
+            try:
+                self._loaded = self._refresh(config)
+            except SQLAlchemyError:
+                if self._loaded is None:
+                    raise
+                # The database is away: keep signing and publishing with what this process
+                # holds (stale by at most one change) rather than failing every request.
+                log.warning("keys.refresh_failed; serving the ring loaded at %s", self._checked_at)
             self._checked_at = now()
             return self._loaded
 

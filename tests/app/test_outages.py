@@ -39,7 +39,7 @@ def redis_proxy(backend):
 
 
 def test_database_outage_gives_503_then_recovers(backend, database_proxy, make_app, make_user):
-    app = make_app(DATABASE_URL=proxied(backend.database_url, database_proxy))
+    app = make_app(DATABASE_URL=proxied(backend.database_url, database_proxy), KEY_RING_CHECK_INTERVAL=0)
     with app.app_context():
         ring.ensure_ready()
     user = make_user()
@@ -59,6 +59,8 @@ def test_database_outage_gives_503_then_recovers(backend, database_proxy, make_a
     assert health.status_code == 503
     assert health.get_json()["components"]["database"] == "unavailable"
     assert client.get("/health").status_code == 200  # liveness does not depend on the database
+    jwks = client.get("/.well-known/jwks.json")  # verifiers keep the keys this process holds
+    assert jwks.status_code == 200 and len(jwks.get_json()["keys"]) == 1
 
     database_proxy.restore()
     assert client.get("/currentuser").status_code == 200
