@@ -53,6 +53,10 @@ def create_app(config: dict | None = None) -> Flask:
     keys.init_app(app)
     health.register(app, "keys", ring.check_health)
     app.extensions.setdefault("bootstrap_steps", []).append(ring.announce_current)
+
+    import oauth
+
+    oauth.init_app(app)
     return app
 
 

@@ -119,6 +119,12 @@ def load_settings(env: Mapping[str, str]) -> dict:
         # A session's last_seen_at is written at most once per this many seconds.
         "SESSION_TOUCH_INTERVAL": _int(env, "SESSION_TOUCH_INTERVAL", 60, 1),
         "ID_TOKEN_TTL": _int(env, "ID_TOKEN_TTL", 3600, 1),
+        # The aud of access tokens: the identifier resource servers check; unset: the ISSUER.
+        "ACCESS_TOKEN_AUDIENCE": _str(env, "ACCESS_TOKEN_AUDIENCE", None),
+        # PKCE (S256) for confidential clients too; public clients always need it.
+        "PKCE_REQUIRED_FOR_CONFIDENTIAL": _bool(env, "PKCE_REQUIRED_FOR_CONFIDENTIAL", True),
+        # How often, in seconds, a process checks the database for changed applications.
+        "CLIENT_CACHE_CHECK_INTERVAL": _int(env, "CLIENT_CACHE_CHECK_INTERVAL", 5, 0),
         # Signing keys: rotation period and algorithm (RS256 or ES256).
         "KEY_ROTATION_DAYS": _int(env, "KEY_ROTATION_DAYS", 30, 1),
         "SIGNING_ALG": (_str(env, "SIGNING_ALG", "RS256") or "").upper(),

@@ -11,6 +11,7 @@ import time
 import redis
 from flask import Flask
 from flask import Response
+from flask import current_app
 from flask import make_response
 from flask import render_template
 from flask import request
@@ -41,9 +42,17 @@ def wants_problem_json() -> bool:
     return request.blueprint in JSON_BLUEPRINTS or request.path.startswith(JSON_PATHS)
 
 
+def register_shape(app: Flask, path_prefix: str, render) -> None:
+    """Let a package shape the errors under a path its own way (OAuth endpoints: RFC 6749 JSON)."""
+    app.extensions.setdefault("error_shapes", []).append((path_prefix, render))
+
+
 def render_error(error: HTTPException) -> Response:
     """The error as problem JSON or as the shared error page, keeping its headers (Allow...)."""
     status = error.code or 500
+    for prefix, render in current_app.extensions.get("error_shapes", ()):
+        if request.path.startswith(prefix):
+            return render(error)
     if wants_problem_json():
         response = problem(status, error.name, error.description)
     else:

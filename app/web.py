@@ -25,9 +25,16 @@ def request_origin() -> Origin:
 
 
 def current_session() -> UserSession | None:
-    """The live session of this request's cookie, looked up once per request."""
+    """The live session of this request: its cookie's, or the one a bearer access token names
+    (when the OAuth server registered a resolver). Looked up once per request."""
     if "user_session" not in g:
         g.user_session = sessions.resolve(request.cookies.get(session_cookie_name()))
+        g.authenticated_by = "cookie" if g.user_session else None
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        resolver = current_app.extensions.get("bearer_session_resolver")
+        if g.user_session is None and scheme.lower() == "bearer" and token and resolver:
+            g.user_session = resolver(token.strip())
+            g.authenticated_by = "bearer" if g.user_session else None
     return g.user_session
 
 

@@ -178,15 +178,26 @@ def signing_jwk() -> dict:
     return {**loaded.signing.export_private(as_dict=True), "kid": loaded.signing_kid, "alg": loaded.signing_alg}
 
 
-def verify(token: str) -> dict:
+def current_kid() -> str:
+    """The kid of the key that signs now."""
+    loaded = _ring().loaded()
+    if loaded.signing is None:
+        raise KeyRingUnavailable(loaded.seal_error)
+    return loaded.signing_kid
+
+
+def verify(token: str, typ: str | None = None) -> dict:
     """The claims of a JWT signed by a published key; InvalidSignature otherwise.
 
-    ``exp`` and ``nbf`` are checked when present; the caller checks iss, aud and the rest.
+    ``exp`` and ``nbf`` are checked when present; with ``typ``, the header must carry it. The
+    caller checks iss, aud and the rest.
     """
     loaded = _ring().loaded()
     try:
         header = jws.JWS()
         header.deserialize(token)
+        if typ is not None and header.jose_header.get("typ") != typ:
+            raise InvalidSignature(f"not a {typ} token")
         kid = header.jose_header.get("kid")
         key = loaded.public.get(kid)
         if key is None:

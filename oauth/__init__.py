@@ -1,2 +1,90 @@
-"""The OAuth 2.0 / OpenID Connect authorization server (Authlib). Built in a later issue;
-the package exists so the layout and its dependency direction are fixed from the start."""
+"""The OAuth 2.0 / OpenID Connect authorization server (Authlib), built per application.
+
+The policy, in order: authorization code with PKCE S256 for every client and the issuer in
+every authorization response; OpenID Connect ID tokens; rotating refresh tokens with reuse
+detection; client credentials; revocation, introspection, userinfo and RP-initiated logout.
+"""
+
+import uuid
+
+from flask import Flask
+from flask import current_app
+from flask import jsonify
+
+
+def init_app(app: Flask) -> None:
+    """Build the server for ``app`` and register its routes, commands and event handlers."""
+    from app import errors
+    from app.services import events
+
+    from . import cli
+    from . import clients
+    from . import discovery
+    from . import endpoints
+    from . import grants
+    from . import models  # noqa: F401  (registers the protocol's tables)
+    from . import policy
+    from . import views
+    from .server import AuthorizationServer
+
+    server = AuthorizationServer(app)
+    server.register_grant(grants.AuthorizationCodeGrant, [policy.S256CodeChallenge(), grants.OpenIDCode()])
+    server.register_grant(grants.RefreshTokenGrant)
+    server.register_grant(grants.ClientCredentialsGrant)
+    server.register_extension(policy.IssuerParameter())
+    protector = endpoints.ResourceProtector()
+    protector.register_token_validator(endpoints.BearerTokenValidator(realm=app.config["ISSUER"]))
+    server.register_endpoint(endpoints.RevocationEndpoint)
+    server.register_endpoint(endpoints.IntrospectionEndpoint)
+    server.register_endpoint(endpoints.UserInfoEndpoint(resource_protector=protector))
+    server.register_endpoint(endpoints.EndSessionEndpoint)
+    app.extensions["oauth_server"] = server
+    app.extensions["bearer_session_resolver"] = _session_from_token
+
+    clients.init_app(app)
+    discovery.init_app(app)
+    app.register_blueprint(views.bp)
+    app.cli.add_command(cli.clients)
+    for path in ("/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/userinfo"):
+        errors.register_shape(app, path, _oauth_error)
+    # Connecting the same function again is a no-op, so many apps (tests) share one receiver.
+    events.sessions_ended.connect(_on_sessions_ended)
+    events.credentials_revoked.connect(_on_credentials_revoked)
+
+
+OAUTH_ERRORS = {400: "invalid_request", 401: "invalid_client", 404: "invalid_request", 405: "invalid_request",
+                429: "slow_down", 503: "temporarily_unavailable"}
+
+
+def _oauth_error(error):
+    """RFC 6749 §5.2 error JSON for HTTP-level errors on the protocol endpoints."""
+    status = error.code or 500
+    response = jsonify({"error": OAUTH_ERRORS.get(status, "server_error"), "error_description": error.description})
+    response.status_code = status
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def _session_from_token(token: str):
+    """The live session a bearer access token was issued in, for the server's own APIs."""
+    from app.services import sessions
+
+    from . import tokens
+
+    valid = tokens.validate_access_token(token)
+    sid = valid.claims.get("sid") if valid else None
+    return sessions.find_live(uuid.UUID(sid)) if sid else None
+
+
+def _on_sessions_ended(user_id, session_ids):
+    if "oauth_server" in current_app.extensions:
+        from . import tokens
+        tokens.revoke_for_sessions(session_ids)
+
+
+def _on_credentials_revoked(user_id):
+    if "oauth_server" in current_app.extensions:
+        from . import tokens
+        tokens.revoke_for_user(user_id)

@@ -128,3 +128,40 @@ class TcpProxy:
         self.closed = True
         self.cut()
         self.listener.close()
+
+
+class AuthorizationRequest:
+    """An authorization code request as a client makes it: state, nonce and a fresh S256 pair,
+    and the checks a client makes on the way back (state and iss)."""
+
+    def __init__(self, client, scope="openid profile email", redirect_uri=None, issuer="http://localhost:5000",
+                 **extra):
+        import base64
+        import hashlib
+        import secrets
+        self.client = client
+        self.issuer = issuer
+        self.redirect_uri = redirect_uri or client.redirect_uris[0]
+        self.state = secrets.token_urlsafe(16)
+        self.nonce = secrets.token_urlsafe(16)
+        self.verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(self.verifier.encode()).digest()).rstrip(b"=").decode()
+        self.params = {"response_type": "code", "client_id": client.client_id, "redirect_uri": self.redirect_uri,
+                       "scope": scope, "state": self.state, "nonce": self.nonce, "code_challenge": challenge,
+                       "code_challenge_method": "S256", **extra}
+        self.params = {key: value for key, value in self.params.items() if value is not None}
+
+    @property
+    def url(self):
+        from urllib.parse import urlencode
+        return "/oauth/authorize?" + urlencode(self.params)
+
+    def callback(self, location: str) -> dict:
+        """The query of a redirect back to the client, after checking it is ours, with state and iss."""
+        from urllib.parse import parse_qs
+        from urllib.parse import urlsplit
+        assert location.startswith(self.redirect_uri + "?"), location
+        query = {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
+        assert query.get("state") == self.state, query
+        assert query.get("iss") == self.issuer, query  # RFC 9207
+        return query

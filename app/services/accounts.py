@@ -14,6 +14,7 @@ from ..clock import now
 from ..extensions import db
 from ..models import User
 from ..models import UserSession
+from . import events
 from . import history
 from . import passwords
 from . import rbac
@@ -138,6 +139,7 @@ def set_password(email: str, password: str) -> User:
     user.updated_at = now()
     db.session.commit()
     sessions.end_all_for(user.id)
+    events.credentials_revoked.send(user.id)
     security.info("password.changed user_id=%s", user.id)
     return user
 
@@ -148,6 +150,7 @@ def deactivate(email: str) -> User:
     user.is_active = False
     db.session.commit()
     sessions.end_all_for(user.id)
+    events.credentials_revoked.send(user.id)
     security.info("account.deactivated user_id=%s", user.id)
     return user
 

@@ -13,6 +13,7 @@ from ..clock import now
 from ..extensions import db
 from ..models import User
 from ..models import UserSession
+from . import events
 from .history import Origin
 
 TOKEN_BYTES = 32
@@ -62,22 +63,34 @@ def resolve(token: str | None) -> UserSession | None:
 
 
 def end(session_id: UUID) -> None:
-    """End one session at once: its cookie stops working."""
-    at = now()
-    db.session.execute(
-        update(UserSession)
-        .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
-        .values(revoked_at=at, updated_at=at)
-    )
-    db.session.commit()
+    """End one session at once: its cookie, and the tokens issued in it, stop working."""
+    _end(select(UserSession.id, UserSession.user_id).where(UserSession.id == session_id))
 
 
 def end_all_for(user_id: UUID, keep: UUID | None = None) -> int:
     """End every live session of a user, but ``keep``; returns how many were ended."""
-    at = now()
-    query = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    query = select(UserSession.id, UserSession.user_id).where(UserSession.user_id == user_id)
     if keep is not None:
         query = query.where(UserSession.id != keep)
-    result = db.session.execute(query.values(revoked_at=at, updated_at=at))
+    return _end(query)
+
+
+def _end(query) -> int:
+    at = now()
+    rows = db.session.execute(query.where(UserSession.revoked_at.is_(None))).all()
+    if not rows:
+        return 0
+    ids = [row.id for row in rows]
+    db.session.execute(update(UserSession).where(UserSession.id.in_(ids)).values(revoked_at=at, updated_at=at))
     db.session.commit()
-    return result.rowcount
+    for user_id in {row.user_id for row in rows}:
+        events.sessions_ended.send(user_id, session_ids=[row.id for row in rows if row.user_id == user_id])
+    return len(ids)
+
+
+def find_live(session_id: UUID) -> UserSession | None:
+    """A session by id, if it is still live (for tokens that name their session)."""
+    session = db.session.get(UserSession, session_id)
+    if session is None or not session.is_live(now(), current_app.config["SESSION_IDLE_TTL"]):
+        return None
+    return session if session.user.is_active else None

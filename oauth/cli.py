@@ -1,0 +1,97 @@
+"""`flask clients create|list|rotate-secret|delete`."""
+
+import json
+
+import click
+from flask.cli import AppGroup
+
+from app.services.errors import DomainError
+
+from . import clients as registry
+
+clients = AppGroup("clients", help="Manage OAuth applications (clients).")
+
+
+def _describe(application, secret=None) -> dict:
+    body = {
+        "client_id": application.client_id,
+        "name": application.name,
+        "public": application.is_public,
+        "token_endpoint_auth_method": application.token_endpoint_auth_method,
+        "redirect_uris": application.redirect_uris,
+        "post_logout_redirect_uris": application.post_logout_redirect_uris,
+        "grant_types": application.grant_types,
+        "scope": application.scope,
+        "skip_consent": application.skip_consent,
+    }
+    if not application.is_public:
+        body["client_secret"] = secret
+    return body
+
+
+def _refuse(error: DomainError):
+    raise click.ClickException(error.public_message)
+
+
+@clients.command("create")
+@click.option("--name", required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI (repeatable).")
+@click.option("--post-logout-redirect-uri", "post_logout", multiple=True, help="Repeatable.")
+@click.option("--public", is_flag=True, help="No secret: a browser or native app using PKCE.")
+@click.option("--grant-type", "grant_types", multiple=True,
+              help="authorization_code, refresh_token, client_credentials (repeatable).")
+@click.option("--scope", default=None, help="Space-separated scopes the client may ask for.")
+@click.option("--skip-consent", is_flag=True, help="First-party application: never ask for consent.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (with the secret).")
+def create(name, redirect_uris, post_logout, public, grant_types, scope, skip_consent, as_json):
+    """Register an application; a confidential client's secret is shown only now."""
+    try:
+        application, secret = registry.register(
+            name, list(redirect_uris), public=public, grant_types=list(grant_types) or None, scope=scope,
+            post_logout_redirect_uris=list(post_logout), skip_consent=skip_consent)
+    except DomainError as error:
+        _refuse(error)
+    if as_json:
+        click.echo(json.dumps(_describe(application, secret)))
+        return
+    click.echo(f"client_id: {application.client_id}")
+    if secret:
+        click.echo(f"client_secret: {secret}  (shown once)")
+
+
+@clients.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_clients(as_json):
+    """List applications."""
+    found = [_describe(application) for application in registry.list_all()]
+    for entry in found:
+        entry.pop("client_secret", None)
+    if as_json:
+        click.echo(json.dumps({"clients": found}))
+        return
+    for entry in found:
+        kind = "public" if entry["public"] else "confidential"
+        click.echo(f"{entry['client_id']}  {entry['name']:<30} {kind:<12} {' '.join(entry['grant_types'])}")
+
+
+@clients.command("rotate-secret")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True)
+def rotate_secret(client_id, as_json):
+    """Replace a confidential client's secret; the old one stops working."""
+    try:
+        application, secret = registry.rotate_secret(client_id)
+    except DomainError as error:
+        _refuse(error)
+    click.echo(json.dumps(_describe(application, secret)) if as_json else f"client_secret: {secret}  (shown once)")
+
+
+@clients.command("delete")
+@click.argument("client_id")
+def delete(client_id):
+    """Take an application out of service; its tokens stop working."""
+    try:
+        application = registry.delete(client_id)
+    except DomainError as error:
+        _refuse(error)
+    click.echo(f"Deleted {application.name} ({application.client_id}).")

@@ -1,0 +1,199 @@
+"""Applications (OAuth clients): registration, lookup with a per-process cache, secrets."""
+
+import hashlib
+import hmac
+import ipaddress
+import re
+import secrets
+import threading
+import uuid
+from datetime import datetime
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import Flask
+from flask import current_app
+from sqlalchemy import func
+from sqlalchemy import select
+
+from app.clock import now
+from app.extensions import db
+from app.services.errors import InvalidInput
+from app.services.errors import NotFound
+
+from .models import Application
+
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
+DEFAULT_SCOPE = "openid profile email phone address offline_access"
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")
+LOOPBACK_HOSTS = {"localhost"}
+
+
+def digest(secret: str) -> str:
+    """SHA-256 of a generated secret (256 random bits: a password hash would only add cost)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(application: Application, secret: str | None) -> bool:
+    """Constant-time check of a presented client secret."""
+    if not secret or not application.client_secret_hash:
+        return False
+    return hmac.compare_digest(digest(secret), application.client_secret_hash)
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_redirect_uri(uri: str, issuer_is_https: bool) -> str:
+    """A registrable redirect URI, or InvalidInput saying why not (RFC 6749 §3.1.2, RFC 8252)."""
+    parts = urlsplit(uri)
+    if not parts.scheme or (parts.scheme in ("http", "https") and not parts.netloc):
+        raise InvalidInput(f"redirect URI {uri!r} must be an absolute URI")
+    # RFC 6749 §3.1.2: the redirection endpoint URI MUST NOT include a fragment component.
+    if parts.fragment or "#" in uri:
+        raise InvalidInput(f"redirect URI {uri!r} must not contain a fragment")
+    if parts.scheme == "http":
+        if issuer_is_https and not _is_loopback(parts.hostname or ""):
+            raise InvalidInput(f"redirect URI {uri!r} must use https (http is for loopback only)")
+    elif parts.scheme != "https" and "." not in parts.scheme:
+        # RFC 8252 §7.1: native apps use private-use schemes in reverse domain name notation.
+        raise InvalidInput(f"redirect URI {uri!r} must use https, loopback http, or a reverse-domain scheme")
+    return uri
+
+
+def _check_scope(scope: str) -> str:
+    tokens = scope.split()
+    bad = [token for token in tokens if not SCOPE_TOKEN.match(token)]
+    if bad:
+        raise InvalidInput(f"scope {bad[0]!r} is not a valid scope token")
+    return " ".join(dict.fromkeys(tokens))
+
+
+def register(name: str, redirect_uris: list[str], *, public: bool = False,
+             grant_types: list[str] | None = None, scope: str | None = None,
+             post_logout_redirect_uris: list[str] = (), skip_consent: bool = False,
+             owner_id: uuid.UUID | None = None) -> tuple[Application, str | None]:
+    """Register an application; returns it and its secret (shown once; None for public clients)."""
+    config = current_app.config
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("name must be 1 to 200 characters")
+    grants = list(dict.fromkeys(grant_types or DEFAULT_GRANT_TYPES))
+    unknown = [grant for grant in grants if grant not in GRANT_TYPES]
+    if unknown:
+        raise InvalidInput(f"unknown grant type {unknown[0]!r} (supported: {', '.join(GRANT_TYPES)})")
+    if public and "client_credentials" in grants:
+        raise InvalidInput("a public client cannot use client_credentials")
+    if "refresh_token" in grants and "authorization_code" not in grants:
+        raise InvalidInput("refresh_token needs the authorization_code grant")
+    uses_redirects = "authorization_code" in grants
+    if uses_redirects and not redirect_uris:
+        raise InvalidInput("the authorization_code grant needs at least one redirect URI")
+    if not uses_redirects and (redirect_uris or post_logout_redirect_uris):
+        raise InvalidInput("redirect URIs are only for the authorization_code grant")
+    https = config["ISSUER_IS_HTTPS"]
+    redirect_uris = [check_redirect_uri(uri, https) for uri in dict.fromkeys(redirect_uris)]
+    post_logout = [check_redirect_uri(uri, https) for uri in dict.fromkeys(post_logout_redirect_uris)]
+    secret = None if public else secrets.token_urlsafe(32)
+    application = Application(
+        client_id=str(uuid.uuid4()), client_secret_hash=digest(secret) if secret else None, name=name,
+        redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout, grant_types=grants,
+        response_types=["code"] if uses_redirects else [], scope=_check_scope(scope or DEFAULT_SCOPE),
+        token_endpoint_auth_method="none" if public else "client_secret_basic",
+        skip_consent=skip_consent, owner_id=owner_id)
+    db.session.add(application)
+    db.session.commit()
+    invalidate()
+    return application, secret
+
+
+def rotate_secret(client_id: str) -> tuple[Application, str]:
+    """A new secret for a confidential client; the old one stops working at once."""
+    application = _existing(client_id)
+    if application.is_public:
+        raise InvalidInput("a public client has no secret")
+    secret = secrets.token_urlsafe(32)
+    application.client_secret_hash = digest(secret)
+    application.updated_at = now()
+    db.session.commit()
+    invalidate()
+    return application, secret
+
+
+def delete(client_id: str) -> Application:
+    """Remove an application from service; its tokens stop working (see oauth.tokens)."""
+    application = _existing(client_id)
+    application.deleted_at = application.updated_at = now()
+    db.session.commit()
+    invalidate()
+    return application
+
+
+def list_all() -> list[Application]:
+    query = select(Application).where(Application.deleted_at.is_(None)).order_by(Application.created_at)
+    return list(db.session.scalars(query))
+
+
+def _existing(client_id: str) -> Application:
+    application = db.session.scalar(
+        select(Application).where(Application.client_id == client_id, Application.deleted_at.is_(None)))
+    if application is None:
+        raise NotFound(f"No application with client_id {client_id!r}.")
+    return application
+
+
+class _Cache:
+    """Applications by client_id, dropped whenever the table changes (checked cheaply)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.entries: dict[str, Application] = {}
+        self.version: tuple | None = None
+        self.checked_at: datetime | None = None
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["oauth_client_cache"] = _Cache()
+
+
+def invalidate() -> None:
+    """Forget cached applications in this process (others notice within the check interval)."""
+    cache: _Cache = current_app.extensions["oauth_client_cache"]
+    with cache.lock:
+        cache.entries.clear()
+        cache.checked_at = None
+
+
+def find(client_id: str | None) -> Application | None:
+    """The live application with this client_id, from the cache when it is current."""
+    if not client_id or len(client_id) > 64:
+        return None
+    cache: _Cache = current_app.extensions["oauth_client_cache"]
+    at = now()
+    interval = timedelta(seconds=current_app.config["CLIENT_CACHE_CHECK_INTERVAL"])
+    if cache.checked_at is None or at - cache.checked_at >= interval:
+        version = tuple(db.session.execute(
+            select(func.count(), func.max(Application.updated_at))).one())
+        with cache.lock:
+            if version != cache.version:
+                cache.entries.clear()
+                cache.version = version
+            cache.checked_at = at
+    cached = cache.entries.get(client_id)
+    if cached is not None:
+        return cached
+    application = db.session.scalar(
+        select(Application).where(Application.client_id == client_id, Application.deleted_at.is_(None)))
+    if application is not None:  # misses are not cached: random ids must not fill memory
+        db.session.expunge(application)  # kept across requests, detached from any session
+        with cache.lock:
+            cache.entries[client_id] = application
+    return application

@@ -1,0 +1,67 @@
+"""Authorization codes: opaque, hashed at rest, single use, 60 seconds."""
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy import update
+
+from app.clock import now
+from app.extensions import db
+from app.models import User
+from app.models import UserSession
+
+from . import tokens
+from .models import Application
+from .models import AuthorizationCode
+
+log = logging.getLogger("security")
+
+CODE_TTL = timedelta(seconds=60)
+
+
+def store(value: str, application: Application, user: User, session: UserSession, redirect_uri: str,
+          scope: str, nonce: str | None, code_challenge: str | None, code_challenge_method: str | None) -> None:
+    """Keep what the token request must match, under the code's digest (never the code)."""
+    at = now()
+    db.session.add(AuthorizationCode(
+        code_hash=tokens.digest(value), application_id=application.id, user_id=user.id,
+        session_id=session.id, redirect_uri=redirect_uri, scope=scope, nonce=nonce,
+        code_challenge=code_challenge, code_challenge_method=code_challenge_method,
+        auth_time=session.created_at, amr=["pwd"], expires_at=at + CODE_TTL))
+    db.session.commit()
+
+
+def consume(value: str, application: Application) -> AuthorizationCode | None:
+    """Take a code for its one exchange, or None. The caller commits with the tokens it issues.
+
+    A conditional update makes the exchange atomic: of two concurrent requests one wins, and
+    the other waits for its commit and finds the code used. A used code presented again
+    revokes what its first use issued (RFC 6749 §4.1.2).
+    """
+    if not value or len(value) > 128:
+        return None
+    code = db.session.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == tokens.digest(value)))
+    if code is None or code.application_id != application.id:
+        return None
+    at = now()
+    won = db.session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.id == code.id, AuthorizationCode.consumed_at.is_(None))
+        .values(consumed_at=at, updated_at=at)
+        .execution_options(synchronize_session=False)).rowcount
+    if not won:
+        db.session.rollback()
+        log.warning("authorization_code.reused code_id=%s client_id=%s", code.id, application.client_id)
+        tokens.revoke_for_code(code.id)
+        return None
+    if code.expires_at <= at:
+        db.session.rollback()
+        return None
+    return code
+
+
+def nonce_was_used(application: Application, nonce: str) -> bool:
+    """OpenID Connect Core §3.1.2.1: a nonce already seen for this client is a replay."""
+    return db.session.scalar(select(AuthorizationCode.id).where(
+        AuthorizationCode.application_id == application.id, AuthorizationCode.nonce == nonce).limit(1)) is not None

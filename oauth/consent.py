@@ -1,0 +1,81 @@
+"""Consent: what each user granted each application, asked once per new scope."""
+
+import uuid
+
+from sqlalchemy import select
+
+from app.clock import now
+from app.extensions import db
+
+from . import tokens
+from .models import Application
+from .models import UserApplication
+
+# Plain words for the consent page, by scope.
+SCOPE_DESCRIPTIONS = {
+    "openid": "Know who you are (your account identifier)",
+    "profile": "See your name, profile picture and other profile details",
+    "email": "See your email address",
+    "phone": "See your phone number",
+    "address": "See your postal address",
+    "offline_access": "Stay connected when you are not using it (long-lived access)",
+}
+
+
+def describe(scope: str) -> list[tuple[str, str]]:
+    return [(token, SCOPE_DESCRIPTIONS.get(token, f"Access “{token}”")) for token in scope.split()]
+
+
+def _current(user_id: uuid.UUID, application: Application) -> UserApplication | None:
+    return db.session.scalar(select(UserApplication).where(
+        UserApplication.user_id == user_id, UserApplication.application_id == application.id))
+
+
+def needs_consent(user_id: uuid.UUID, application: Application, scope: str) -> bool:
+    """Whether the user must be asked: first-party apps never; others for any scope not yet granted."""
+    if application.skip_consent:
+        return False
+    grant = _current(user_id, application)
+    if grant is None or grant.revoked_at is not None:
+        return True
+    return not set(scope.split()) <= set(grant.scope.split())
+
+
+def record(user_id: uuid.UUID, application: Application, scope: str) -> None:
+    """Remember that the user allowed these scopes (added to what was granted before)."""
+    at = now()
+    grant = _current(user_id, application)
+    if grant is None:
+        db.session.add(UserApplication(user_id=user_id, application_id=application.id, scope=scope, granted_at=at))
+    else:
+        previous = [] if grant.revoked_at is not None else grant.scope.split()
+        grant.scope = " ".join(dict.fromkeys(previous + scope.split()))
+        grant.granted_at, grant.revoked_at, grant.updated_at = at, None, at
+    db.session.commit()
+
+
+def list_for(user_id: uuid.UUID) -> list[tuple[UserApplication, Application]]:
+    """The user's live grants with their applications."""
+    rows = db.session.execute(
+        select(UserApplication, Application)
+        .join(Application, Application.id == UserApplication.application_id)
+        .where(UserApplication.user_id == user_id, UserApplication.revoked_at.is_(None),
+               Application.deleted_at.is_(None))
+        .order_by(UserApplication.granted_at.desc()))
+    return [(grant, application) for grant, application in rows]
+
+
+def revoke(user_id: uuid.UUID, client_id: str) -> bool:
+    """Withdraw a grant; that application's tokens for the user stop working. False if none."""
+    row = db.session.execute(
+        select(UserApplication, Application)
+        .join(Application, Application.id == UserApplication.application_id)
+        .where(UserApplication.user_id == user_id, Application.client_id == client_id,
+               UserApplication.revoked_at.is_(None))).first()
+    if row is None:
+        return False
+    grant, application = row
+    grant.revoked_at = grant.updated_at = now()
+    db.session.commit()
+    tokens.revoke_for_user(user_id, application.id)
+    return True

@@ -1,0 +1,217 @@
+"""Revocation, introspection, userinfo and end-session endpoints, and the bearer token check."""
+
+import json
+import uuid
+from dataclasses import dataclass
+
+from authlib.integrations.flask_oauth2 import ResourceProtector as BaseResourceProtector
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6750 import BearerTokenValidator as BaseBearerTokenValidator
+from authlib.oauth2.rfc7009 import RevocationEndpoint as BaseRevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint as BaseIntrospectionEndpoint
+from authlib.oidc.core import UserInfo
+from authlib.oidc.core import UserInfoEndpoint as BaseUserInfoEndpoint
+from authlib.oidc.rpinitiated import EndSessionEndpoint as BaseEndSessionEndpoint
+from flask import current_app
+from flask import request as flask_request
+from joserfc.jwk import KeySet
+from sqlalchemy import select
+
+from app.clock import now
+from app.extensions import db
+from app.models import User
+from app.services import sessions
+from keys import ring
+
+from . import claims
+from . import clients
+from . import tokens
+from .models import AccessToken
+from .models import Application
+from .models import RefreshToken
+
+SECRET_AUTH = ["client_secret_basic", "client_secret_post"]
+
+
+def _looks_like_jwt(value: str) -> bool:
+    return value.count(".") == 2
+
+
+def _refresh_token(value: str) -> RefreshToken | None:
+    if not value or len(value) > 128:
+        return None
+    return db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == tokens.digest(value)))
+
+
+class RevocationEndpoint(BaseRevocationEndpoint):
+    """RFC 7009. Public clients may revoke their own tokens; unknown and foreign tokens answer
+    200 and change nothing (§2.2)."""
+
+    CLIENT_AUTH_METHODS = [*SECRET_AUTH, "none"]
+
+    def check_params(self, request, client):
+        if "token" not in request.form:
+            raise InvalidRequestError()
+        # §2.1: a hint the server does not know only means "search everywhere".
+
+    def authenticate_token(self, request, client):
+        self.check_params(request, client)
+        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        return token if token is not None and token.application_id == client.id else None
+
+    def query_token(self, token_string, token_type_hint):
+        if _looks_like_jwt(token_string):
+            try:
+                jti = ring.verify(token_string, typ="at+jwt").get("jti")
+            except ring.InvalidSignature:
+                return None
+            return db.session.scalar(select(AccessToken).where(AccessToken.jti == jti)) if jti else None
+        return _refresh_token(token_string)
+
+    def revoke_token(self, token, request):
+        if isinstance(token, AccessToken):
+            tokens.revoke_access_token(token)
+        else:
+            # Revoking a refresh token ends its whole family and the access tokens it issued.
+            tokens.revoke_family(token.family_id)
+
+
+@dataclass
+class IntrospectedRefreshToken:
+    record: RefreshToken
+
+
+class IntrospectionEndpoint(BaseIntrospectionEndpoint):
+    """RFC 7662, for confidential clients (resource servers). Anything not active is exactly
+    ``{"active": false}`` (§2.2)."""
+
+    CLIENT_AUTH_METHODS = SECRET_AUTH
+
+    def check_params(self, request, client):
+        if "token" not in request.form:
+            raise InvalidRequestError()
+
+    def query_token(self, token_string, token_type_hint):
+        if _looks_like_jwt(token_string):
+            return tokens.validate_access_token(token_string)
+        record = _refresh_token(token_string)
+        if record is None or record.revoked_at or record.rotated_at or record.expires_at <= now():
+            return None
+        return IntrospectedRefreshToken(record)
+
+    def check_permission(self, token, client, request):
+        return not client.is_public
+
+    def create_introspection_payload(self, token):
+        if token is None:
+            return {"active": False}
+        return self.introspect_token(token)
+
+    def introspect_token(self, token):
+        config = current_app.config
+        if isinstance(token, IntrospectedRefreshToken):
+            record = token.record
+            application = db.session.get(Application, record.application_id)
+            user = db.session.get(User, record.user_id)
+            if application is None or application.deleted_at or user is None or not user.is_active:
+                return {"active": False}
+            return {"active": True, "token_type": "refresh_token", "client_id": application.client_id,
+                    "sub": str(user.id), "username": user.email, "scope": record.scope,
+                    "exp": int(record.expires_at.timestamp()), "iat": int(record.created_at.timestamp()),
+                    "iss": config["ISSUER"]}
+        found = token.claims
+        body = {"active": True, "token_type": "Bearer"}
+        body.update({name: found[name] for name in ("sub", "client_id", "scope", "exp", "iat", "iss", "aud")
+                     if name in found})
+        username = self._username(found)
+        if username is False:
+            return {"active": False}
+        if username:
+            body["username"] = username
+        return body
+
+    @staticmethod
+    def _username(found: dict):
+        """The user's email; False when the user is gone or deactivated (the token is then dead)."""
+        if "userId" not in found:
+            return None
+        user = db.session.get(User, uuid.UUID(found["userId"]))
+        return user.email if user is not None and user.is_active else False
+
+
+class VerifiedToken:
+    """A validated access token in the shape Authlib's protector and userinfo expect."""
+
+    def __init__(self, valid: tokens.ValidAccessToken):
+        self.claims = valid.claims
+        self.scope = valid.scope
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def is_expired(self) -> bool:
+        return False  # checked when validated
+
+    def is_revoked(self) -> bool:
+        return False  # checked when validated
+
+    def get_user(self) -> User | None:
+        user_id = self.claims.get("userId")
+        user = db.session.get(User, uuid.UUID(user_id)) if user_id else None
+        return user if user is not None and user.is_active else None
+
+    def get_client(self) -> Application | None:
+        return clients.find(self.claims.get("client_id"))
+
+
+class BearerTokenValidator(BaseBearerTokenValidator):
+    def authenticate_token(self, token_string):
+        valid = tokens.validate_access_token(token_string)
+        return VerifiedToken(valid) if valid else None
+
+
+class ResourceProtector(BaseResourceProtector):
+    """RFC 6750: the token comes in the Authorization header or, for a form POST, in the body
+    (§2.2); never in the query string (§2.3 allows it, RFC 9700 §2.1 says not to)."""
+
+    def parse_request_authorization(self, request):
+        if "access_token" in flask_request.args:
+            raise InvalidRequestError("Send the access token in the Authorization header, not the URL")
+        if not request.headers.get("Authorization") and flask_request.method == "POST" \
+                and flask_request.mimetype == "application/x-www-form-urlencoded" \
+                and "access_token" in flask_request.form:
+            return self.get_token_validator("bearer"), flask_request.form["access_token"]
+        return super().parse_request_authorization(request)
+
+
+class UserInfoEndpoint(BaseUserInfoEndpoint):
+    def get_issuer(self) -> str:
+        return current_app.config["ISSUER"]
+
+    def generate_user_info(self, user, scope) -> UserInfo:
+        if user is None:
+            raise InvalidRequestError("The user of this token no longer exists")
+        return UserInfo(claims.for_user(user, scope))
+
+    def resolve_private_key(self):
+        return KeySet.import_key_set({"keys": [ring.signing_jwk()]})
+
+
+class EndSessionEndpoint(BaseEndSessionEndpoint):
+    """OpenID Connect RP-Initiated Logout 1.0."""
+
+    def get_server_jwks(self):
+        document, _ = ring.jwks()
+        return KeySet.import_key_set(json.loads(document))
+
+    def resolve_client_from_id_token_claims(self, id_token_claims):
+        # Our ID tokens carry aud as a list with the client first (Authlib resolves only strings).
+        audience = id_token_claims.get("azp") or id_token_claims.get("aud")
+        if isinstance(audience, list):
+            audience = audience[0] if audience else None
+        return self.server.query_client(audience) if isinstance(audience, str) else None
+
+    def end_session(self, end_session_request):
+        user_session = getattr(end_session_request.request, "user_session", None)
+        if user_session is not None:
+            sessions.end(user_session.id)

@@ -1,0 +1,139 @@
+"""Authlib grant subclasses: storage hooks only, translated into the protocol services."""
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oidc.core import UserInfo
+from authlib.oidc.core.grants import OpenIDCode as BaseOpenIDCode
+from flask import current_app
+from joserfc.jwk import KeySet
+from joserfc.jwk import import_key
+
+from app.extensions import db
+from app.models import User
+from keys import ring
+
+from . import claims
+from . import codes
+from . import tokens
+from .models import AuthorizationCode
+from .models import RefreshToken
+
+
+class TokenIssuingGrant:
+    """Issue tokens through ``oauth.tokens`` with the full context of the grant."""
+
+    def token_grant(self, user, scope) -> tokens.Grant:
+        raise NotImplementedError
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):
+        """Replaces Authlib's generator: it cannot see the session, the code or the refresh family."""
+        scope = self.request.client.get_allowed_scope(scope)
+        include = include_refresh_token and self.request.client.check_grant_type("refresh_token")
+        return tokens.issue(self.token_grant(user, scope), include_refresh_token=include)
+
+
+class AuthorizationCodeGrant(TokenIssuingGrant, grants.AuthorizationCodeGrant):
+    # Public clients authenticate with none and prove possession with PKCE (RFC 7636).
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def save_authorization_code(self, code, request):
+        """Called at /oauth/authorize once the user has allowed the request (code: 48 random chars)."""
+        data = request.payload.data
+        codes.store(code, request.client, request.user, request.user_session,
+                    redirect_uri=request.payload.redirect_uri or "", scope=request.scope,
+                    nonce=data.get("nonce"), code_challenge=data.get("code_challenge"),
+                    code_challenge_method=data.get("code_challenge_method"))
+
+    def query_authorization_code(self, code, client):
+        """Consume the code atomically; None for unknown, foreign, expired or reused codes."""
+        return codes.consume(code, client)
+
+    def delete_authorization_code(self, authorization_code):
+        """Nothing to do: ``codes.consume`` marked it used in the transaction that saves the tokens."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode):
+        user = db.session.get(User, authorization_code.user_id)
+        return user if user is not None and user.is_active else None
+
+    def token_grant(self, user, scope):
+        code: AuthorizationCode = self.request.authorization_code
+        return tokens.Grant(self.request.client, user, scope, session_id=code.session_id,
+                            auth_time=code.auth_time, amr=tuple(code.amr), code_id=code.id,
+                            offline="offline_access" in scope.split())
+
+
+class RefreshTokenGrant(TokenIssuingGrant, grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    # RFC 9700 §4.14.2: public clients' refresh tokens rotate; ours rotate for every client.
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token):
+        """Claim the token for this rotation; reuse of a rotated token revokes its family."""
+        return tokens.claim_refresh_token(refresh_token)
+
+    def authenticate_user(self, refresh_token: RefreshToken):
+        user = db.session.get(User, refresh_token.user_id)
+        return user if user is not None and user.is_active else None
+
+    def revoke_old_credential(self, refresh_token):
+        """Nothing to do: claiming the token marked it rotated in the same transaction."""
+
+    def token_grant(self, user, scope):
+        old: RefreshToken = self.request.refresh_token
+        return tokens.Grant(self.request.client, user, scope, session_id=old.session_id,
+                            auth_time=old.auth_time, amr=tuple(old.amr), code_id=old.code_id,
+                            family_id=old.family_id, offline=old.offline)
+
+
+class ClientCredentialsGrant(TokenIssuingGrant, grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def token_grant(self, user, scope):
+        return tokens.Grant(self.request.client, None, scope)
+
+
+class OpenIDCode(BaseOpenIDCode):
+    """ID tokens (OpenID Connect Core §2) signed by the key ring's current key."""
+
+    def __init__(self):
+        super().__init__(require_nonce=False)
+
+    def resolve_client_private_key(self, client):
+        # Only the current key is in the set, so its kid is the one in the header.
+        return _current_key_set()
+
+    def get_client_algorithm(self, client):
+        return current_app.config["SIGNING_ALG"]
+
+    def get_client_claims(self, client):
+        return {"iss": current_app.config["ISSUER"]}
+
+    def get_authorization_code_claims(self, authorization_code: AuthorizationCode):
+        found = super().get_authorization_code_claims(authorization_code)
+        if authorization_code.session_id is not None:
+            found["sid"] = str(authorization_code.session_id)
+        return found
+
+    def exists_nonce(self, nonce, request):
+        return codes.nonce_was_used(request.client, nonce)
+
+    def generate_user_info(self, user: User, scope: str) -> UserInfo:
+        return UserInfo(claims.for_user(user, scope))
+
+    def process_token(self, grant, response):
+        # ID tokens live ID_TOKEN_TTL; Authlib reads the lifetime from this attribute.
+        self.DEFAULT_EXPIRES_IN = current_app.config["ID_TOKEN_TTL"]
+        return super().process_token(grant, response)
+
+
+_key_sets: dict[str, KeySet] = {}
+
+
+def _current_key_set() -> KeySet:
+    """joserfc's form of the current signing key, imported once per key, not per token."""
+    kid = ring.current_kid()
+    key_set = _key_sets.get(kid)
+    if key_set is None:
+        key_set = KeySet([import_key(ring.signing_jwk())])
+        _key_sets.clear()
+        _key_sets[kid] = key_set
+    return key_set

@@ -1,0 +1,200 @@
+"""The protocol's tables: applications (clients), users' grants to them, codes and tokens.
+
+No secret or token is stored as issued: client secrets, codes and refresh tokens are kept as
+SHA-256 digests (they carry 256 random bits, so a fast hash is right), access tokens as their
+``jti`` only.
+"""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON
+from sqlalchemy import Boolean
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy import Uuid
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from app.extensions import UTCDateTime
+from app.extensions import db
+from app.models.base import IdMixin
+from app.models.base import TimestampMixin
+
+
+class Application(IdMixin, TimestampMixin, db.Model):
+    """A registered OAuth client. Public clients have no secret and authenticate with PKCE."""
+
+    __tablename__ = "applications"
+
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    redirect_uris: Mapped[list] = mapped_column(JSON, default=list)
+    post_logout_redirect_uris: Mapped[list] = mapped_column(JSON, default=list)
+    grant_types: Mapped[list] = mapped_column(JSON, default=list)
+    response_types: Mapped[list] = mapped_column(JSON, default=list)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
+    skip_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"
+
+    # Authlib's client contract (authlib.oauth2.rfc6749.ClientMixin).
+
+    @property
+    def client_metadata(self) -> dict:
+        return {"post_logout_redirect_uris": self.post_logout_redirect_uris}
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        # RFC 6749 §3.1.2.3: without a redirect_uri parameter, only a single registered URI is unambiguous.
+        return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        allowed = set(self.scope.split())
+        return " ".join(token for token in (scope or "").split() if token in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        # RFC 9700 §2.1 / §4.1.3: exact string matching, no patterns, no normalisation.
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        from .clients import secret_matches
+        return secret_matches(self, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.is_public:
+            return method == "none"
+        # A confidential client may send its secret in the header or the body, never nothing.
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type in self.response_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+
+class UserApplication(IdMixin, TimestampMixin, db.Model):
+    """A user's consent to an application: the scopes granted, until revoked."""
+
+    __tablename__ = "user_applications"
+    __table_args__ = (UniqueConstraint("user_id", "application_id"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    application_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("applications.id"), index=True)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuthorizationCode(IdMixin, TimestampMixin, db.Model):
+    """A single-use code (60 s) with everything the token request must match."""
+
+    __tablename__ = "authorization_codes"
+    __table_args__ = (Index("ix_authorization_codes_application_id_nonce", "application_id", "nonce"),)
+
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    application_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("applications.id"))
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("sessions.id"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    nonce: Mapped[str | None] = mapped_column(String(255))
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(16))
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    amr: Mapped[list] = mapped_column(JSON, default=list)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Authlib's authorization code contract (with the OpenID Connect additions).
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.auth_time.timestamp())
+
+    def get_acr(self) -> None:
+        return None
+
+    def get_amr(self) -> list:
+        return self.amr
+
+
+class RefreshToken(IdMixin, TimestampMixin, db.Model):
+    """An opaque refresh token. Each use rotates it; all rotations share a ``family_id``."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_family_id", "family_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    application_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("applications.id"))
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("sessions.id"), index=True)
+    code_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("authorization_codes.id"), index=True)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    amr: Mapped[list] = mapped_column(JSON, default=list)
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Authlib's token contract, as far as the refresh grant uses it.
+
+    def check_client(self, client: Application) -> bool:
+        # RFC 6749 §6: the refresh token is bound to the client it was issued to.
+        return self.application_id == client.id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+
+class AccessToken(IdMixin, TimestampMixin, db.Model):
+    """The record of an issued JWT access token, by ``jti``: enough to revoke and introspect it."""
+
+    __tablename__ = "access_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    application_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("applications.id"))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("sessions.id"), index=True)
+    code_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("authorization_codes.id"), index=True)
+    refresh_family_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PendingAuthorization(IdMixin, TimestampMixin, db.Model):
+    """An authorization request waiting for sign-in or consent, kept server-side.
+
+    The browser carries only its random id (in the login page's ``next``), so the request
+    survives the login round trip intact and cannot be altered on the way.
+    """
+
+    __tablename__ = "pending_authorizations"
+
+    handle_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    application_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("applications.id"))
+    params: Mapped[dict] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

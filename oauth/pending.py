@@ -1,0 +1,62 @@
+"""Authorization requests waiting for the user (sign-in, consent), kept server-side.
+
+The browser holds only a random handle, in its signed state cookie and in the URL it returns
+to, so the request comes back exactly as it was validated and only to the browser that
+started it.
+"""
+
+import hmac
+import secrets
+from datetime import datetime
+from datetime import timedelta
+
+from flask import session as browser_state
+from sqlalchemy import delete
+from sqlalchemy import select
+
+from app.clock import now
+from app.extensions import db
+
+from . import tokens
+from .models import Application
+from .models import PendingAuthorization
+
+LIFETIME = timedelta(minutes=15)
+STATE_KEY = "pending_authorizations"
+MAX_PER_BROWSER = 10
+
+
+def save(application: Application, params: dict[str, list[str]]) -> str:
+    """Keep a validated request; returns the handle the browser comes back with."""
+    handle = secrets.token_urlsafe(24)
+    at = now()
+    db.session.execute(delete(PendingAuthorization).where(PendingAuthorization.expires_at < at))
+    db.session.add(PendingAuthorization(handle_hash=tokens.digest(handle), application_id=application.id,
+                                        params=params, expires_at=at + LIFETIME, created_at=at, updated_at=at))
+    db.session.commit()
+    handles = [*browser_state.get(STATE_KEY, []), handle][-MAX_PER_BROWSER:]
+    browser_state[STATE_KEY] = handles
+    return handle
+
+
+def load(handle: str) -> PendingAuthorization | None:
+    """The request behind a handle this browser was given, if it has not expired."""
+    mine = browser_state.get(STATE_KEY, [])
+    if not handle or not any(hmac.compare_digest(handle, known) for known in mine):
+        return None
+    pending = db.session.scalar(
+        select(PendingAuthorization).where(PendingAuthorization.handle_hash == tokens.digest(handle)))
+    if pending is None or pending.expires_at <= now():
+        return None
+    return pending
+
+
+def finish(handle: str) -> None:
+    """Forget a request once it has been answered."""
+    db.session.execute(delete(PendingAuthorization).where(PendingAuthorization.handle_hash == tokens.digest(handle)))
+    db.session.commit()
+    browser_state[STATE_KEY] = [known for known in browser_state.get(STATE_KEY, []) if known != handle]
+
+
+def started_at(pending: PendingAuthorization) -> datetime:
+    return pending.created_at

@@ -1,0 +1,43 @@
+"""Small Authlib extensions, one rule each."""
+
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc9207 import IssuerParameter as BaseIssuerParameter
+from flask import current_app
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE with S256 only, required of every client (RFC 9700 §2.1.1).
+
+    Authlib falls back to ``plain`` when no method is sent and requires a challenge only from
+    public clients; here a missing challenge, ``plain`` and unknown methods are refused with
+    ``invalid_request`` sent back to the client. PKCE_REQUIRED_FOR_CONFIDENTIAL=false lets
+    confidential clients omit PKCE (never downgrade it).
+    """
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def __init__(self):
+        super().__init__(required=True)
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
+        if not challenge:
+            if grant.request.client.is_public or current_app.config["PKCE_REQUIRED_FOR_CONFIDENTIAL"]:
+                raise InvalidRequestError("PKCE is required: send code_challenge with code_challenge_method=S256")
+            if method:
+                raise InvalidRequestError("Missing 'code_challenge'")
+            return
+        # RFC 7636 §4.3 lets a client omit the method and mean plain; plain is refused here.
+        if method != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class IssuerParameter(BaseIssuerParameter):
+    """RFC 9207: every authorization response names the issuer in ``iss``."""
+
+    def get_issuer(self) -> str:
+        return current_app.config["ISSUER"]

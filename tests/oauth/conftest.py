@@ -1,0 +1,32 @@
+"""Fixtures for the protocol: registered clients and a signed-in browser."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from oauth import clients
+
+from ..helpers import AuthActions
+
+
+@pytest.fixture
+def make_client(app):
+    """Register an application through the service; returns its id, secret and redirect URIs."""
+
+    def factory(public=False, redirect_uris=("https://app.example.com/callback",), grant_types=None,
+                scope=None, skip_consent=False, post_logout_redirect_uris=(), name="Example App"):
+        with app.app_context():
+            application, secret = clients.register(
+                name, list(redirect_uris), public=public, grant_types=grant_types, scope=scope,
+                post_logout_redirect_uris=list(post_logout_redirect_uris), skip_consent=skip_consent)
+            return SimpleNamespace(client_id=application.client_id, client_secret=secret,
+                                   redirect_uris=list(application.redirect_uris), public=public)
+
+    return factory
+
+
+@pytest.fixture
+def browser(client, user):
+    """A test client signed in as ``user``."""
+    assert AuthActions(client).login(user.email, user.password).status_code == 302
+    return client
