@@ -102,7 +102,8 @@ def _proceed(oauth_request, session, handle, started):
             return _error_response(oauth_request, LoginRequiredError(redirect_uri=grant.redirect_uri))
         handle = handle or pending.save(grant.client, oauth_request.payload.datalist)
         return redirect(url_for("auth.login", next=url_for("oauth.resume", handle=handle),
-                                login_hint=data.get("login_hint") or None))
+                                login_hint=data.get("login_hint") or None,
+                                prompt="login" if session is not None else None))
     ask = consent.needs_consent(user.id, grant.client, grant.request.scope) or (
         "consent" in prompts and not grant.client.skip_consent)
     if ask:
@@ -120,7 +121,7 @@ def _needs_sign_in(session, prompts: set[str], max_age: str | None, started) -> 
     """No session, prompt=login not yet honoured, or a sign-in older than max_age."""
     if session is None:
         return True
-    signed_in_since_request = started is not None and session.created_at >= started
+    signed_in_since_request = started is not None and session.created_at > started
     if "login" in prompts and not signed_in_since_request:
         return True
     if max_age is not None and max_age.isdigit():

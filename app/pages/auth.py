@@ -41,7 +41,8 @@ def _failed(response) -> bool:
 @bp.get("/login")
 def login():
     form = LoginForm(next=request.args.get("next", ""), email=request.args.get("login_hint", ""))
-    if current_session() is not None:
+    # prompt=login: an application asked for a fresh sign-in, so a session does not skip the form.
+    if current_session() is not None and request.args.get("prompt") != "login":
         return redirect(local_path_or(form.next.data, HOME))
     return render_template("auth/login.html", form=form)
 
@@ -52,7 +53,8 @@ def login_submit():
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400
     try:
-        session, token = accounts.sign_in(form.email.data, form.password.data, request_origin())
+        session, token = accounts.sign_in(form.email.data, form.password.data, request_origin(),
+                                          current=current_session())
     except SignInRefused as refusal:  # one message for an unknown email and a wrong password
         flash(refusal.public_message, "error")
         return render_template("auth/login.html", form=form), 400

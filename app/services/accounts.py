@@ -73,8 +73,14 @@ def create_user(email: str, password: str, fullname: str = "", *, verified: bool
     return user
 
 
-def sign_in(email: str, password: str, origin: Origin) -> tuple[UserSession, str]:
-    """Check a password and open a session; SignInRefused says why not, without enumeration."""
+def sign_in(email: str, password: str, origin: Origin,
+            current: UserSession | None = None) -> tuple[UserSession, str]:
+    """Check a password and open a session; SignInRefused says why not, without enumeration.
+
+    Signing in again in a browser that has a session of the same user re-authenticates that
+    session (same id, so tokens issued in it live on; new token and auth time); a session of
+    another user is ended.
+    """
     user = find_by_email(email) if len(email) <= 254 else None
     if user is None:
         passwords.spend_equal_time(password)
@@ -91,7 +97,12 @@ def sign_in(email: str, password: str, origin: Origin) -> tuple[UserSession, str
     if current_app.config["EMAIL_VERIFICATION_REQUIRED"] and not user.email_verified:
         db.session.commit()  # keep the rehash: the password was right
         return _refuse(user, origin, "unverified", UNVERIFIED)
-    session, token = sessions.start(user, origin)
+    if current is not None and current.user_id == user.id:
+        session, token = sessions.reauthenticate(current, origin)
+    else:
+        if current is not None:
+            sessions.end(current.id)
+        session, token = sessions.start(user, origin)
     user.last_login_at = session.created_at
     history.record(user.id, origin, "password", "success")
     db.session.commit()

@@ -39,6 +39,19 @@ def start(user: User, origin: Origin) -> tuple[UserSession, str]:
     return session, token
 
 
+def reauthenticate(session: UserSession, origin: Origin) -> tuple[UserSession, str]:
+    """A fresh sign-in in a live session: new cookie token (no fixation), auth time now."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    at = now()
+    session = db.session.merge(session)
+    session.token_hash = _digest(token)
+    session.created_at = session.last_seen_at = session.updated_at = at
+    session.expires_at = at + timedelta(seconds=current_app.config["SESSION_MAX_TTL"])
+    session.ip_address = origin.ip_address
+    session.user_agent = (origin.user_agent or "")[:512] or None
+    return session, token
+
+
 def resolve(token: str | None) -> UserSession | None:
     """The live session a cookie token opens, or None; marks it seen, at most once a minute."""
     if not token or len(token) > 128:
