@@ -136,8 +136,8 @@ def test_revoking_an_unknown_token_answers_200_and_changes_nothing(browser, appl
 
 
 @pytest.mark.parametrize("kind", ["access_token", "refresh_token"])
-def test_revoking_another_clients_token_answers_200_and_changes_nothing(browser, application, make_client,
-                                                                       resource_server, kind):
+def test_revoking_another_clients_token_answers_200_and_changes_nothing(
+        browser, application, make_client, resource_server, kind):
     """A client cannot revoke a token issued to a different client."""
     other = make_client(name="Other App")
     tokens = get_tokens(browser, application)
@@ -197,8 +197,8 @@ def test_introspection_requires_a_confidential_client(browser, application, make
     assert body["error"] == "invalid_client" and "active" not in body
 
 
-def test_active_access_token_introspection_has_exactly_the_documented_members(browser, user, application,
-                                                                             resource_server):
+def test_active_access_token_introspection_has_exactly_the_documented_members(
+        browser, user, application, resource_server):
     """active, sub, client_id, scope, exp, iat, iss, aud, token_type, username (the email)."""
     tokens = get_tokens(browser, application, scope="openid email")
     body = introspect(browser, resource_server, tokens["access_token"])

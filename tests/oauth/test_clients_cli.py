@@ -1,0 +1,219 @@
+"""`flask clients create|list|rotate-secret|delete`: what the operator sees and what the clients can then do."""
+
+import json
+import re
+import uuid
+from types import SimpleNamespace
+
+import pytest
+
+from ..helpers import AuthorizationRequest
+
+CLIENT_KEYS = {"client_id", "name", "public", "token_endpoint_auth_method", "redirect_uris",
+               "post_logout_redirect_uris", "grant_types", "scope", "skip_consent"}
+DEFAULT_SCOPE = "openid profile email phone address offline_access"
+SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+@pytest.fixture
+def cli(app):
+    return app.test_cli_runner()
+
+
+def create(cli, *args) -> dict:
+    """`flask clients create ... --json`, which must succeed; its JSON."""
+    result = cli.invoke(args=["clients", "create", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def listed(cli) -> list[dict]:
+    result = cli.invoke(args=["clients", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)["clients"]
+
+
+def client_credentials(http, client_id, secret):
+    return http.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+
+
+def code_flow(http, created: dict, redirect_uri: str):
+    """A first-party (skip-consent) code flow for a signed-in browser; the token response."""
+    application = SimpleNamespace(client_id=created["client_id"], redirect_uris=created["redirect_uris"])
+    request = AuthorizationRequest(application, scope="openid email", redirect_uri=redirect_uri)
+    response = http.get(request.url)
+    assert response.status_code == 302, response.text
+    code = request.callback(response.headers["Location"])["code"]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+            "code_verifier": request.verifier}
+    if created["public"]:
+        return http.post("/oauth/token", data={**form, "client_id": created["client_id"]})
+    return http.post("/oauth/token", data=form, auth=(created["client_id"], created["client_secret"]))
+
+
+def test_create_confidential_client_prints_everything_with_the_secret(cli, browser):
+    """--json prints the registration and the secret once; the secret works at /oauth/token."""
+    body = create(cli, "--name", "Billing", "--redirect-uri", "https://billing.example.com/cb",
+                  "--redirect-uri", "https://billing.example.com/cb2",
+                  "--post-logout-redirect-uri", "https://billing.example.com/bye",
+                  "--scope", "openid email", "--skip-consent")
+    assert set(body) == CLIENT_KEYS | {"client_secret"}
+    assert str(uuid.UUID(body["client_id"])) == body["client_id"]
+    assert SECRET.match(body["client_secret"])
+    assert {name: value for name, value in body.items() if name not in ("client_id", "client_secret")} == {
+        "name": "Billing",
+        "public": False,
+        "token_endpoint_auth_method": "client_secret_basic",
+        "redirect_uris": ["https://billing.example.com/cb", "https://billing.example.com/cb2"],
+        "post_logout_redirect_uris": ["https://billing.example.com/bye"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "scope": "openid email",
+        "skip_consent": True,
+    }
+    response = code_flow(browser, body, "https://billing.example.com/cb2")
+    assert response.status_code == 200, response.get_json()
+    assert {"access_token", "refresh_token", "id_token"} <= set(response.get_json())
+
+
+def test_create_public_client_has_no_secret(cli, browser):
+    """--public: no client_secret member at all, auth method none, and PKCE with client_id works."""
+    body = create(cli, "--name", "Mobile", "--redirect-uri", "com.example.mobile:/callback", "--public",
+                  "--skip-consent")
+    assert set(body) == CLIENT_KEYS
+    assert body["public"] is True and body["token_endpoint_auth_method"] == "none"
+    assert body["grant_types"] == ["authorization_code", "refresh_token"] and body["scope"] == DEFAULT_SCOPE
+    response = code_flow(browser, body, "com.example.mobile:/callback")
+    assert response.status_code == 200, response.get_json()
+
+
+def test_create_without_json_prints_the_id_and_secret_lines(cli):
+    """Plain output names client_id and, for a confidential client, the secret shown once."""
+    result = cli.invoke(args=["clients", "create", "--name", "Plain", "--redirect-uri", "https://p.example.com/cb"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 2
+    assert re.fullmatch(r"client_id: [0-9a-f-]{36}", lines[0])
+    assert re.fullmatch(r"client_secret: [A-Za-z0-9_-]{43}  \(shown once\)", lines[1])
+
+
+def test_client_credentials_only_client_needs_no_redirect_uri(cli, client):
+    """A service client: no redirect URI, and its secret gets a token without a user."""
+    body = create(cli, "--name", "Batch", "--grant-type", "client_credentials", "--scope", "reports")
+    assert body["redirect_uris"] == [] and body["grant_types"] == ["client_credentials"]
+    response = client_credentials(client, body["client_id"], body["client_secret"])
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["token_type"] == "Bearer" and "refresh_token" not in response.get_json()
+
+
+def test_list_json_shows_every_client_without_secrets(cli):
+    """`clients list --json`: every live client in creation order, never a secret."""
+    first = create(cli, "--name", "First", "--redirect-uri", "https://one.example.com/cb")
+    second = create(cli, "--name", "Second", "--grant-type", "client_credentials")
+    third = create(cli, "--name", "Third", "--redirect-uri", "https://three.example.com/cb", "--public")
+    clients = listed(cli)
+    assert [entry["client_id"] for entry in clients] == [first["client_id"], second["client_id"], third["client_id"]]
+    for entry, created in zip(clients, (first, second, third)):
+        assert set(entry) == CLIENT_KEYS
+        assert entry == {name: created[name] for name in CLIENT_KEYS}
+    assert first["client_secret"] not in json.dumps(clients)
+
+
+def test_list_json_is_empty_without_clients(cli):
+    """No clients: an empty list, not an error."""
+    assert listed(cli) == []
+
+
+def test_rotate_secret_replaces_the_old_secret_at_once(cli, client):
+    """After rotate-secret the old secret is invalid_client and the new one works."""
+    body = create(cli, "--name", "Batch", "--grant-type", "client_credentials")
+    assert client_credentials(client, body["client_id"], body["client_secret"]).status_code == 200
+    result = cli.invoke(args=["clients", "rotate-secret", body["client_id"], "--json"])
+    assert result.exit_code == 0, result.output
+    rotated = json.loads(result.output)
+    assert set(rotated) == CLIENT_KEYS | {"client_secret"}
+    assert rotated["client_id"] == body["client_id"] and SECRET.match(rotated["client_secret"])
+    assert rotated["client_secret"] != body["client_secret"]
+    old = client_credentials(client, body["client_id"], body["client_secret"])
+    assert old.status_code == 401 and old.get_json()["error"] == "invalid_client"
+    new = client_credentials(client, body["client_id"], rotated["client_secret"])
+    assert new.status_code == 200, new.get_json()
+
+
+@pytest.mark.parametrize("target, message", [
+    ("public", "a public client has no secret"),
+    ("unknown", "No application with client_id"),
+], ids=["public-client", "unknown-client"])
+def test_rotate_secret_refuses_with_one_line(cli, target, message):
+    """A public or unknown client has no secret to rotate: exit 1 with the reason."""
+    client_id = str(uuid.uuid4())
+    if target == "public":
+        spa = create(cli, "--name", "Spa", "--redirect-uri", "https://spa.example.com/cb", "--public")
+        client_id = spa["client_id"]
+    result = cli.invoke(args=["clients", "rotate-secret", client_id, "--json"])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_delete_takes_the_client_out_of_service(cli, client):
+    """After delete its client_credentials requests are 401 invalid_client and it is not listed."""
+    body = create(cli, "--name", "Batch", "--grant-type", "client_credentials")
+    keep = create(cli, "--name", "Keep", "--grant-type", "client_credentials")
+    assert client_credentials(client, body["client_id"], body["client_secret"]).status_code == 200
+    result = cli.invoke(args=["clients", "delete", body["client_id"]])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"Deleted Batch ({body['client_id']})."
+    refused = client_credentials(client, body["client_id"], body["client_secret"])
+    assert refused.status_code == 401 and refused.get_json()["error"] == "invalid_client"
+    assert [entry["client_id"] for entry in listed(cli)] == [keep["client_id"]]
+    assert client_credentials(client, keep["client_id"], keep["client_secret"]).status_code == 200
+
+
+def test_delete_unknown_client_refuses_with_one_line(cli):
+    """Deleting a client that does not exist (or twice) exits 1 with the reason."""
+    body = create(cli, "--name", "Batch", "--grant-type", "client_credentials")
+    assert cli.invoke(args=["clients", "delete", body["client_id"]]).exit_code == 0
+    for client_id in (body["client_id"], str(uuid.uuid4())):
+        result = cli.invoke(args=["clients", "delete", client_id])
+        assert result.exit_code == 1
+        assert f"No application with client_id '{client_id}'" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
+HTTPS_ISSUER = {"ISSUER": "https://id.example.com"}
+
+
+@pytest.mark.parametrize("settings, args, message", [
+    ({}, ["--redirect-uri", "https://app.example.com/cb#section"], "must not contain a fragment"),
+    (HTTPS_ISSUER, ["--redirect-uri", "http://app.example.com/cb"], "must use https"),
+    ({}, ["--redirect-uri", "https://app.example.com/cb", "--grant-type", "implicit"], "unknown grant type 'implicit'"),
+    ({}, ["--grant-type", "authorization_code"], "needs at least one redirect URI"),
+    ({}, [], "needs at least one redirect URI"),
+    ({}, ["--public", "--grant-type", "client_credentials"], "public client cannot use client_credentials"),
+    ({}, ["--redirect-uri", "/relative/cb"], "must be an absolute URI"),
+    ({}, ["--grant-type", "refresh_token"], "refresh_token needs the authorization_code grant"),
+    ({}, ["--grant-type", "client_credentials", "--redirect-uri", "https://app.example.com/cb"],
+     "redirect URIs are only for the authorization_code grant"),
+    ({}, ["--redirect-uri", "https://app.example.com/cb", "--scope", 'openid "quoted"'], "not a valid scope token"),
+    ({}, ["--redirect-uri", "https://app.example.com/cb", "--post-logout-redirect-uri", "https://a.example.com/#x"],
+     "must not contain a fragment"),
+], ids=["fragment", "http-with-https-issuer", "unknown-grant", "code-without-redirect", "default-without-redirect",
+        "public-client-credentials", "relative-uri", "refresh-alone", "service-with-redirect", "bad-scope",
+        "post-logout-fragment"])
+def test_create_refuses_bad_input_with_one_line(make_app, settings, args, message):
+    """Bad input exits 1 with a one-line reason and registers nothing."""
+    cli = make_app(**settings).test_cli_runner()
+    result = cli.invoke(args=["clients", "create", "--name", "Bad", *args, "--json"])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert listed(cli) == []
+
+
+@pytest.mark.parametrize("uri", ["http://127.0.0.1:8765/cb", "http://localhost:8765/cb", "http://[::1]:8765/cb"],
+                         ids=["ipv4", "localhost", "ipv6"])
+def test_loopback_http_redirect_uri_is_allowed_with_an_https_issuer(make_app, uri):
+    """RFC 8252 §7.3: native apps may use http on the loopback interface."""
+    cli = make_app(**HTTPS_ISSUER).test_cli_runner()
+    body = create(cli, "--name", "Native", "--redirect-uri", uri, "--public")
+    assert body["redirect_uris"] == [uri]

@@ -1,0 +1,332 @@
+"""/oauth/token: client authentication, the code exchange, refresh rotation, client credentials."""
+
+import base64
+import json
+import threading
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from app.extensions import db
+from app.services import accounts
+from oauth.models import AccessToken
+
+from ..helpers import AuthActions
+from ..helpers import AuthorizationRequest
+from ..helpers import csrf_token
+from ..helpers import production_only
+
+
+def claims_of(jwt: str) -> tuple[dict, dict]:
+    def part(text):
+        return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    header, payload, _ = jwt.split(".")
+    return part(header), part(payload)
+
+
+def get_code(browser, application, scope="openid profile email", **extra):
+    request = AuthorizationRequest(application, scope=scope, **extra)
+    response = browser.get(request.url)
+    assert response.status_code == 302, response.text  # the fixtures' clients skip consent
+    return request, request.callback(response.headers["Location"])["code"]
+
+
+def exchange(client, application, request, code, changes=None):
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": request.redirect_uri,
+            "code_verifier": request.verifier}
+    form.update(changes or {})
+    form = {key: value for key, value in form.items() if value is not None}
+    if application.public:
+        return client.post("/oauth/token", data={**form, "client_id": application.client_id})
+    return client.post("/oauth/token", data=form, auth=(application.client_id, application.client_secret))
+
+
+def refresh(client, application, token, **changes):
+    form = {"grant_type": "refresh_token", "refresh_token": token, **changes}
+    if application.public:
+        return client.post("/oauth/token", data={**form, "client_id": application.client_id})
+    return client.post("/oauth/token", data=form, auth=(application.client_id, application.client_secret))
+
+
+def introspect(client, resource_server, token):
+    return client.post("/oauth/introspect", data={"token": token},
+                       auth=(resource_server.client_id, resource_server.client_secret)).get_json()
+
+
+@pytest.fixture
+def confidential(make_client):
+    return make_client(skip_consent=True)
+
+
+@pytest.fixture
+def public(make_client):
+    return make_client(public=True, skip_consent=True)
+
+
+@pytest.fixture
+def resource_server(make_client):
+    return make_client(grant_types=["client_credentials"], redirect_uris=(), name="API")
+
+
+@pytest.mark.parametrize("kind", ["confidential", "public"])
+def test_code_exchange_returns_tokens(request, browser, user, kind):
+    """Access, refresh and ID token; no-store; exactly the RFC 6749 §5.1 members."""
+    application = request.getfixturevalue(kind)
+    authorization, code = get_code(browser, application)
+    response = exchange(browser, application, authorization, code)
+    assert response.status_code == 200, response.get_json()
+    assert response.headers["Cache-Control"] == "no-store" and response.headers["Pragma"] == "no-cache"
+    body = response.get_json()
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "id_token", "scope"}
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 900 and body["scope"] == "openid profile email"
+    header, claims = claims_of(body["access_token"])
+    assert header["typ"] == "at+jwt" and header["alg"] == "RS256" and claims["keyId"] == header["kid"]
+    assert set(claims) == {"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "sid", "auth_time",
+                           "roles", "userId", "sessionId", "loginDate", "keyId"}
+    assert claims["sub"] == claims["userId"] == str(user.id) and claims["sid"] == claims["sessionId"]
+    assert claims["client_id"] == application.client_id and claims["roles"] == ["user"]
+    assert claims["iss"] == claims["aud"] == "http://localhost:5000" and claims["exp"] - claims["iat"] == 900
+    id_header, id_claims = claims_of(body["id_token"])
+    assert id_header["kid"] == header["kid"]
+    assert id_claims["aud"] == [application.client_id] and id_claims["nonce"] == authorization.nonce
+    assert {"at_hash", "auth_time", "sid", "amr", "iat", "exp"} <= set(id_claims)
+    assert id_claims["sid"] == claims["sid"] and id_claims["amr"] == ["pwd"]
+    assert id_claims["email"] == user.email
+
+
+def test_no_openid_scope_means_no_id_token(browser, confidential):
+    authorization, code = get_code(browser, confidential, scope="email")
+    assert "id_token" not in exchange(browser, confidential, authorization, code).get_json()
+
+
+@pytest.mark.parametrize("auth, form, status, error", [
+    (("CLIENT", "wrong-secret"), {}, 401, "invalid_client"),
+    (("no-such-client", "x"), {}, 401, "invalid_client"),
+    (None, {"client_id": "CLIENT"}, 401, "invalid_client"),
+    (None, {"client_id": "CLIENT", "client_secret": "wrong"}, 401, "invalid_client"),
+], ids=["wrong-secret", "unknown-client", "confidential-without-secret", "wrong-secret-in-body"])
+def test_client_authentication_failures(browser, confidential, auth, form, status, error):
+    authorization, code = get_code(browser, confidential)
+    if auth:
+        auth = tuple(confidential.client_id if part == "CLIENT" else part for part in auth)
+    form = {key: (confidential.client_id if value == "CLIENT" else value) for key, value in form.items()}
+    response = browser.post("/oauth/token", auth=auth, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": authorization.redirect_uri,
+        "code_verifier": authorization.verifier, **form})
+    assert response.status_code == status and response.get_json()["error"] == error
+    if auth:
+        assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_client_secret_post_is_accepted(browser, confidential):
+    authorization, code = get_code(browser, confidential)
+    response = browser.post("/oauth/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": authorization.redirect_uri,
+        "code_verifier": authorization.verifier, "client_id": confidential.client_id,
+        "client_secret": confidential.client_secret})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("changes, error", [
+    ({"code_verifier": "x" * 50}, "invalid_grant"),
+    ({"code_verifier": None}, "invalid_request"),
+    ({"redirect_uri": "https://app.example.com/other"}, "invalid_grant"),
+    ({"code": "not-a-code"}, "invalid_grant"),
+    ({"code": None}, "invalid_request"),
+], ids=["wrong-verifier", "missing-verifier", "other-redirect-uri", "unknown-code", "missing-code"])
+def test_code_exchange_errors(browser, public, changes, error):
+    authorization, code = get_code(browser, public)
+    response = exchange(browser, public, authorization, code, changes)
+    assert response.status_code in (400, 401) and response.get_json()["error"] == error
+
+
+def test_verifier_without_challenge_is_refused(make_app, make_user, make_client):
+    """RFC 9700 §2.1.1: a code_verifier for a request that had no challenge is a downgrade."""
+    app = make_app(PKCE_REQUIRED_FOR_CONFIDENTIAL=False)
+    user = make_user()
+    browser = app.test_client()
+    AuthActions(browser).login(user.email, user.password)
+    application = make_client(skip_consent=True)
+    request = AuthorizationRequest(application)
+    request.params.pop("code_challenge")
+    request.params.pop("code_challenge_method")
+    code = request.callback(browser.get(request.url).headers["Location"])["code"]
+    response = exchange(browser, application, request, code)
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_request"
+
+
+def test_code_of_another_client_is_refused(browser, confidential, make_client):
+    other = make_client(skip_consent=True, name="Other")
+    authorization, code = get_code(browser, confidential)
+    response = exchange(browser, other, authorization, code)
+    assert response.get_json()["error"] == "invalid_grant"
+
+
+def test_code_expires_after_60_seconds(clock, browser, confidential):
+    authorization, code = get_code(browser, confidential)
+    clock.shift(61)
+    assert exchange(browser, confidential, authorization, code).get_json()["error"] == "invalid_grant"
+
+
+def test_reused_code_fails_and_revokes_what_it_issued(browser, confidential, resource_server):
+    """RFC 6749 §4.1.2: the second use fails, and the first use's tokens are revoked."""
+    authorization, code = get_code(browser, confidential)
+    first = exchange(browser, confidential, authorization, code).get_json()
+    assert introspect(browser, resource_server, first["access_token"])["active"] is True
+    second = exchange(browser, confidential, authorization, code)
+    assert second.status_code == 400 and second.get_json()["error"] == "invalid_grant"
+    assert introspect(browser, resource_server, first["access_token"]) == {"active": False}
+    assert refresh(browser, confidential, first["refresh_token"]).get_json()["error"] == "invalid_grant"
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(browser, public, resource_server):
+    authorization, code = get_code(browser, public)
+    first = exchange(browser, public, authorization, code).get_json()
+    second = refresh(browser, public, first["refresh_token"])
+    assert second.status_code == 200 and second.headers["Cache-Control"] == "no-store"
+    rotated = second.get_json()
+    assert set(rotated) == {"access_token", "token_type", "expires_in", "refresh_token", "scope"}
+    assert rotated["refresh_token"] != first["refresh_token"]
+    assert claims_of(rotated["access_token"])[1]["sid"] == claims_of(first["access_token"])[1]["sid"]
+    replay = refresh(browser, public, first["refresh_token"])
+    assert replay.status_code == 400 and replay.get_json()["error"] == "invalid_grant"
+    assert refresh(browser, public, rotated["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert introspect(browser, resource_server, rotated["access_token"]) == {"active": False}
+
+
+def test_refresh_token_is_bound_to_its_client(browser, public, make_client):
+    other = make_client(public=True, skip_consent=True, name="Other")
+    authorization, code = get_code(browser, public)
+    token = exchange(browser, public, authorization, code).get_json()["refresh_token"]
+    assert refresh(browser, other, token).get_json()["error"] == "invalid_grant"
+    assert refresh(browser, public, token).status_code == 200  # a foreign attempt does not burn it
+
+
+def test_refresh_may_narrow_scope_but_not_widen_it(browser, public):
+    authorization, code = get_code(browser, public, scope="openid email")
+    token = exchange(browser, public, authorization, code).get_json()["refresh_token"]
+    wider = refresh(browser, public, token, scope="openid email profile")
+    assert wider.status_code == 400 and wider.get_json()["error"] == "invalid_scope"
+    narrower = refresh(browser, public, token, scope="email")
+    assert narrower.status_code == 200 and narrower.get_json()["scope"] == "email"
+
+
+@pytest.mark.parametrize("scope, survives", [("openid", False), ("openid offline_access", True)],
+                         ids=["online", "offline_access"])
+def test_logout_ends_refresh_tokens_unless_offline_access(browser, public, scope, survives):
+    authorization, code = get_code(browser, public, scope=scope)
+    token = exchange(browser, public, authorization, code).get_json()["refresh_token"]
+    AuthActions(browser).logout()
+    assert (refresh(browser, public, token).status_code == 200) is survives
+
+
+def test_deactivated_user_gets_nothing(app, browser, user, public):
+    authorization, code = get_code(browser, public, scope="openid offline_access")
+    token = exchange(browser, public, authorization, code).get_json()["refresh_token"]
+    with app.app_context():
+        accounts.deactivate(user.email)
+    assert refresh(browser, public, token).get_json()["error"] == "invalid_grant"
+
+
+def test_refresh_token_expires(clock, browser, public):
+    authorization, code = get_code(browser, public, scope="openid offline_access")
+    token = exchange(browser, public, authorization, code).get_json()["refresh_token"]
+    clock.shift(30 * 86400 + 1)
+    assert refresh(browser, public, token).get_json()["error"] == "invalid_grant"
+
+
+def test_client_credentials_issues_an_access_token_only(client, resource_server):
+    response = client.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "openid"},
+                           auth=(resource_server.client_id, resource_server.client_secret))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
+    _, claims = claims_of(body["access_token"])
+    assert claims["sub"] == claims["client_id"] == resource_server.client_id
+    assert "userId" not in claims and "sid" not in claims
+
+
+def test_client_credentials_needs_the_grant(client, make_client):
+    application = make_client()
+    response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           auth=(application.client_id, application.client_secret))
+    assert response.status_code == 400 and response.get_json()["error"] == "unauthorized_client"
+
+
+@pytest.mark.parametrize("form, error", [
+    ({"grant_type": "password", "username": "a", "password": "b"}, "unsupported_grant_type"),
+    ({"grant_type": "implicit"}, "unsupported_grant_type"),
+    ({}, "unsupported_grant_type"),
+], ids=["password", "implicit", "none"])
+def test_unsupported_grants(client, resource_server, form, error):
+    response = client.post("/oauth/token", data=form, auth=(resource_server.client_id, resource_server.client_secret))
+    assert response.status_code == 400 and response.get_json()["error"] == error
+
+
+def test_token_endpoint_errors_are_oauth_json(client):
+    response = client.get("/oauth/token")
+    assert response.status_code == 405
+    assert response.get_json() == {"error": "invalid_request",
+                                   "error_description": "The method is not allowed for the requested URL."}
+
+
+def test_access_tokens_are_stored_by_jti_only(app, client, resource_server):
+    body = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                       auth=(resource_server.client_id, resource_server.client_secret)).get_json()
+    with app.app_context():
+        record = db.session.scalar(select(AccessToken))
+        assert record.jti == claims_of(body["access_token"])[1]["jti"]
+        assert body["access_token"] not in str([getattr(record, column.key) for column in AccessToken.__table__.c])
+
+
+@production_only
+def test_concurrent_exchanges_of_one_code_give_one_success(live_server, user, make_client):
+    """Two simultaneous token requests with the same code: exactly one gets tokens (PostgreSQL)."""
+    application = make_client(public=True, skip_consent=True)
+    authorization, code = code_over_http(live_server.url, user, application)
+    results = race(lambda: requests.post(f"{live_server.url}/oauth/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": authorization.redirect_uri,
+        "code_verifier": authorization.verifier, "client_id": application.client_id}).status_code)
+    assert sorted(results) == [200, 400]
+
+
+@production_only
+def test_concurrent_refreshes_give_one_success(live_server, user, make_client):
+    """Two simultaneous refreshes with the same token: exactly one succeeds (PostgreSQL)."""
+    application = make_client(public=True, skip_consent=True)
+    authorization, code = code_over_http(live_server.url, user, application)
+    token = requests.post(f"{live_server.url}/oauth/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": authorization.redirect_uri,
+        "code_verifier": authorization.verifier, "client_id": application.client_id}).json()["refresh_token"]
+    results = race(lambda: requests.post(f"{live_server.url}/oauth/token", data={
+        "grant_type": "refresh_token", "refresh_token": token, "client_id": application.client_id}).status_code)
+    assert sorted(results) == [200, 400]
+
+
+def code_over_http(base, user, application):
+    """Sign in through the real form and get a code, as a browser would."""
+    session = requests.Session()
+    page = session.get(f"{base}/login")
+    session.post(f"{base}/login", data={"csrf_token": csrf_token(page.text), "email": user.email,
+                                        "password": user.password})
+    authorization = AuthorizationRequest(application)
+    location = session.get(base + authorization.url, allow_redirects=False).headers["Location"]
+    return authorization, authorization.callback(location)["code"]
+
+
+def race(call, runners=2):
+    """Run ``call`` in several threads released together; their results."""
+    barrier = threading.Barrier(runners)
+    results = []
+
+    def run():
+        barrier.wait(timeout=10)
+        results.append(call())
+
+    threads = [threading.Thread(target=run) for _ in range(runners)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
