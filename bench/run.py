@@ -6,11 +6,14 @@ time and prints requests/s and p50/p99 latency. It fails if any response was not
 """
 
 import argparse
+import base64
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,7 +40,7 @@ def start_server(env: dict, port: int, workers: int) -> subprocess.Popen:
         try:
             if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
                 return server
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.05)
     server.terminate()
     raise SystemExit("the server did not start")
@@ -52,10 +55,30 @@ def session_cookie(base: str) -> str:
     return f"idp_session={browser.cookies['idp_session']}"
 
 
-def run_wrk(url: str, seconds: int, connections: int, headers: list[str]) -> dict:
+def register_client(env: dict) -> dict:
+    """A client_credentials client, made with the CLI as an operator would."""
+    output = subprocess.run([BIN / "flask", "clients", "create", "--name", "Benchmark API", "--grant-type",
+                             "client_credentials", "--json"], cwd=ROOT, env=env, check=True, capture_output=True,
+                            text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def post_script(folder: Path, name: str, body: str, headers: dict) -> Path:
+    """A wrk Lua script that POSTs a form."""
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body)}",
+             'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"']
+    lines += [f"wrk.headers[{json.dumps(key)}] = {json.dumps(value)}" for key, value in headers.items()]
+    path = folder / f"{name}.lua"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_wrk(url: str, seconds: int, connections: int, headers: list[str], script: Path | None = None) -> dict:
     command = ["wrk", "--latency", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", url]
     for header in headers:
         command[1:1] = ["-H", header]
+    if script is not None:
+        command[1:1] = ["-s", str(script)]
     output = subprocess.run(command, check=True, capture_output=True, text=True, timeout=seconds + 30).stdout
     requests_total = int(re.search(r"(\d+) requests in", output).group(1))
     failures = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
@@ -92,16 +115,25 @@ def main() -> int:
     server = start_server(env, port, args.workers)
     try:
         cookie = session_cookie(base)
+        client = register_client(env)
+        basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
+        token = requests.post(f"{base}/oauth/token", data={"grant_type": "client_credentials"},
+                              headers={"Authorization": f"Basic {basic}"}).json()["access_token"]
+        scripts = Path(tempfile.mkdtemp(prefix="bench-"))
         endpoints = [
-            ("GET /health", f"{base}/health", []),
-            ("GET /.well-known/jwks.json", f"{base}/.well-known/jwks.json", []),
-            ("GET /currentuser (session)", f"{base}/currentuser", [f"Cookie: {cookie}"]),
-            ("GET /login (page)", f"{base}/login", []),
+            ("POST /oauth/token (cc)", f"{base}/oauth/token", [],
+             post_script(scripts, "token", "grant_type=client_credentials", {"Authorization": f"Basic {basic}"})),
+            ("POST /oauth/introspect", f"{base}/oauth/introspect", [],
+             post_script(scripts, "introspect", f"token={token}", {"Authorization": f"Basic {basic}"})),
+            ("GET /.well-known/jwks.json", f"{base}/.well-known/jwks.json", [], None),
+            ("GET /.well-known/openid-conf", f"{base}/.well-known/openid-configuration", [], None),
+            ("GET /currentuser (session)", f"{base}/currentuser", [f"Cookie: {cookie}"], None),
+            ("GET /health", f"{base}/health", [], None),
         ]
         print(f"{'endpoint':<30} {'req/s':>9} {'p50':>9} {'p99':>9} {'requests':>9}")
         failed = False
-        for name, url, headers in endpoints:
-            result = run_wrk(url, args.seconds, args.connections, headers)
+        for name, url, headers, script in endpoints:
+            result = run_wrk(url, args.seconds, args.connections, headers, script)
             print(f"{name:<30} {result['rps']:>9.1f} {result['p50']:>9} {result['p99']:>9} {result['requests']:>9}")
             if result["failures"] or result["errors"]:
                 print(f"  FAILED: {result['failures']} non-2xx/3xx, socket errors: {result['errors'] or 'none'}")

@@ -51,7 +51,7 @@ def wait_until_up(url, process, log):
         try:
             if requests.get(f"{url}/health", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.1)
     pytest.fail("gunicorn did not start: " + log.read_text())
 
