@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from authlib.integrations.flask_oauth2 import ResourceProtector as BaseResourceProtector
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
 from authlib.oauth2.rfc6750 import BearerTokenValidator as BaseBearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint as BaseRevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as BaseIntrospectionEndpoint
@@ -170,6 +171,14 @@ class BearerTokenValidator(BaseBearerTokenValidator):
         return VerifiedToken(valid) if valid else None
 
 
+class MissingBearerToken(MissingAuthorizationError):
+    """RFC 6750 §3.1: a request without credentials gets the challenge and no error code."""
+
+    def get_headers(self):
+        headers = [(name, value) for name, value in super().get_headers() if name != "WWW-Authenticate"]
+        return [*headers, ("WWW-Authenticate", f'Bearer realm="{self.realm}"')]
+
+
 class ResourceProtector(BaseResourceProtector):
     """RFC 6750: the token comes in the Authorization header or, for a form POST, in the body
     (§2.2); never in the query string (§2.3 allows it, RFC 9700 §2.1 says not to)."""
@@ -177,11 +186,15 @@ class ResourceProtector(BaseResourceProtector):
     def parse_request_authorization(self, request):
         if "access_token" in flask_request.args:
             raise InvalidRequestError("Send the access token in the Authorization header, not the URL")
-        if not request.headers.get("Authorization") and flask_request.method == "POST" \
+        validator = self.get_token_validator("bearer")
+        scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return validator, token.strip()
+        if not scheme and flask_request.method == "POST" \
                 and flask_request.mimetype == "application/x-www-form-urlencoded" \
-                and "access_token" in flask_request.form:
-            return self.get_token_validator("bearer"), flask_request.form["access_token"]
-        return super().parse_request_authorization(request)
+                and flask_request.form.get("access_token"):
+            return validator, flask_request.form["access_token"]
+        raise MissingBearerToken("Bearer", validator.realm)
 
 
 class UserInfoEndpoint(BaseUserInfoEndpoint):
@@ -203,6 +216,18 @@ class EndSessionEndpoint(BaseEndSessionEndpoint):
     def get_server_jwks(self):
         document, _ = ring.jwks()
         return KeySet.import_key_set(json.loads(document))
+
+    def validate_request(self, request):
+        end_request = super().validate_request(request)
+        uri = request.payload.data.get("post_logout_redirect_uri")
+        if uri and end_request.redirect_uri is None and not end_request.needs_confirmation:
+            # OpenID RP-Initiated Logout §3: never redirect to an unregistered URI; say so.
+            raise InvalidRequestError("post_logout_redirect_uri is not registered for this client")
+        return end_request
+
+    def is_post_logout_redirect_uri_legitimate(self, request, post_logout_redirect_uri, client, logout_hint):
+        # Without an id_token_hint, the user confirmed on our page (CSRF-checked) first.
+        return bool(getattr(request, "confirmed", False))
 
     def resolve_client_from_id_token_claims(self, id_token_claims):
         # Our ID tokens carry aud as a list with the client first (Authlib resolves only strings).

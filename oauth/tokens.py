@@ -5,6 +5,7 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
 from datetime import timedelta
 
@@ -54,6 +55,11 @@ def issue(grant: Grant, include_refresh_token: bool) -> dict:
     issued = now()
     ttl = config["ACCESS_TOKEN_TTL"]
     jti = secrets.token_urlsafe(18)
+    with_refresh = include_refresh_token and grant.user is not None
+    if with_refresh and grant.family_id is None:
+        # One family for the refresh token and the access tokens issued beside it, so revoking
+        # the family (RFC 7009 §2.1) reaches both.
+        grant = replace(grant, family_id=uuid.uuid4())
     claims = {
         "iss": config["ISSUER"],
         "sub": str(grant.user.id) if grant.user else grant.application.client_id,
@@ -81,7 +87,7 @@ def issue(grant: Grant, include_refresh_token: bool) -> dict:
         jti=jti, application_id=grant.application.id, user_id=grant.user.id if grant.user else None,
         session_id=grant.session_id, code_id=grant.code_id, refresh_family_id=grant.family_id,
         scope=grant.scope, expires_at=issued + timedelta(seconds=ttl)))
-    if include_refresh_token and grant.user is not None:
+    if with_refresh:
         token["refresh_token"] = _new_refresh_token(grant, issued)
     return token
 
@@ -89,7 +95,7 @@ def issue(grant: Grant, include_refresh_token: bool) -> dict:
 def _new_refresh_token(grant: Grant, issued: datetime) -> str:
     value = secrets.token_urlsafe(32)
     db.session.add(RefreshToken(
-        token_hash=digest(value), family_id=grant.family_id or uuid.uuid4(),
+        token_hash=digest(value), family_id=grant.family_id,
         application_id=grant.application.id, user_id=grant.user.id, session_id=grant.session_id,
         code_id=grant.code_id, scope=grant.scope, auth_time=grant.auth_time, amr=list(grant.amr),
         offline=grant.offline,

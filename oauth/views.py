@@ -181,13 +181,13 @@ def logout():
     server = _server()
     oauth_request = server.create_oauth2_request(request)
     oauth_request.user_session = session
+    oauth_request.confirmed = confirmed = request.method == "POST" and "csrf_token" in request.form
+    if confirmed:
+        csrf.protect()
     try:
         end_request = server.validate_endpoint_request("end_session", oauth_request)
     except OAuth2Error as error:
         return _error_page(error.description or error.error, 400, error=error.error)
-    confirmed = request.method == "POST" and "csrf_token" in request.form
-    if confirmed:
-        csrf.protect()
     if end_request.needs_confirmation and not confirmed and session is not None:
         return render_template("oauth/logout.html", form=DecisionForm(), params=request.values)
     response = server.create_endpoint_response("end_session", end_request)

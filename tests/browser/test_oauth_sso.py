@@ -4,6 +4,7 @@ import re
 import socket
 import threading
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -11,20 +12,27 @@ import requests
 from playwright.sync_api import Page
 from playwright.sync_api import expect
 from werkzeug.serving import make_server
+from werkzeug.wrappers import Request
+from werkzeug.wrappers import Response
 
 from oauth import clients
 from tests.helpers import AuthorizationRequest
 
 pytestmark = pytest.mark.browser
 
-APP_ONE = "https://app-one.example.com/callback"
-APP_TWO = "https://app-two.example.com/callback"
-
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def serve(application) -> tuple:
+    """Serve a WSGI application on 127.0.0.1 in a thread; the server and its thread."""
+    http = make_server("127.0.0.1", 0, application, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    return http, thread
 
 
 @pytest.fixture
@@ -42,29 +50,40 @@ def server(make_app):
 
 
 @pytest.fixture
-def register(server):
-    """Register an application; returns its id, secret, redirect URIs and name."""
+def make_application(server):
+    """An application with its own tiny web server on loopback (Playwright cannot intercept the
+    redirect that leads there), registered on the server; it records the callback queries it got."""
+    started = []
 
-    def factory(name, redirect_uri, skip_consent=False):
+    def factory(name, skip_consent=False):
+        received = []
+
+        @Request.application
+        def callback(request):
+            if request.path == "/callback":  # not /favicon.ico
+                received.append(request.query_string.decode())
+            return Response(f"<!doctype html><title>{name}</title><h1>{name}</h1>", mimetype="text/html")
+
+        http, thread = serve(callback)
+        started.append((http, thread))
+        redirect_uri = f"http://127.0.0.1:{http.server_port}/callback"
         with server.app.app_context():
             application, secret = clients.register(name, [redirect_uri], skip_consent=skip_consent)
-            return SimpleNamespace(client_id=application.client_id, client_secret=secret,
-                                   redirect_uris=list(application.redirect_uris), name=name)
+            return SimpleNamespace(client_id=application.client_id, client_secret=secret, name=name,
+                                   redirect_uris=list(application.redirect_uris), received=received)
 
-    return factory
-
-
-@pytest.fixture
-def applications(page: Page):
-    """The applications' redirect URIs, answered here: the browser never leaves this machine."""
-    for uri, title in ((APP_ONE, "App One"), (APP_TWO, "App Two")):
-        page.route(callback_url(uri), lambda route, title=title: route.fulfill(
-            status=200, content_type="text/html", body=f"<!doctype html><title>{title}</title><h1>{title}</h1>"))
-    return page
+    yield factory
+    for http, thread in started:
+        http.shutdown()
+        thread.join()
 
 
-def callback_url(uri: str) -> re.Pattern:
-    return re.compile("^" + re.escape(uri + "?"))
+def at_callback(page: Page, application, request: AuthorizationRequest) -> dict:
+    """Wait for the browser to land on the application's redirect URI; the query it was sent."""
+    expect(page).to_have_url(re.compile("^" + re.escape(application.redirect_uris[0] + "?")))
+    expect(page.get_by_role("heading", level=1)).to_have_text(application.name)
+    assert application.received == [urlsplit(page.url).query]
+    return request.callback(page.url)
 
 
 def sign_in(page: Page, server, user) -> None:
@@ -75,21 +94,21 @@ def sign_in(page: Page, server, user) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def exchange(server, client, request: AuthorizationRequest, code: str) -> dict:
+def exchange(server, application, request: AuthorizationRequest, code: str) -> dict:
     """The application's back channel: the code for tokens, the ID token verified against the JWKS."""
-    response = requests.post(f"{server.url}/oauth/token", auth=(client.client_id, client.client_secret), timeout=10,
+    response = requests.post(f"{server.url}/oauth/token", timeout=10,
+                             auth=(application.client_id, application.client_secret),
                              data={"grant_type": "authorization_code", "code": code,
                                    "redirect_uri": request.redirect_uri, "code_verifier": request.verifier})
     assert response.status_code == 200, response.text
     id_token = response.json()["id_token"]
     key = jwt.PyJWKClient(f"{server.url}/.well-known/jwks.json").get_signing_key_from_jwt(id_token)
-    return jwt.decode(id_token, key.key, algorithms=["RS256"], audience=client.client_id, issuer=server.url)
+    return jwt.decode(id_token, key.key, algorithms=["RS256"], audience=application.client_id, issuer=server.url)
 
 
-def test_consent_allow_sends_a_code_to_the_application(applications: Page, server, register, user):
+def test_consent_allow_sends_a_code_to_the_application(page: Page, server, make_application, user):
     """Allow on the consent page returns code, state and iss to the application's redirect URI."""
-    page = applications
-    app_one = register("App One", APP_ONE)
+    app_one = make_application("App One")
     request = AuthorizationRequest(app_one, issuer=server.url)
     page.goto(server.url + request.url)
     sign_in(page, server, user)
@@ -97,56 +116,48 @@ def test_consent_allow_sends_a_code_to_the_application(applications: Page, serve
     expect(page.locator("li[data-scope]")).to_have_count(3)
     page.get_by_role("button", name="Allow").click()
 
-    expect(page).to_have_url(callback_url(APP_ONE))
-    expect(page.get_by_role("heading", level=1)).to_have_text("App One")
-    query = request.callback(page.url)
+    query = at_callback(page, app_one, request)
     assert set(query) == {"code", "state", "iss"}
     claims = exchange(server, app_one, request, query["code"])
     assert claims["sub"] == str(user.id) and claims["nonce"] == request.nonce
 
 
-def test_consent_deny_sends_access_denied_to_the_application(applications: Page, server, register, user):
+def test_consent_deny_sends_access_denied_to_the_application(page: Page, server, make_application, user):
     """Deny returns error=access_denied with state and iss, and is not remembered as consent."""
-    page = applications
-    app_one = register("App One", APP_ONE)
+    app_one = make_application("App One")
     request = AuthorizationRequest(app_one, issuer=server.url)
     page.goto(server.url + request.url)
     sign_in(page, server, user)
     expect(page.get_by_role("heading", level=1)).to_have_text("Allow App One?")
     page.get_by_role("button", name="Deny").click()
 
-    expect(page).to_have_url(callback_url(APP_ONE))
-    query = request.callback(page.url)
+    query = at_callback(page, app_one, request)
     assert query["error"] == "access_denied"
-    assert "code" not in query
-    assert set(query) <= {"error", "error_description", "state", "iss"}
+    assert set(query) == {"error", "error_description", "state", "iss"}
 
     again = AuthorizationRequest(app_one, issuer=server.url)
     page.goto(server.url + again.url)
     expect(page.get_by_role("heading", level=1)).to_have_text("Allow App One?")
+    assert len(app_one.received) == 1
 
 
-def test_single_sign_on_into_a_second_application(applications: Page, server, register, user):
+def test_single_sign_on_into_a_second_application(page: Page, server, make_application, user):
     """Signed in once for app 1, the person gets a code for app 2 without seeing the login form."""
-    page = applications
-    app_one = register("App One", APP_ONE)
-    app_two = register("App Two", APP_TWO, skip_consent=True)
+    app_one = make_application("App One")
+    app_two = make_application("App Two", skip_consent=True)
 
     first = AuthorizationRequest(app_one, issuer=server.url)
     page.goto(server.url + first.url)
     sign_in(page, server, user)
     page.get_by_role("button", name="Allow").click()
-    expect(page).to_have_url(callback_url(APP_ONE))
-    first_query = first.callback(page.url)
+    first_query = at_callback(page, app_one, first)
     assert set(first_query) == {"code", "state", "iss"}
 
     visited = []
     page.on("framenavigated", lambda frame: visited.append(frame.url) if frame == page.main_frame else None)
     second = AuthorizationRequest(app_two, issuer=server.url)
     page.goto(server.url + second.url)
-    expect(page).to_have_url(callback_url(APP_TWO))
-    expect(page.get_by_role("heading", level=1)).to_have_text("App Two")
-    second_query = second.callback(page.url)
+    second_query = at_callback(page, app_two, second)
     assert set(second_query) == {"code", "state", "iss"}
     assert visited == [page.url]  # straight back to app 2: no login page, no consent page
 

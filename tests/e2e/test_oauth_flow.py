@@ -97,6 +97,10 @@ def post(url: str, client, form: dict) -> requests.Response:
     return requests.post(url, data={**auth.pop("data", {}), **form}, timeout=10, **auth)
 
 
+def token_endpoint(server, client, **form) -> requests.Response:
+    return post(f"{server.url}/oauth/token", client, form)
+
+
 def introspect(server, client, token: str) -> dict:
     response = post(f"{server.url}/oauth/introspect", client, {"token": token})
     assert response.status_code == 200, response.text
@@ -143,9 +147,8 @@ class UserAgent:
 
 
 def exchange(server, client, request: AuthorizationRequest, code: str) -> requests.Response:
-    return post(f"{server.url}/oauth/token", client, {
-        "grant_type": "authorization_code", "code": code, "redirect_uri": request.redirect_uri,
-        "code_verifier": request.verifier})
+    return token_endpoint(server, client, grant_type="authorization_code", code=code,
+                          redirect_uri=request.redirect_uri, code_verifier=request.verifier)
 
 
 def sign_in_for_tokens(server, client, user, scope=SCOPE) -> tuple[UserAgent, AuthorizationRequest, dict]:
@@ -230,8 +233,7 @@ def test_refresh_token_rotation_and_reuse_detection(server, register, user):
     _, _, token = sign_in_for_tokens(server, client, user)
     first_refresh = token["refresh_token"]
 
-    rotated = post(f"{server.url}/oauth/token", client, {"grant_type": "refresh_token",
-                                                        "refresh_token": first_refresh})
+    rotated = token_endpoint(server, client, grant_type="refresh_token", refresh_token=first_refresh)
     assert rotated.status_code == 200, rotated.text
     renewed = rotated.json()
     assert set(renewed) == {"access_token", "token_type", "expires_in", "scope", "refresh_token"}
@@ -241,11 +243,9 @@ def test_refresh_token_rotation_and_reuse_detection(server, register, user):
     assert access["sub"] == str(user.id) and access["scope"] == SCOPE
     assert introspect(server, client, renewed["access_token"])["active"] is True
 
-    replayed = post(f"{server.url}/oauth/token", client, {"grant_type": "refresh_token",
-                                                         "refresh_token": first_refresh})
+    replayed = token_endpoint(server, client, grant_type="refresh_token", refresh_token=first_refresh)
     assert replayed.status_code == 400 and replayed.json()["error"] == "invalid_grant"
-    after_reuse = post(f"{server.url}/oauth/token", client, {"grant_type": "refresh_token",
-                                                            "refresh_token": renewed["refresh_token"]})
+    after_reuse = token_endpoint(server, client, grant_type="refresh_token", refresh_token=renewed["refresh_token"])
     assert after_reuse.status_code == 400 and after_reuse.json()["error"] == "invalid_grant"
     assert introspect(server, client, renewed["access_token"]) == {"active": False}
 
@@ -267,8 +267,8 @@ def test_revoked_access_token_is_inactive(server, register, resource_server, use
     _, _, token = sign_in_for_tokens(server, client, user)
     assert introspect(server, resource_server, token["access_token"])["active"] is True
 
-    revoked = post(f"{server.url}/oauth/revoke", client, {"token": token["access_token"],
-                                                         "token_type_hint": "access_token"})
+    hinted = {"token": token["access_token"], "token_type_hint": "access_token"}
+    revoked = post(f"{server.url}/oauth/revoke", client, hinted)
     assert revoked.status_code == 200, revoked.text
     assert introspect(server, resource_server, token["access_token"]) == {"active": False}
     userinfo = requests.get(f"{server.url}/oauth/userinfo", timeout=10,
@@ -280,8 +280,7 @@ def test_client_credentials(server, register, resource_server):
     """A service gets an access token for itself: no refresh token, no ID token, sub is its client_id."""
     service = register(grant_types=["client_credentials"], redirect_uris=(), scope="reports:read",
                        name="Reporting Service")
-    response = post(f"{server.url}/oauth/token", service, {"grant_type": "client_credentials",
-                                                          "scope": "reports:read"})
+    response = token_endpoint(server, service, grant_type="client_credentials", scope="reports:read")
     assert response.status_code == 200, response.text
     token = response.json()
     assert set(token) == {"access_token", "token_type", "expires_in", "scope"}
@@ -308,8 +307,7 @@ def test_rp_initiated_logout(server, register, resource_server, user):
     stale = requests.get(f"{server.url}/currentuser", cookies={"idp_session": cookie}, timeout=10)
     assert stale.status_code == 401
     assert introspect(server, resource_server, token["access_token"]) == {"active": False}
-    refreshed = post(f"{server.url}/oauth/token", client, {"grant_type": "refresh_token",
-                                                          "refresh_token": token["refresh_token"]})
+    refreshed = token_endpoint(server, client, grant_type="refresh_token", refresh_token=token["refresh_token"])
     assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
 
 
@@ -373,6 +371,10 @@ def test_two_servers_share_tokens_revocations_and_keys(two_servers):
     on_b = requests.post(f"{b}/oauth/introspect", data={"token": access_token}, auth=auth, timeout=10)
     assert on_b.status_code == 200 and on_b.json()["active"] is True
     assert on_b.json()["sub"] == client.client_id and on_b.json()["iss"] == a
+    # A resource server that reads the JWKS from B accepts A's token.
+    key = jwt.PyJWKClient(f"{b}/.well-known/jwks.json").get_signing_key_from_jwt(access_token)
+    claims = jwt.decode(access_token, key.key, algorithms=["RS256"], audience=a, issuer=a)
+    assert claims["client_id"] == client.client_id
 
     revoked = requests.post(f"{b}/oauth/revoke", data={"token": access_token}, auth=auth, timeout=10)
     assert revoked.status_code == 200, revoked.text

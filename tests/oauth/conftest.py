@@ -26,7 +26,7 @@ def make_client(app):
 
 
 @pytest.fixture
-def browser(client, user):
+def signed_in(client, user):
     """A test client signed in as ``user``."""
     assert AuthActions(client).login(user.email, user.password).status_code == 302
     return client

@@ -51,7 +51,7 @@ def code_flow(http, created: dict, redirect_uri: str):
     return http.post("/oauth/token", data=form, auth=(created["client_id"], created["client_secret"]))
 
 
-def test_create_confidential_client_prints_everything_with_the_secret(cli, browser):
+def test_create_confidential_client_prints_everything_with_the_secret(cli, signed_in):
     """--json prints the registration and the secret once; the secret works at /oauth/token."""
     body = create(cli, "--name", "Billing", "--redirect-uri", "https://billing.example.com/cb",
                   "--redirect-uri", "https://billing.example.com/cb2",
@@ -70,19 +70,19 @@ def test_create_confidential_client_prints_everything_with_the_secret(cli, brows
         "scope": "openid email",
         "skip_consent": True,
     }
-    response = code_flow(browser, body, "https://billing.example.com/cb2")
+    response = code_flow(signed_in, body, "https://billing.example.com/cb2")
     assert response.status_code == 200, response.get_json()
     assert {"access_token", "refresh_token", "id_token"} <= set(response.get_json())
 
 
-def test_create_public_client_has_no_secret(cli, browser):
+def test_create_public_client_has_no_secret(cli, signed_in):
     """--public: no client_secret member at all, auth method none, and PKCE with client_id works."""
     body = create(cli, "--name", "Mobile", "--redirect-uri", "com.example.mobile:/callback", "--public",
                   "--skip-consent")
     assert set(body) == CLIENT_KEYS
     assert body["public"] is True and body["token_endpoint_auth_method"] == "none"
     assert body["grant_types"] == ["authorization_code", "refresh_token"] and body["scope"] == DEFAULT_SCOPE
-    response = code_flow(browser, body, "com.example.mobile:/callback")
+    response = code_flow(signed_in, body, "com.example.mobile:/callback")
     assert response.status_code == 200, response.get_json()
 
 

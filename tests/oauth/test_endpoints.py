@@ -31,16 +31,16 @@ def token_request(http, application, **form):
     return http.post("/oauth/token", data=form, auth=(application.client_id, application.client_secret))
 
 
-def get_tokens(browser, application, scope="openid profile email") -> dict:
+def get_tokens(signed_in, application, scope="openid profile email") -> dict:
     """Authorization code flow with PKCE through the consent page; the token response's JSON."""
     request = AuthorizationRequest(application, scope=scope)
-    response = browser.get(request.url)
+    response = signed_in.get(request.url)
     if response.status_code == 200:  # the consent page, unless consent was given before
         action = CONSENT_ACTION.search(response.text).group(1)
-        response = browser.post(action, data={"csrf_token": csrf_token(response.text), "decision": "allow"})
+        response = signed_in.post(action, data={"csrf_token": csrf_token(response.text), "decision": "allow"})
     assert response.status_code == 302, response.text
     code = request.callback(response.headers["Location"])["code"]
-    response = token_request(browser, application, grant_type="authorization_code", code=code,
+    response = token_request(signed_in, application, grant_type="authorization_code", code=code,
                              redirect_uri=request.redirect_uri, code_verifier=request.verifier)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
@@ -82,41 +82,41 @@ def application(make_client):
 
 # --- /oauth/revoke (RFC 7009) -------------------------------------------------------------------------
 
-def test_revoking_an_access_token_makes_it_inactive(browser, application, resource_server):
+def test_revoking_an_access_token_makes_it_inactive(signed_in, application, resource_server):
     """After revocation introspection answers exactly {"active": false} and userinfo 401."""
-    tokens = get_tokens(browser, application)
-    assert introspect(browser, resource_server, tokens["access_token"])["active"] is True
-    assert browser.get("/oauth/userinfo", headers=bearer(tokens["access_token"])).status_code == 200
-    response = revoke(browser, application, tokens["access_token"], token_type_hint="access_token")
+    tokens = get_tokens(signed_in, application)
+    assert introspect(signed_in, resource_server, tokens["access_token"])["active"] is True
+    assert signed_in.get("/oauth/userinfo", headers=bearer(tokens["access_token"])).status_code == 200
+    response = revoke(signed_in, application, tokens["access_token"], token_type_hint="access_token")
     assert response.status_code == 200
-    assert introspect(browser, resource_server, tokens["access_token"]) == INACTIVE
-    userinfo = browser.get("/oauth/userinfo", headers=bearer(tokens["access_token"]))
+    assert introspect(signed_in, resource_server, tokens["access_token"]) == INACTIVE
+    userinfo = signed_in.get("/oauth/userinfo", headers=bearer(tokens["access_token"]))
     assert userinfo.status_code == 401 and "sub" not in (userinfo.get_json() or {})
 
 
 @pytest.mark.parametrize("which", ["rotated-original", "current-successor"])
-def test_revoking_a_refresh_token_revokes_its_family(browser, application, resource_server, which):
+def test_revoking_a_refresh_token_revokes_its_family(signed_in, application, resource_server, which):
     """Revoking any refresh token of a family stops its successor and the access tokens refreshed from it."""
-    first = get_tokens(browser, application)
-    rotated = refresh(browser, application, first["refresh_token"])
+    first = get_tokens(signed_in, application)
+    rotated = refresh(signed_in, application, first["refresh_token"])
     assert rotated.status_code == 200
     second = rotated.get_json()
-    assert introspect(browser, resource_server, second["access_token"])["active"] is True
+    assert introspect(signed_in, resource_server, second["access_token"])["active"] is True
     target = first["refresh_token"] if which == "rotated-original" else second["refresh_token"]
-    assert revoke(browser, application, target, token_type_hint="refresh_token").status_code == 200
-    again = refresh(browser, application, second["refresh_token"])
+    assert revoke(signed_in, application, target, token_type_hint="refresh_token").status_code == 200
+    again = refresh(signed_in, application, second["refresh_token"])
     assert again.status_code == 400 and again.get_json()["error"] == "invalid_grant"
-    assert introspect(browser, resource_server, second["refresh_token"]) == INACTIVE
-    assert introspect(browser, resource_server, second["access_token"]) == INACTIVE
+    assert introspect(signed_in, resource_server, second["refresh_token"]) == INACTIVE
+    assert introspect(signed_in, resource_server, second["access_token"]) == INACTIVE
 
 
-def test_revoking_a_refresh_token_revokes_the_access_token_issued_with_it(browser, application, resource_server):
+def test_revoking_a_refresh_token_revokes_the_access_token_issued_with_it(signed_in, application, resource_server):
     """RFC 7009 §2.1: the access token from the same code exchange as the refresh token stops too."""
-    tokens = get_tokens(browser, application)
-    assert introspect(browser, resource_server, tokens["access_token"])["active"] is True
-    assert revoke(browser, application, tokens["refresh_token"]).status_code == 200
-    assert introspect(browser, resource_server, tokens["refresh_token"]) == INACTIVE
-    assert introspect(browser, resource_server, tokens["access_token"]) == INACTIVE
+    tokens = get_tokens(signed_in, application)
+    assert introspect(signed_in, resource_server, tokens["access_token"])["active"] is True
+    assert revoke(signed_in, application, tokens["refresh_token"]).status_code == 200
+    assert introspect(signed_in, resource_server, tokens["refresh_token"]) == INACTIVE
+    assert introspect(signed_in, resource_server, tokens["access_token"]) == INACTIVE
 
 
 @pytest.mark.parametrize("token", [
@@ -126,82 +126,82 @@ def test_revoking_a_refresh_token_revokes_the_access_token_issued_with_it(browse
     "x" * 43,
     "y" * 500,
 ], ids=["garbage", "dotted", "alg-none-jwt", "refresh-shaped", "long"])
-def test_revoking_an_unknown_token_answers_200_and_changes_nothing(browser, application, resource_server, token):
+def test_revoking_an_unknown_token_answers_200_and_changes_nothing(signed_in, application, resource_server, token):
     """RFC 7009 §2.2: an unknown token is not an error, and no real token is touched."""
-    tokens = get_tokens(browser, application)
-    response = revoke(browser, application, token)
+    tokens = get_tokens(signed_in, application)
+    response = revoke(signed_in, application, token)
     assert response.status_code == 200
-    assert introspect(browser, resource_server, tokens["access_token"])["active"] is True
-    assert introspect(browser, resource_server, tokens["refresh_token"])["active"] is True
+    assert introspect(signed_in, resource_server, tokens["access_token"])["active"] is True
+    assert introspect(signed_in, resource_server, tokens["refresh_token"])["active"] is True
 
 
 @pytest.mark.parametrize("kind", ["access_token", "refresh_token"])
 def test_revoking_another_clients_token_answers_200_and_changes_nothing(
-        browser, application, make_client, resource_server, kind):
+        signed_in, application, make_client, resource_server, kind):
     """A client cannot revoke a token issued to a different client."""
     other = make_client(name="Other App")
-    tokens = get_tokens(browser, application)
-    assert revoke(browser, other, tokens[kind], token_type_hint=kind).status_code == 200
-    assert introspect(browser, resource_server, tokens["access_token"])["active"] is True
-    assert introspect(browser, resource_server, tokens["refresh_token"])["active"] is True
-    assert refresh(browser, application, tokens["refresh_token"]).status_code == 200
+    tokens = get_tokens(signed_in, application)
+    assert revoke(signed_in, other, tokens[kind], token_type_hint=kind).status_code == 200
+    assert introspect(signed_in, resource_server, tokens["access_token"])["active"] is True
+    assert introspect(signed_in, resource_server, tokens["refresh_token"])["active"] is True
+    assert refresh(signed_in, application, tokens["refresh_token"]).status_code == 200
 
 
-def test_public_client_revokes_its_own_tokens_with_client_id_only(browser, make_client, resource_server):
+def test_public_client_revokes_its_own_tokens_with_client_id_only(signed_in, make_client, resource_server):
     """A public client authenticates to /oauth/revoke with client_id alone (no secret)."""
     spa = make_client(public=True, name="Single Page App")
-    tokens = get_tokens(browser, spa)
-    assert revoke(browser, spa, tokens["access_token"]).status_code == 200
-    assert introspect(browser, resource_server, tokens["access_token"]) == INACTIVE
-    assert revoke(browser, spa, tokens["refresh_token"]).status_code == 200
-    response = refresh(browser, spa, tokens["refresh_token"])
+    tokens = get_tokens(signed_in, spa)
+    assert revoke(signed_in, spa, tokens["access_token"]).status_code == 200
+    assert introspect(signed_in, resource_server, tokens["access_token"]) == INACTIVE
+    assert revoke(signed_in, spa, tokens["refresh_token"]).status_code == 200
+    response = refresh(signed_in, spa, tokens["refresh_token"])
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
 
 
 @pytest.mark.parametrize("credentials", ["wrong-secret-basic", "wrong-secret-post", "unknown-client", "no-secret"])
-def test_revocation_with_bad_client_credentials_is_invalid_client(browser, application, resource_server,
+def test_revocation_with_bad_client_credentials_is_invalid_client(signed_in, application, resource_server,
                                                                   credentials):
     """RFC 6749 §5.2: 401 invalid_client, and the token stays active."""
-    tokens = get_tokens(browser, application)
+    tokens = get_tokens(signed_in, application)
     form = {"token": tokens["access_token"]}
     if credentials == "wrong-secret-basic":
-        response = browser.post("/oauth/revoke", data=form, auth=(application.client_id, "wrong-secret"))
+        response = signed_in.post("/oauth/revoke", data=form, auth=(application.client_id, "wrong-secret"))
     elif credentials == "wrong-secret-post":
-        response = browser.post("/oauth/revoke", data={**form, "client_id": application.client_id,
-                                                       "client_secret": "wrong-secret"})
+        response = signed_in.post("/oauth/revoke", data={**form, "client_id": application.client_id,
+                                                         "client_secret": "wrong-secret"})
     elif credentials == "unknown-client":
-        response = browser.post("/oauth/revoke", data=form, auth=(str(uuid.uuid4()), application.client_secret))
+        response = signed_in.post("/oauth/revoke", data=form, auth=(str(uuid.uuid4()), application.client_secret))
     else:
-        response = browser.post("/oauth/revoke", data={**form, "client_id": application.client_id})
+        response = signed_in.post("/oauth/revoke", data={**form, "client_id": application.client_id})
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
-    assert introspect(browser, resource_server, tokens["access_token"])["active"] is True
+    assert introspect(signed_in, resource_server, tokens["access_token"])["active"] is True
 
 
 # --- /oauth/introspect (RFC 7662) ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("caller", ["anonymous", "public-client", "wrong-secret"])
-def test_introspection_requires_a_confidential_client(browser, application, make_client, caller):
+def test_introspection_requires_a_confidential_client(signed_in, application, make_client, caller):
     """Only an authenticated confidential client may introspect: 401 invalid_client otherwise."""
-    tokens = get_tokens(browser, application)
+    tokens = get_tokens(signed_in, application)
     form = {"token": tokens["access_token"]}
     if caller == "anonymous":
-        response = browser.post("/oauth/introspect", data=form)
+        response = signed_in.post("/oauth/introspect", data=form)
     elif caller == "public-client":
         spa = make_client(public=True, name="Single Page App")
-        response = browser.post("/oauth/introspect", data={**form, "client_id": spa.client_id})
+        response = signed_in.post("/oauth/introspect", data={**form, "client_id": spa.client_id})
     else:
-        response = browser.post("/oauth/introspect", data=form, auth=(application.client_id, "wrong-secret"))
+        response = signed_in.post("/oauth/introspect", data=form, auth=(application.client_id, "wrong-secret"))
     assert response.status_code == 401
     body = response.get_json()
     assert body["error"] == "invalid_client" and "active" not in body
 
 
 def test_active_access_token_introspection_has_exactly_the_documented_members(
-        browser, user, application, resource_server):
+        signed_in, user, application, resource_server):
     """active, sub, client_id, scope, exp, iat, iss, aud, token_type, username (the email)."""
-    tokens = get_tokens(browser, application, scope="openid email")
-    body = introspect(browser, resource_server, tokens["access_token"])
+    tokens = get_tokens(signed_in, application, scope="openid email")
+    body = introspect(signed_in, resource_server, tokens["access_token"])
     assert set(body) == ACCESS_TOKEN_KEYS
     assert body["active"] is True
     assert body["sub"] == str(user.id)
@@ -225,45 +225,45 @@ def test_garbage_introspects_exactly_inactive(client, resource_server, token):
     assert introspect(client, resource_server, token) == INACTIVE
 
 
-def test_expired_access_token_introspects_exactly_inactive(clock, browser, application, resource_server):
+def test_expired_access_token_introspects_exactly_inactive(clock, signed_in, application, resource_server):
     """Active until ACCESS_TOKEN_TTL is over, then exactly {"active": false}."""
-    tokens = get_tokens(browser, application)
+    tokens = get_tokens(signed_in, application)
     clock.shift(ACCESS_TOKEN_TTL - 1)
-    assert introspect(browser, resource_server, tokens["access_token"])["active"] is True
+    assert introspect(signed_in, resource_server, tokens["access_token"])["active"] is True
     clock.shift(2)
-    assert introspect(browser, resource_server, tokens["access_token"]) == INACTIVE
+    assert introspect(signed_in, resource_server, tokens["access_token"]) == INACTIVE
 
 
-def test_revoked_access_token_introspects_exactly_inactive(browser, application, resource_server):
+def test_revoked_access_token_introspects_exactly_inactive(signed_in, application, resource_server):
     """A revoked access token is exactly {"active": false}."""
-    tokens = get_tokens(browser, application)
-    assert revoke(browser, application, tokens["access_token"]).status_code == 200
-    assert introspect(browser, resource_server, tokens["access_token"]) == INACTIVE
+    tokens = get_tokens(signed_in, application)
+    assert revoke(signed_in, application, tokens["access_token"]).status_code == 200
+    assert introspect(signed_in, resource_server, tokens["access_token"]) == INACTIVE
 
 
-def test_deactivated_users_tokens_introspect_exactly_inactive(app, browser, user, application, resource_server):
+def test_deactivated_users_tokens_introspect_exactly_inactive(app, signed_in, user, application, resource_server):
     """Deactivating the account kills its access and refresh tokens."""
-    tokens = get_tokens(browser, application)
-    assert introspect(browser, resource_server, tokens["access_token"])["active"] is True
+    tokens = get_tokens(signed_in, application)
+    assert introspect(signed_in, resource_server, tokens["access_token"])["active"] is True
     with app.app_context():
         accounts.deactivate(user.email)
-    assert introspect(browser, resource_server, tokens["access_token"]) == INACTIVE
-    assert introspect(browser, resource_server, tokens["refresh_token"]) == INACTIVE
+    assert introspect(signed_in, resource_server, tokens["access_token"]) == INACTIVE
+    assert introspect(signed_in, resource_server, tokens["refresh_token"]) == INACTIVE
 
 
-def test_refresh_token_introspects_active_until_rotated(browser, user, application, resource_server):
+def test_refresh_token_introspects_active_until_rotated(signed_in, user, application, resource_server):
     """A refresh token introspects as token_type refresh_token; once rotated it is inactive."""
-    tokens = get_tokens(browser, application, scope="openid profile")
-    body = introspect(browser, resource_server, tokens["refresh_token"])
+    tokens = get_tokens(signed_in, application, scope="openid profile")
+    body = introspect(signed_in, resource_server, tokens["refresh_token"])
     assert set(body) == REFRESH_TOKEN_KEYS
     assert body["active"] is True and body["token_type"] == "refresh_token"
     assert body["sub"] == str(user.id) and body["username"] == user.email
     assert body["client_id"] == application.client_id and body["scope"] == "openid profile"
     assert body["iss"] == ISSUER and body["exp"] > body["iat"]
-    rotated = refresh(browser, application, tokens["refresh_token"])
+    rotated = refresh(signed_in, application, tokens["refresh_token"])
     assert rotated.status_code == 200
-    assert introspect(browser, resource_server, tokens["refresh_token"]) == INACTIVE
-    assert introspect(browser, resource_server, rotated.get_json()["refresh_token"])["active"] is True
+    assert introspect(signed_in, resource_server, tokens["refresh_token"]) == INACTIVE
+    assert introspect(signed_in, resource_server, rotated.get_json()["refresh_token"])["active"] is True
 
 
 def test_client_credentials_token_introspects_with_the_client_as_subject(client, make_client, resource_server):
@@ -283,26 +283,26 @@ def test_client_credentials_token_introspects_with_the_client_as_subject(client,
 # --- /oauth/userinfo ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_userinfo_accepts_the_bearer_header(browser, user, application, method):
+def test_userinfo_accepts_the_bearer_header(signed_in, user, application, method):
     """Authorization: Bearer works for GET and POST."""
-    tokens = get_tokens(browser, application)
-    response = browser.open("/oauth/userinfo", method=method, headers=bearer(tokens["access_token"]))
+    tokens = get_tokens(signed_in, application)
+    response = signed_in.open("/oauth/userinfo", method=method, headers=bearer(tokens["access_token"]))
     assert response.status_code == 200
     body = response.get_json()
     assert body["sub"] == str(user.id) and body["email"] == user.email
 
 
-def test_userinfo_accepts_the_token_in_a_form_body(client, browser, user, application):
+def test_userinfo_accepts_the_token_in_a_form_body(client, signed_in, user, application):
     """RFC 6750 §2.2: access_token in a form-encoded POST body."""
-    tokens = get_tokens(browser, application)
+    tokens = get_tokens(signed_in, application)
     response = client.post("/oauth/userinfo", data={"access_token": tokens["access_token"]})
     assert response.status_code == 200
     assert response.get_json()["sub"] == str(user.id)
 
 
-def test_userinfo_refuses_the_token_in_the_query_string(client, browser, application):
+def test_userinfo_refuses_the_token_in_the_query_string(client, signed_in, application):
     """RFC 9700 §2.1: a token in the URL is refused, and no claims are released."""
-    tokens = get_tokens(browser, application)
+    tokens = get_tokens(signed_in, application)
     response = client.get("/oauth/userinfo?access_token=" + tokens["access_token"])
     assert 400 <= response.status_code < 500
     body = response.get_json() or {}
@@ -329,10 +329,10 @@ def test_userinfo_without_a_valid_token_is_401_with_a_bearer_challenge(client, h
     ("openid profile", {"sub", "name", "picture", "updated_at"}),
     ("openid profile email", {"sub", "name", "picture", "updated_at", "email", "email_verified"}),
 ], ids=["openid", "email", "profile", "profile-email"])
-def test_userinfo_releases_claims_by_scope(browser, user, application, scope, claims):
+def test_userinfo_releases_claims_by_scope(signed_in, user, application, scope, claims):
     """OpenID Connect Core §5.4: each scope releases its claims, and only those."""
-    tokens = get_tokens(browser, application, scope=scope)
-    body = browser.get("/oauth/userinfo", headers=bearer(tokens["access_token"])).get_json()
+    tokens = get_tokens(signed_in, application, scope=scope)
+    body = signed_in.get("/oauth/userinfo", headers=bearer(tokens["access_token"])).get_json()
     assert set(body) == claims
     assert body["sub"] == str(user.id)
     if "email" in claims:
@@ -343,14 +343,14 @@ def test_userinfo_releases_claims_by_scope(browser, user, application, scope, cl
 
 # --- /oauth/logout (RP-Initiated Logout 1.0) ----------------------------------------------------------
 
-def session_cookie(browser) -> str:
-    cookie = browser.get_cookie("idp_session")
-    assert cookie is not None, "the browser has no session cookie"
+def session_cookie(signed_in) -> str:
+    cookie = signed_in.get_cookie("idp_session")
+    assert cookie is not None, "the signed_in has no session cookie"
     return cookie.value
 
 
 def is_signed_in(app, cookie_value) -> bool:
-    """Whether a browser holding this session cookie value is still signed in."""
+    """Whether a signed_in holding this session cookie value is still signed in."""
     other = app.test_client()
     other.set_cookie("idp_session", cookie_value)
     status = other.get("/currentuser").status_code
@@ -358,24 +358,24 @@ def is_signed_in(app, cookie_value) -> bool:
     return status == 200
 
 
-def test_logout_with_id_token_hint_redirects_to_the_registered_uri_with_state(app, browser, application):
+def test_logout_with_id_token_hint_redirects_to_the_registered_uri_with_state(app, signed_in, application):
     """302 to the registered post_logout_redirect_uri with state; the session ends and its cookie goes."""
-    tokens = get_tokens(browser, application)
-    cookie = session_cookie(browser)
+    tokens = get_tokens(signed_in, application)
+    cookie = session_cookie(signed_in)
     assert is_signed_in(app, cookie)
-    response = browser.get("/oauth/logout", query_string={
+    response = signed_in.get("/oauth/logout", query_string={
         "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": POST_LOGOUT_URI, "state": "s-123"})
     assert response.status_code == 302
     assert response.headers["Location"] == POST_LOGOUT_URI + "?state=s-123"
-    assert browser.get_cookie("idp_session") is None
+    assert signed_in.get_cookie("idp_session") is None
     assert not is_signed_in(app, cookie)
-    assert browser.get("/currentuser").status_code == 401
+    assert signed_in.get("/currentuser").status_code == 401
 
 
-def test_logout_to_an_unregistered_uri_shows_an_error_page(browser, application):
+def test_logout_to_an_unregistered_uri_shows_an_error_page(signed_in, application):
     """The OP never redirects to an unregistered post_logout_redirect_uri: an HTML error page instead."""
-    tokens = get_tokens(browser, application)
-    response = browser.get("/oauth/logout", query_string={
+    tokens = get_tokens(signed_in, application)
+    response = signed_in.get("/oauth/logout", query_string={
         "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "https://evil.example.com/x",
         "state": "s-123"})
     assert "Location" not in response.headers
@@ -384,41 +384,41 @@ def test_logout_to_an_unregistered_uri_shows_an_error_page(browser, application)
     assert "evil.example.com" not in response.text
 
 
-def test_logout_without_hint_asks_the_signed_in_user_to_confirm(app, browser):
+def test_logout_without_hint_asks_the_signed_in_user_to_confirm(app, signed_in):
     """No id_token_hint: a confirmation page with a CSRF-protected form; the session is untouched."""
-    cookie = session_cookie(browser)
-    response = browser.get("/oauth/logout")
+    cookie = session_cookie(signed_in)
+    response = signed_in.get("/oauth/logout")
     assert response.status_code == 200 and response.mimetype == "text/html"
     assert '<form method="post" action="/oauth/logout">' in response.text
     assert csrf_token(response.text)
     assert is_signed_in(app, cookie)
 
 
-def test_confirming_logout_ends_the_session(app, browser):
+def test_confirming_logout_ends_the_session(app, signed_in):
     """POSTing the confirmation form (with its CSRF token) signs the user out."""
-    cookie = session_cookie(browser)
-    page = browser.get("/oauth/logout")
-    response = browser.post("/oauth/logout", data={"csrf_token": csrf_token(page.text)})
+    cookie = session_cookie(signed_in)
+    page = signed_in.get("/oauth/logout")
+    response = signed_in.post("/oauth/logout", data={"csrf_token": csrf_token(page.text)})
     assert response.status_code == 200
-    assert browser.get_cookie("idp_session") is None
+    assert signed_in.get_cookie("idp_session") is None
     assert not is_signed_in(app, cookie)
 
 
 @pytest.mark.parametrize("form", [{}, {"state": "s-123"}], ids=["empty", "state-only"])
-def test_logout_post_without_csrf_or_hint_keeps_the_session(app, browser, form):
+def test_logout_post_without_csrf_or_hint_keeps_the_session(app, signed_in, form):
     """A cross-site POST with neither CSRF token nor id_token_hint cannot sign the user out."""
-    cookie = session_cookie(browser)
-    response = browser.post("/oauth/logout", data=form)
+    cookie = session_cookie(signed_in)
+    response = signed_in.post("/oauth/logout", data=form)
     assert response.status_code in (200, 400)
     assert "Location" not in response.headers
     assert is_signed_in(app, cookie)
-    assert browser.get("/currentuser").status_code == 200
+    assert signed_in.get("/currentuser").status_code == 200
 
 
-def test_logout_post_with_a_forged_csrf_token_keeps_the_session(app, browser):
+def test_logout_post_with_a_forged_csrf_token_keeps_the_session(app, signed_in):
     """A wrong CSRF token is refused with 400, and the session continues."""
-    cookie = session_cookie(browser)
-    response = browser.post("/oauth/logout", data={"csrf_token": "forged"})
+    cookie = session_cookie(signed_in)
+    response = signed_in.post("/oauth/logout", data={"csrf_token": "forged"})
     assert response.status_code == 400
     assert is_signed_in(app, cookie)
 
@@ -494,9 +494,9 @@ def test_discovery_reveals_no_private_data(app, client, user, make_client):
 
 # --- bearer tokens on the server's own API ------------------------------------------------------------
 
-def test_currentuser_accepts_a_bearer_access_token(app, browser, user, application):
+def test_currentuser_accepts_a_bearer_access_token(app, signed_in, user, application):
     """/currentuser with Authorization: Bearer (no cookie) returns the token's user."""
-    tokens = get_tokens(browser, application)
+    tokens = get_tokens(signed_in, application)
     outsider = app.test_client()
     assert outsider.get("/currentuser").status_code == 401
     response = outsider.get("/currentuser", headers=bearer(tokens["access_token"]))
@@ -505,12 +505,12 @@ def test_currentuser_accepts_a_bearer_access_token(app, browser, user, applicati
     assert body["id"] == str(user.id) and body["email"] == user.email
 
 
-def test_currentuser_refuses_a_revoked_bearer_token(app, browser, application):
+def test_currentuser_refuses_a_revoked_bearer_token(app, signed_in, application):
     """A revoked access token opens nothing: 401."""
-    tokens = get_tokens(browser, application)
+    tokens = get_tokens(signed_in, application)
     outsider = app.test_client()
     assert outsider.get("/currentuser", headers=bearer(tokens["access_token"])).status_code == 200
-    assert revoke(browser, application, tokens["access_token"]).status_code == 200
+    assert revoke(signed_in, application, tokens["access_token"]).status_code == 200
     response = outsider.get("/currentuser", headers=bearer(tokens["access_token"]))
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
@@ -518,11 +518,11 @@ def test_currentuser_refuses_a_revoked_bearer_token(app, browser, application):
 
 # --- the user's grants: /api/v1/me/applications -------------------------------------------------------
 
-def test_my_applications_lists_the_consented_application(browser, application):
+def test_my_applications_lists_the_consented_application(signed_in, application):
     """Nothing before consent; afterwards the application with the granted scope."""
-    assert browser.get("/api/v1/me/applications").get_json() == {"applications": []}
-    get_tokens(browser, application, scope="openid email")
-    response = browser.get("/api/v1/me/applications")
+    assert signed_in.get("/api/v1/me/applications").get_json() == {"applications": []}
+    get_tokens(signed_in, application, scope="openid email")
+    response = signed_in.get("/api/v1/me/applications")
     assert response.status_code == 200
     entries = response.get_json()["applications"]
     assert len(entries) == 1
@@ -531,40 +531,40 @@ def test_my_applications_lists_the_consented_application(browser, application):
     assert entries[0]["scope"] == "openid email" and entries[0]["granted_at"].endswith("Z")
 
 
-def test_withdrawing_a_grant_with_a_bearer_token_stops_that_apps_tokens(app, browser, application, make_client,
+def test_withdrawing_a_grant_with_a_bearer_token_stops_that_apps_tokens(app, signed_in, application, make_client,
                                                                         resource_server):
     """DELETE -> 204; the app's refresh token is invalid_grant, its access token inactive; others live on."""
-    tokens = get_tokens(browser, application)
+    tokens = get_tokens(signed_in, application)
     other = make_client(name="Other App")
-    others = get_tokens(browser, other)
+    others = get_tokens(signed_in, other)
     response = app.test_client().delete(f"/api/v1/me/applications/{application.client_id}",
                                         headers=bearer(tokens["access_token"]))
     assert response.status_code == 204 and response.data == b""
-    again = refresh(browser, application, tokens["refresh_token"])
+    again = refresh(signed_in, application, tokens["refresh_token"])
     assert again.status_code == 400 and again.get_json()["error"] == "invalid_grant"
-    assert introspect(browser, resource_server, tokens["access_token"]) == INACTIVE
-    assert introspect(browser, resource_server, others["access_token"])["active"] is True
-    listed = browser.get("/api/v1/me/applications").get_json()["applications"]
+    assert introspect(signed_in, resource_server, tokens["access_token"]) == INACTIVE
+    assert introspect(signed_in, resource_server, others["access_token"])["active"] is True
+    listed = signed_in.get("/api/v1/me/applications").get_json()["applications"]
     assert [entry["client_id"] for entry in listed] == [other.client_id]
 
 
-def test_withdrawing_a_grant_with_the_cookie_needs_the_csrf_header(browser, application):
+def test_withdrawing_a_grant_with_the_cookie_needs_the_csrf_header(signed_in, application):
     """Cookie-authenticated DELETE without X-CSRFToken is 400; with the page's token it is 204."""
-    get_tokens(browser, application)
+    get_tokens(signed_in, application)
     path = f"/api/v1/me/applications/{application.client_id}"
-    response = browser.delete(path)
+    response = signed_in.delete(path)
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
-    assert len(browser.get("/api/v1/me/applications").get_json()["applications"]) == 1
-    token = csrf_token(browser.get("/logout").text)
-    assert browser.delete(path, headers={"X-CSRFToken": token}).status_code == 204
-    assert browser.get("/api/v1/me/applications").get_json() == {"applications": []}
+    assert len(signed_in.get("/api/v1/me/applications").get_json()["applications"]) == 1
+    token = csrf_token(signed_in.get("/logout").text)
+    assert signed_in.delete(path, headers={"X-CSRFToken": token}).status_code == 204
+    assert signed_in.get("/api/v1/me/applications").get_json() == {"applications": []}
 
 
 @pytest.mark.parametrize("target", ["unknown-client", "not-granted"])
-def test_withdrawing_an_unknown_grant_is_404_problem_json(app, browser, application, make_client, target):
+def test_withdrawing_an_unknown_grant_is_404_problem_json(app, signed_in, application, make_client, target):
     """A client_id the user never granted (or that does not exist) is 404 problem JSON."""
-    tokens = get_tokens(browser, application)
+    tokens = get_tokens(signed_in, application)
     client_id = str(uuid.uuid4()) if target == "unknown-client" else make_client(name="Never Used").client_id
     response = app.test_client().delete(f"/api/v1/me/applications/{client_id}",
                                         headers=bearer(tokens["access_token"]))

@@ -25,9 +25,9 @@ def claims_of(jwt: str) -> tuple[dict, dict]:
     return part(header), part(payload)
 
 
-def get_code(browser, application, scope="openid profile email", **extra):
+def get_code(signed_in, application, scope="openid profile email", **extra):
     request = AuthorizationRequest(application, scope=scope, **extra)
-    response = browser.get(request.url)
+    response = signed_in.get(request.url)
     assert response.status_code == 302, response.text  # the fixtures' clients skip consent
     return request, request.callback(response.headers["Location"])["code"]
 
@@ -70,11 +70,11 @@ def resource_server(make_client):
 
 
 @pytest.mark.parametrize("kind", ["confidential", "public"])
-def test_code_exchange_returns_tokens(request, browser, user, kind):
+def test_code_exchange_returns_tokens(request, signed_in, user, kind):
     """Access, refresh and ID token; no-store; exactly the RFC 6749 §5.1 members."""
     application = request.getfixturevalue(kind)
-    authorization, code = get_code(browser, application)
-    response = exchange(browser, application, authorization, code)
+    authorization, code = get_code(signed_in, application)
+    response = exchange(signed_in, application, authorization, code)
     assert response.status_code == 200, response.get_json()
     assert response.headers["Cache-Control"] == "no-store" and response.headers["Pragma"] == "no-cache"
     body = response.get_json()
@@ -95,9 +95,9 @@ def test_code_exchange_returns_tokens(request, browser, user, kind):
     assert id_claims["email"] == user.email
 
 
-def test_no_openid_scope_means_no_id_token(browser, confidential):
-    authorization, code = get_code(browser, confidential, scope="email")
-    assert "id_token" not in exchange(browser, confidential, authorization, code).get_json()
+def test_no_openid_scope_means_no_id_token(signed_in, confidential):
+    authorization, code = get_code(signed_in, confidential, scope="email")
+    assert "id_token" not in exchange(signed_in, confidential, authorization, code).get_json()
 
 
 @pytest.mark.parametrize("auth, form, status, error", [
@@ -106,12 +106,12 @@ def test_no_openid_scope_means_no_id_token(browser, confidential):
     (None, {"client_id": "CLIENT"}, 401, "invalid_client"),
     (None, {"client_id": "CLIENT", "client_secret": "wrong"}, 401, "invalid_client"),
 ], ids=["wrong-secret", "unknown-client", "confidential-without-secret", "wrong-secret-in-body"])
-def test_client_authentication_failures(browser, confidential, auth, form, status, error):
-    authorization, code = get_code(browser, confidential)
+def test_client_authentication_failures(signed_in, confidential, auth, form, status, error):
+    authorization, code = get_code(signed_in, confidential)
     if auth:
         auth = tuple(confidential.client_id if part == "CLIENT" else part for part in auth)
     form = {key: (confidential.client_id if value == "CLIENT" else value) for key, value in form.items()}
-    response = browser.post("/oauth/token", auth=auth, data={
+    response = signed_in.post("/oauth/token", auth=auth, data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": authorization.redirect_uri,
         "code_verifier": authorization.verifier, **form})
     assert response.status_code == status and response.get_json()["error"] == error
@@ -119,9 +119,9 @@ def test_client_authentication_failures(browser, confidential, auth, form, statu
         assert response.headers["WWW-Authenticate"].startswith("Basic")
 
 
-def test_client_secret_post_is_accepted(browser, confidential):
-    authorization, code = get_code(browser, confidential)
-    response = browser.post("/oauth/token", data={
+def test_client_secret_post_is_accepted(signed_in, confidential):
+    authorization, code = get_code(signed_in, confidential)
+    response = signed_in.post("/oauth/token", data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": authorization.redirect_uri,
         "code_verifier": authorization.verifier, "client_id": confidential.client_id,
         "client_secret": confidential.client_secret})
@@ -135,9 +135,9 @@ def test_client_secret_post_is_accepted(browser, confidential):
     ({"code": "not-a-code"}, "invalid_grant"),
     ({"code": None}, "invalid_request"),
 ], ids=["wrong-verifier", "missing-verifier", "other-redirect-uri", "unknown-code", "missing-code"])
-def test_code_exchange_errors(browser, public, changes, error):
-    authorization, code = get_code(browser, public)
-    response = exchange(browser, public, authorization, code, changes)
+def test_code_exchange_errors(signed_in, public, changes, error):
+    authorization, code = get_code(signed_in, public)
+    response = exchange(signed_in, public, authorization, code, changes)
     assert response.status_code in (400, 401) and response.get_json()["error"] == error
 
 
@@ -145,95 +145,95 @@ def test_verifier_without_challenge_is_refused(make_app, make_user, make_client)
     """RFC 9700 §2.1.1: a code_verifier for a request that had no challenge is a downgrade."""
     app = make_app(PKCE_REQUIRED_FOR_CONFIDENTIAL=False)
     user = make_user()
-    browser = app.test_client()
-    AuthActions(browser).login(user.email, user.password)
+    signed_in = app.test_client()
+    AuthActions(signed_in).login(user.email, user.password)
     application = make_client(skip_consent=True)
     request = AuthorizationRequest(application)
     request.params.pop("code_challenge")
     request.params.pop("code_challenge_method")
-    code = request.callback(browser.get(request.url).headers["Location"])["code"]
-    response = exchange(browser, application, request, code)
+    code = request.callback(signed_in.get(request.url).headers["Location"])["code"]
+    response = exchange(signed_in, application, request, code)
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_request"
 
 
-def test_code_of_another_client_is_refused(browser, confidential, make_client):
+def test_code_of_another_client_is_refused(signed_in, confidential, make_client):
     other = make_client(skip_consent=True, name="Other")
-    authorization, code = get_code(browser, confidential)
-    response = exchange(browser, other, authorization, code)
+    authorization, code = get_code(signed_in, confidential)
+    response = exchange(signed_in, other, authorization, code)
     assert response.get_json()["error"] == "invalid_grant"
 
 
-def test_code_expires_after_60_seconds(clock, browser, confidential):
-    authorization, code = get_code(browser, confidential)
+def test_code_expires_after_60_seconds(clock, signed_in, confidential):
+    authorization, code = get_code(signed_in, confidential)
     clock.shift(61)
-    assert exchange(browser, confidential, authorization, code).get_json()["error"] == "invalid_grant"
+    assert exchange(signed_in, confidential, authorization, code).get_json()["error"] == "invalid_grant"
 
 
-def test_reused_code_fails_and_revokes_what_it_issued(browser, confidential, resource_server):
+def test_reused_code_fails_and_revokes_what_it_issued(signed_in, confidential, resource_server):
     """RFC 6749 §4.1.2: the second use fails, and the first use's tokens are revoked."""
-    authorization, code = get_code(browser, confidential)
-    first = exchange(browser, confidential, authorization, code).get_json()
-    assert introspect(browser, resource_server, first["access_token"])["active"] is True
-    second = exchange(browser, confidential, authorization, code)
+    authorization, code = get_code(signed_in, confidential)
+    first = exchange(signed_in, confidential, authorization, code).get_json()
+    assert introspect(signed_in, resource_server, first["access_token"])["active"] is True
+    second = exchange(signed_in, confidential, authorization, code)
     assert second.status_code == 400 and second.get_json()["error"] == "invalid_grant"
-    assert introspect(browser, resource_server, first["access_token"]) == {"active": False}
-    assert refresh(browser, confidential, first["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert introspect(signed_in, resource_server, first["access_token"]) == {"active": False}
+    assert refresh(signed_in, confidential, first["refresh_token"]).get_json()["error"] == "invalid_grant"
 
 
-def test_refresh_rotates_and_reuse_revokes_the_family(browser, public, resource_server):
-    authorization, code = get_code(browser, public)
-    first = exchange(browser, public, authorization, code).get_json()
-    second = refresh(browser, public, first["refresh_token"])
+def test_refresh_rotates_and_reuse_revokes_the_family(signed_in, public, resource_server):
+    authorization, code = get_code(signed_in, public)
+    first = exchange(signed_in, public, authorization, code).get_json()
+    second = refresh(signed_in, public, first["refresh_token"])
     assert second.status_code == 200 and second.headers["Cache-Control"] == "no-store"
     rotated = second.get_json()
     assert set(rotated) == {"access_token", "token_type", "expires_in", "refresh_token", "scope"}
     assert rotated["refresh_token"] != first["refresh_token"]
     assert claims_of(rotated["access_token"])[1]["sid"] == claims_of(first["access_token"])[1]["sid"]
-    replay = refresh(browser, public, first["refresh_token"])
+    replay = refresh(signed_in, public, first["refresh_token"])
     assert replay.status_code == 400 and replay.get_json()["error"] == "invalid_grant"
-    assert refresh(browser, public, rotated["refresh_token"]).get_json()["error"] == "invalid_grant"
-    assert introspect(browser, resource_server, rotated["access_token"]) == {"active": False}
+    assert refresh(signed_in, public, rotated["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert introspect(signed_in, resource_server, rotated["access_token"]) == {"active": False}
 
 
-def test_refresh_token_is_bound_to_its_client(browser, public, make_client):
+def test_refresh_token_is_bound_to_its_client(signed_in, public, make_client):
     other = make_client(public=True, skip_consent=True, name="Other")
-    authorization, code = get_code(browser, public)
-    token = exchange(browser, public, authorization, code).get_json()["refresh_token"]
-    assert refresh(browser, other, token).get_json()["error"] == "invalid_grant"
-    assert refresh(browser, public, token).status_code == 200  # a foreign attempt does not burn it
+    authorization, code = get_code(signed_in, public)
+    token = exchange(signed_in, public, authorization, code).get_json()["refresh_token"]
+    assert refresh(signed_in, other, token).get_json()["error"] == "invalid_grant"
+    assert refresh(signed_in, public, token).status_code == 200  # a foreign attempt does not burn it
 
 
-def test_refresh_may_narrow_scope_but_not_widen_it(browser, public):
-    authorization, code = get_code(browser, public, scope="openid email")
-    token = exchange(browser, public, authorization, code).get_json()["refresh_token"]
-    wider = refresh(browser, public, token, scope="openid email profile")
+def test_refresh_may_narrow_scope_but_not_widen_it(signed_in, public):
+    authorization, code = get_code(signed_in, public, scope="openid email")
+    token = exchange(signed_in, public, authorization, code).get_json()["refresh_token"]
+    wider = refresh(signed_in, public, token, scope="openid email profile")
     assert wider.status_code == 400 and wider.get_json()["error"] == "invalid_scope"
-    narrower = refresh(browser, public, token, scope="email")
+    narrower = refresh(signed_in, public, token, scope="email")
     assert narrower.status_code == 200 and narrower.get_json()["scope"] == "email"
 
 
 @pytest.mark.parametrize("scope, survives", [("openid", False), ("openid offline_access", True)],
                          ids=["online", "offline_access"])
-def test_logout_ends_refresh_tokens_unless_offline_access(browser, public, scope, survives):
-    authorization, code = get_code(browser, public, scope=scope)
-    token = exchange(browser, public, authorization, code).get_json()["refresh_token"]
-    AuthActions(browser).logout()
-    assert (refresh(browser, public, token).status_code == 200) is survives
+def test_logout_ends_refresh_tokens_unless_offline_access(signed_in, public, scope, survives):
+    authorization, code = get_code(signed_in, public, scope=scope)
+    token = exchange(signed_in, public, authorization, code).get_json()["refresh_token"]
+    AuthActions(signed_in).logout()
+    assert (refresh(signed_in, public, token).status_code == 200) is survives
 
 
-def test_deactivated_user_gets_nothing(app, browser, user, public):
-    authorization, code = get_code(browser, public, scope="openid offline_access")
-    token = exchange(browser, public, authorization, code).get_json()["refresh_token"]
+def test_deactivated_user_gets_nothing(app, signed_in, user, public):
+    authorization, code = get_code(signed_in, public, scope="openid offline_access")
+    token = exchange(signed_in, public, authorization, code).get_json()["refresh_token"]
     with app.app_context():
         accounts.deactivate(user.email)
-    assert refresh(browser, public, token).get_json()["error"] == "invalid_grant"
+    assert refresh(signed_in, public, token).get_json()["error"] == "invalid_grant"
 
 
-def test_refresh_token_expires(clock, browser, public):
-    authorization, code = get_code(browser, public, scope="openid offline_access")
-    token = exchange(browser, public, authorization, code).get_json()["refresh_token"]
+def test_refresh_token_expires(clock, signed_in, public):
+    authorization, code = get_code(signed_in, public, scope="openid offline_access")
+    token = exchange(signed_in, public, authorization, code).get_json()["refresh_token"]
     clock.shift(30 * 86400 + 1)
-    assert refresh(browser, public, token).get_json()["error"] == "invalid_grant"
+    assert refresh(signed_in, public, token).get_json()["error"] == "invalid_grant"
 
 
 def test_client_credentials_issues_an_access_token_only(client, resource_server):
@@ -305,7 +305,7 @@ def test_concurrent_refreshes_give_one_success(live_server, user, make_client):
 
 
 def code_over_http(base, user, application):
-    """Sign in through the real form and get a code, as a browser would."""
+    """Sign in through the real form and get a code, as a signed_in would."""
     session = requests.Session()
     page = session.get(f"{base}/login")
     session.post(f"{base}/login", data={"csrf_token": csrf_token(page.text), "email": user.email,
