@@ -2,7 +2,9 @@
 published set, publish the JWKS.
 
 Each process holds the ring in memory: the unsealed signing key, the public keys by kid, and
-the JWKS document with its ETag. At most every KEY_RING_CHECK_INTERVAL seconds, when the ring
+the JWKS document with its ETag. Keys are made, named and sealed with jwcrypto (``crypto.py``);
+tokens are signed and verified with joserfc, the JOSE library Authlib itself builds on, which
+signs in about half of jwcrypto's time. At most every KEY_RING_CHECK_INTERVAL seconds, when the ring
 is used, one cheap query (count and latest change of ``signing_keys``) tells whether another
 process changed it; only then is it reloaded. The same check takes the lifecycle step when one
 is due, so rotation needs no scheduler.
@@ -20,10 +22,11 @@ from datetime import timedelta
 import click
 from flask import Flask
 from flask import current_app
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from joserfc.jwk import import_key
 from jwcrypto import jwk
-from jwcrypto import jws
-from jwcrypto import jwt
-from jwcrypto.common import JWException
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,6 +41,9 @@ from .models import SigningKey
 log = logging.getLogger(__name__)
 
 PUBLISHED = ("current", "next", "retired")
+ALGORITHMS = ["RS256", "ES256"]
+# exp and nbf are checked when present, allowing verifiers' clocks 60 s of skew.
+CLAIMS = jwt.JWTClaimsRegistry(leeway=60)
 STATE_ORDER = {"current": 0, "next": 1, "retired": 2}
 
 
@@ -53,11 +59,13 @@ class InvalidSignature(ValueError):
 class _Loaded:
     version: tuple
     signing: jwk.JWK | None
+    signing_key: KeySet | None  # the same key for joserfc: only it, so its kid is in the header
     signing_kid: str | None
     signing_alg: str
     seal_error: str | None
     seal_broken: bool
-    public: dict[str, jwk.JWK]
+    public: dict[str, dict]
+    verification: KeySet
     jwks: bytes
     etag: str
     next_step_at: datetime | None
@@ -132,8 +140,11 @@ def _load(config, version: tuple) -> _Loaded:
     document = json.dumps({"keys": [key.public_jwk for key in keys]}, separators=(",", ":")).encode()
     return _Loaded(
         version=version, signing=signing, signing_kid=current.kid if current else None, signing_alg=alg,
+        signing_key=KeySet([import_key({**signing.export_private(as_dict=True), "kid": current.kid,
+                                        "alg": alg})]) if signing else None,
         seal_error=seal_error, seal_broken=signing is None and current is not None,
-        public={key.kid: jwk.JWK(**key.public_jwk) for key in keys},
+        public={key.kid: key.public_jwk for key in keys},
+        verification=KeySet([import_key(key.public_jwk) for key in keys]),
         jwks=document, etag='"' + hashlib.sha256(document).hexdigest()[:32] + '"',
         next_step_at=rotation.next_step_at(keys, rotation.Schedule.from_config(config)),
     )
@@ -164,10 +175,16 @@ def sign(claims: dict, typ: str = "JWT") -> str:
     loaded = _ring().loaded()
     if loaded.signing is None:
         raise KeyRingUnavailable(loaded.seal_error)
-    token = jwt.JWT(header={"alg": loaded.signing_alg, "kid": loaded.signing_kid, "typ": typ},
-                    claims=claims)
-    token.make_signed_token(loaded.signing)
-    return token.serialize()
+    return jwt.encode({"alg": loaded.signing_alg, "typ": typ}, claims, loaded.signing_key,
+                      algorithms=[loaded.signing_alg])
+
+
+def signing_key_set() -> KeySet:
+    """The current private key as a joserfc key set (for Authlib's ID tokens)."""
+    loaded = _ring().loaded()
+    if loaded.signing is None:
+        raise KeyRingUnavailable(loaded.seal_error)
+    return loaded.signing_key
 
 
 def signing_jwk() -> dict:
@@ -194,19 +211,21 @@ def verify(token: str, typ: str | None = None) -> dict:
     """
     loaded = _ring().loaded()
     try:
-        header = jws.JWS()
-        header.deserialize(token)
-        if typ is not None and header.jose_header.get("typ") != typ:
+        token = jwt.decode(token, loaded.verification, algorithms=ALGORITHMS)
+        if typ is not None and token.header.get("typ") != typ:
             raise InvalidSignature(f"not a {typ} token")
-        kid = header.jose_header.get("kid")
-        key = loaded.public.get(kid)
-        if key is None:
-            raise InvalidSignature("unknown or removed key")
-        alg = key.get("alg")
-        parsed = jwt.JWT(jwt=token, key=key, algs=[alg], expected_type="JWS")
-        return json.loads(parsed.claims)
-    except (JWException, ValueError, TypeError) as error:
+        kid = token.header.get("kid")
+        if kid not in loaded.public or loaded.public[kid]["alg"] != token.header.get("alg"):
+            raise InvalidSignature("unknown or removed key, or not its algorithm")
+        CLAIMS.validate(token.claims)
+        return token.claims
+    except (JoseError, ValueError, TypeError) as error:
         raise InvalidSignature(str(error)) from None
+
+
+def verification_key_set() -> KeySet:
+    """Every published public key as a joserfc key set."""
+    return _ring().loaded().verification
 
 
 def jwks() -> tuple[bytes, str]:
@@ -218,11 +237,11 @@ def jwks() -> tuple[bytes, str]:
 def public_pem(kid: str) -> bytes | None:
     """One published key as PEM (SubjectPublicKeyInfo), or None when unknown or removed."""
     loaded = _ring().loaded()
-    key = loaded.public.get(kid)
-    if key is None:
+    members = loaded.public.get(kid)
+    if members is None:
         return None
     if kid not in loaded.pem:
-        loaded.pem[kid] = key.export_to_pem()
+        loaded.pem[kid] = jwk.JWK(**members).export_to_pem()
     return loaded.pem[kid]
 
 

@@ -1,6 +1,5 @@
 """Revocation, introspection, userinfo and end-session endpoints, and the bearer token check."""
 
-import json
 import uuid
 from dataclasses import dataclass
 
@@ -15,7 +14,6 @@ from authlib.oidc.core import UserInfoEndpoint as BaseUserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint as BaseEndSessionEndpoint
 from flask import current_app
 from flask import request as flask_request
-from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from app.clock import now
@@ -136,8 +134,9 @@ class IntrospectionEndpoint(BaseIntrospectionEndpoint):
         """The user's email; False when the user is gone or deactivated (the token is then dead)."""
         if "userId" not in found:
             return None
-        user = db.session.get(User, uuid.UUID(found["userId"]))
-        return user.email if user is not None and user.is_active else False
+        query = select(User.email, User.is_active).where(User.id == uuid.UUID(found["userId"]))
+        row = db.session.execute(query).first()
+        return row.email if row is not None and row.is_active else False
 
 
 class VerifiedToken:
@@ -207,15 +206,14 @@ class UserInfoEndpoint(BaseUserInfoEndpoint):
         return UserInfo(claims.for_user(user, scope))
 
     def resolve_private_key(self):
-        return KeySet.import_key_set({"keys": [ring.signing_jwk()]})
+        return ring.signing_key_set()
 
 
 class EndSessionEndpoint(BaseEndSessionEndpoint):
     """OpenID Connect RP-Initiated Logout 1.0."""
 
     def get_server_jwks(self):
-        document, _ = ring.jwks()
-        return KeySet.import_key_set(json.loads(document))
+        return ring.verification_key_set()
 
     def validate_request(self, request):
         end_request = super().validate_request(request)

@@ -4,8 +4,6 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode as BaseOpenIDCode
 from flask import current_app
-from joserfc.jwk import KeySet
-from joserfc.jwk import import_key
 
 from app.extensions import db
 from app.models import User
@@ -99,7 +97,7 @@ class OpenIDCode(BaseOpenIDCode):
 
     def resolve_client_private_key(self, client):
         # Only the current key is in the set, so its kid is the one in the header.
-        return _current_key_set()
+        return ring.signing_key_set()
 
     def get_client_algorithm(self, client):
         return current_app.config["SIGNING_ALG"]
@@ -123,17 +121,3 @@ class OpenIDCode(BaseOpenIDCode):
         # ID tokens live ID_TOKEN_TTL; Authlib reads the lifetime from this attribute.
         self.DEFAULT_EXPIRES_IN = current_app.config["ID_TOKEN_TTL"]
         return super().process_token(grant, response)
-
-
-_key_sets: dict[str, KeySet] = {}
-
-
-def _current_key_set() -> KeySet:
-    """joserfc's form of the current signing key, imported once per key, not per token."""
-    kid = ring.current_kid()
-    key_set = _key_sets.get(kid)
-    if key_set is None:
-        key_set = KeySet([import_key(ring.signing_jwk())])
-        _key_sets.clear()
-        _key_sets[kid] = key_set
-    return key_set

@@ -10,6 +10,7 @@ from datetime import datetime
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -27,6 +28,7 @@ from .models import RefreshToken
 log = logging.getLogger("security")
 
 DENYLIST_PREFIX = "idp:denied-jti:"
+RECORD_ACCESS_TOKEN = insert(AccessToken.__table__)
 
 
 def digest(token: str) -> str:
@@ -83,10 +85,14 @@ def issue(grant: Grant, include_refresh_token: bool) -> dict:
     # RFC 9068 §2.1: access tokens are typed "at+jwt".
     token = {"token_type": "Bearer", "access_token": ring.sign(claims, typ="at+jwt"), "expires_in": ttl,
              "scope": grant.scope}
-    db.session.add(AccessToken(
-        jti=jti, application_id=grant.application.id, user_id=grant.user.id if grant.user else None,
-        session_id=grant.session_id, code_id=grant.code_id, refresh_family_id=grant.family_id,
-        scope=grant.scope, expires_at=issued + timedelta(seconds=ttl)))
+    # A plain Core insert with bound parameters: the record is written, never read back in this
+    # request, so the ORM's unit of work and per-call statement building are skipped.
+    db.session.execute(RECORD_ACCESS_TOKEN, {
+        "id": uuid.uuid4(), "jti": jti, "application_id": grant.application.id,
+        "user_id": grant.user.id if grant.user else None, "session_id": grant.session_id,
+        "code_id": grant.code_id, "refresh_family_id": grant.family_id, "scope": grant.scope,
+        "expires_at": issued + timedelta(seconds=ttl), "revoked_at": None, "created_at": issued,
+        "updated_at": issued})
     if with_refresh:
         token["refresh_token"] = _new_refresh_token(grant, issued)
     return token

@@ -16,7 +16,10 @@ def current_user():
     """The signed-in user and the session, or 401 when the cookie opens no live session."""
     session = current_session()
     if session is None:
-        return problem(401, "Unauthorized", "No valid session.")
+        response = problem(401, "Unauthorized", "No valid session.")
+        if "bearer_session_resolver" in current_app.extensions:  # RFC 6750 §3: the scheme accepted
+            response.headers["WWW-Authenticate"] = f'Bearer realm="{current_app.config["ISSUER"]}"'
+        return response
     user = session.user
     return jsonify({
         "id": str(user.id),

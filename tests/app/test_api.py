@@ -25,6 +25,7 @@ def test_currentuser_without_session_is_problem_json(client):
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.get_json() == {"type": "about:blank", "title": "Unauthorized", "status": 401,
                                    "detail": "No valid session."}
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="http://localhost:5000"'
 
 
 def test_health_is_liveness_only(client):

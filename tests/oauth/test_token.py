@@ -1,7 +1,9 @@
 """/oauth/token: client authentication, the code exchange, refresh rotation, client credentials."""
 
 import base64
+import hashlib
 import json
+import sys
 import threading
 
 import pytest
@@ -11,6 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.services import accounts
 from oauth.models import AccessToken
+from oauth.models import AuthorizationCode
 
 from ..helpers import AuthActions
 from ..helpers import AuthorizationRequest
@@ -330,3 +333,17 @@ def race(call, runners=2):
     for thread in threads:
         thread.join(timeout=30)
     return results
+
+
+def test_the_deprecated_authlib_jose_is_never_imported(signed_in, public):
+    """Authlib 1.9 deprecates authlib.jose; keys reach Authlib as joserfc keys from the ring."""
+    authorization, code = get_code(signed_in, public)
+    assert exchange(signed_in, public, authorization, code).status_code == 200
+    assert "authlib.jose" not in sys.modules
+
+
+def test_codes_are_stored_as_digests(app, signed_in, public):
+    authorization, code = get_code(signed_in, public)
+    with app.app_context():
+        stored = db.session.scalar(select(AuthorizationCode))
+        assert stored.code_hash == hashlib.sha256(code.encode()).hexdigest() and code not in str(vars(stored))
