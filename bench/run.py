@@ -55,6 +55,19 @@ def session_cookie(base: str) -> str:
     return f"idp_session={browser.cookies['idp_session']}"
 
 
+def server_cpu_seconds(server: subprocess.Popen) -> float:
+    """CPU time (user + system) used so far by the gunicorn workers, from /proc."""
+    children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+    ticks = 0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def register_client(env: dict) -> dict:
     """A client_credentials client, made with the CLI as an operator would."""
     output = subprocess.run([BIN / "flask", "clients", "create", "--name", "Benchmark API", "--grant-type",
@@ -130,11 +143,14 @@ def main() -> int:
             ("GET /currentuser (session)", f"{base}/currentuser", [f"Cookie: {cookie}"], None),
             ("GET /health", f"{base}/health", [], None),
         ]
-        print(f"{'endpoint':<30} {'req/s':>9} {'p50':>9} {'p99':>9} {'requests':>9}")
+        print(f"{'endpoint':<30} {'req/s':>9} {'p50':>9} {'p99':>9} {'requests':>9} {'CPU/req':>9}")
         failed = False
         for name, url, headers, script in endpoints:
+            cpu_before = server_cpu_seconds(server)
             result = run_wrk(url, args.seconds, args.connections, headers, script)
-            print(f"{name:<30} {result['rps']:>9.1f} {result['p50']:>9} {result['p99']:>9} {result['requests']:>9}")
+            cpu = (server_cpu_seconds(server) - cpu_before) / max(result["requests"], 1) * 1000
+            print(f"{name:<30} {result['rps']:>9.1f} {result['p50']:>9} {result['p99']:>9} {result['requests']:>9}"
+                  f" {cpu:>7.2f}ms")
             if result["failures"] or result["errors"]:
                 print(f"  FAILED: {result['failures']} non-2xx/3xx, socket errors: {result['errors'] or 'none'}")
                 failed = True

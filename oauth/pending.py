@@ -56,7 +56,3 @@ def finish(handle: str) -> None:
     db.session.execute(delete(PendingAuthorization).where(PendingAuthorization.handle_hash == tokens.digest(handle)))
     db.session.commit()
     browser_state[STATE_KEY] = [known for known in browser_state.get(STATE_KEY, []) if known != handle]
-
-
-def started_at(pending: PendingAuthorization) -> datetime:
-    return pending.created_at
