@@ -125,6 +125,12 @@ def load_settings(env: Mapping[str, str]) -> dict:
         "PKCE_REQUIRED_FOR_CONFIDENTIAL": _bool(env, "PKCE_REQUIRED_FOR_CONFIDENTIAL", True),
         # How often, in seconds, a process checks the database for changed applications.
         "CLIENT_CACHE_CHECK_INTERVAL": _int(env, "CLIENT_CACHE_CHECK_INTERVAL", 5, 0),
+        # Verification codes: digits, lifetimes (email, SMS), resend window, wrong tries allowed.
+        "CODE_LENGTH": _int(env, "CODE_LENGTH", 6, 4),
+        "EMAIL_CODE_TTL": _int(env, "EMAIL_CODE_TTL", 86400, 60),
+        "MOBILE_CODE_TTL": _int(env, "MOBILE_CODE_TTL", 300, 60),
+        "CODE_RESEND_WINDOW": _int(env, "CODE_RESEND_WINDOW", 60, 0),
+        "CODE_MAX_ATTEMPTS": _int(env, "CODE_MAX_ATTEMPTS", 5, 1),
         # Signing keys: rotation period and algorithm (RS256 or ES256).
         "KEY_ROTATION_DAYS": _int(env, "KEY_ROTATION_DAYS", 30, 1),
         "SIGNING_ALG": (_str(env, "SIGNING_ALG", "RS256") or "").upper(),

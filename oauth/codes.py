@@ -28,7 +28,7 @@ def store(value: str, application: Application, user: User, session: UserSession
         code_hash=tokens.digest(value), application_id=application.id, user_id=user.id,
         session_id=session.id, redirect_uri=redirect_uri, scope=scope, nonce=nonce,
         code_challenge=code_challenge, code_challenge_method=code_challenge_method,
-        auth_time=session.created_at, amr=["pwd"], expires_at=at + CODE_TTL))
+        auth_time=session.created_at, amr=list(session.amr or ["pwd"]), expires_at=at + CODE_TTL))
     db.session.commit()
 
 

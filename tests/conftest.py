@@ -9,6 +9,7 @@ service fails the run.
 
 import os
 import secrets
+import socket
 import threading
 from datetime import datetime
 from datetime import timezone
@@ -18,6 +19,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 import time_machine
+from aiosmtpd.controller import Controller
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
@@ -26,6 +28,7 @@ from app.extensions import db
 from app.services import accounts
 
 from .helpers import AuthActions
+from .helpers import Mailbox
 from .helpers import require
 from .helpers import reset_postgres
 
@@ -58,13 +61,36 @@ def backend(request, tmp_path_factory, secrets_config):
                            config=config)
 
 
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on loopback for the whole run."""
+    handler = Mailbox()
+    with socket.socket() as probe:  # aiosmtpd checks its own port at start, so it needs a real one
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield SimpleNamespace(port=port, mailbox=handler)
+    controller.stop()
+
+
 @pytest.fixture
-def make_app(backend):
-    """Build an app on the test backend with overrides; each is cleaned up after the test."""
+def mailbox(smtp_server):
+    """What the server mailed during this test."""
+    smtp_server.mailbox.clear()
+    return smtp_server.mailbox
+
+
+@pytest.fixture
+def make_app(backend, smtp_server):
+    """Build an app on the test backend with overrides; each is cleaned up after the test.
+
+    Mail goes by SMTP to the test server (``mailbox``)."""
     built = []
 
     def factory(**overrides):
-        config = {**backend.config, "EMAIL_VERIFICATION_REQUIRED": True, **overrides}
+        config = {**backend.config, "EMAIL_VERIFICATION_REQUIRED": True, "MAIL_SERVER": "127.0.0.1",
+                  "MAIL_PORT": smtp_server.port, "MAIL_DEFAULT_SENDER": "idp@example.com", **overrides}
         app = create_app(config)
         app.config["TESTING"] = True
         built.append(app)

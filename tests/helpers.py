@@ -165,3 +165,31 @@ class AuthorizationRequest:
         assert query.get("state") == self.state, query
         assert query.get("iss") == self.issuer, query  # RFC 9207
         return query
+
+
+class Mailbox:
+    """Messages received by the test SMTP server (aiosmtpd), newest last."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes
+        from email import policy
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+    def clear(self):
+        self.messages.clear()
+
+    def to(self, address: str) -> list:
+        return [message for message in self.messages if message["To"] == address]
+
+    def last_code(self, address: str) -> str:
+        """The code in the latest message to ``address``."""
+        found = self.to(address)
+        assert found, f"no message to {address}; got {[message['To'] for message in self.messages]}"
+        text = found[-1].get_body(preferencelist=("plain",)).get_content()
+        match = re.search(r"^\s+(\d{6})\s*$", text, re.MULTILINE)
+        assert match, text
+        return match.group(1)

@@ -4,9 +4,11 @@ import uuid
 from datetime import datetime
 from datetime import timedelta
 
+from sqlalchemy import JSON
 from sqlalchemy import ForeignKey
 from sqlalchemy import String
 from sqlalchemy import Uuid
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -35,6 +37,8 @@ class UserSession(IdMixin, TimestampMixin, db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How the user authenticated (RFC 8176 values): ["pwd"], or ["pwd", "otp", "mfa"] with 2FA.
+    amr: Mapped[list] = mapped_column(JSON, default=list, server_default=text("'[\"pwd\"]'"))
 
     user: Mapped[User] = relationship(lazy="joined")
 

@@ -20,7 +20,8 @@ from .base import TimestampMixin
 class VerificationCode(IdMixin, TimestampMixin, db.Model):
     """A code, stored only as a hash; dead once consumed, expired or tried too often.
 
-    ``purpose``: email_verification, password_reset, email_2fa, mobile_verification, mobile_2fa.
+    ``purpose``: email_verification, password_reset, email_2fa, email_change, mobile_verification,
+    mobile_2fa. ``consumed_at`` is set when the code is used or superseded by a newer one.
     """
 
     __tablename__ = "verification_codes"
@@ -33,3 +34,5 @@ class VerificationCode(IdMixin, TimestampMixin, db.Model):
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where the code was sent when that is not the account's own address (a new email, a phone).
+    target: Mapped[str | None] = mapped_column(String(254))

@@ -1,4 +1,6 @@
-"""Sign in and sign out."""
+"""Sign in (password, then the emailed code when 2FA is on) and sign out."""
+
+import uuid
 
 from flask import Blueprint
 from flask import Flask
@@ -7,10 +9,18 @@ from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import session as flask_session
 from flask import url_for
 
+from ..clock import now
 from ..services import accounts
+from ..services import onboarding
+from ..services import second_factor as two_factor
 from ..services import sessions
+from ..services.errors import CodeRejected
+from ..services.errors import MessageNotSent
+from ..services.errors import ResendTooSoon
+from ..services.errors import SecondFactorRequired
 from ..services.errors import SignInRefused
 from ..web import clear_session_cookie
 from ..web import current_session
@@ -19,19 +29,32 @@ from ..web import request_origin
 from ..web import set_session_cookie
 from .forms import LoginForm
 from .forms import LogoutForm
+from .forms import SecondFactorForm
 
 bp = Blueprint("auth", __name__)
 
 HOME = "/account"
 
 
+PENDING_2FA = "pending_second_factor"
+# A password accepted for 2FA must be followed by the code within this time.
+SECOND_FACTOR_WINDOW = 600
+
+
+def _account_email() -> str:
+    """The account a credential check is about: the form's email, or the pending 2FA sign-in's."""
+    if request.endpoint == "auth.second_factor_submit":
+        return (flask_session.get(PENDING_2FA) or {}).get("email", "")
+    return request.form.get("email", "").strip().lower()[:254]
+
+
 def _account_key() -> str:
-    """Rate-limit key of the account a login POST names (normalised like stored emails)."""
-    return "account:" + request.form.get("email", "").strip().lower()[:254]
+    """Rate-limit key of the account (normalised like stored emails)."""
+    return "account:" + _account_email()
 
 
 def _record_lockout(_limit) -> None:
-    accounts.record_lockout(request.form.get("email", ""), request_origin())
+    accounts.record_lockout(_account_email(), request_origin())
 
 
 def _failed(response) -> bool:
@@ -55,21 +78,99 @@ def login_submit():
     try:
         session, token = accounts.sign_in(form.email.data, form.password.data, request_origin(),
                                           current=current_session())
+    except SecondFactorRequired as pending:
+        return _start_second_factor(pending.user_id, form)
     except SignInRefused as refusal:  # one message for an unknown email and a wrong password
+        if refusal.outcome == "unverified":
+            return _to_email_verification(form)
         flash(refusal.public_message, "error")
         return render_template("auth/login.html", form=form), 400
     response = redirect(local_path_or(form.next.data, HOME))
     return set_session_cookie(response, token, session)
 
 
+def _to_email_verification(form):
+    """Right password, unverified address: send a code (if none went out a moment ago) and ask for it."""
+    try:
+        onboarding.resend_verification(form.email.data)
+        flash("Your email address is not verified yet. We sent you a code: enter it to continue.", "info")
+    except (ResendTooSoon, MessageNotSent) as problem:
+        flash(f"Your email address is not verified yet. {problem.public_message}", "error")
+    return redirect(url_for("onboarding.verify", email=form.email.data.strip().lower(),
+                            next=local_path_or(form.next.data, "") or None))
+
+
+def _start_second_factor(user_id, form):
+    flask_session[PENDING_2FA] = {"user_id": str(user_id), "email": form.email.data.strip().lower(),
+                                  "next": local_path_or(form.next.data, HOME), "at": now().timestamp()}
+    try:
+        two_factor.send(user_id)
+    except (ResendTooSoon, MessageNotSent) as problem:
+        flash(problem.public_message, "error")
+    return redirect(url_for("auth.second_factor"))
+
+
+def _pending_second_factor() -> dict | None:
+    pending = flask_session.get(PENDING_2FA)
+    if not pending or now().timestamp() - pending["at"] > SECOND_FACTOR_WINDOW:
+        return None
+    return pending
+
+
+@bp.get("/login/2fa")
+def second_factor():
+    if _pending_second_factor() is None:
+        flash("Your sign-in has expired. Start again.", "error")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/second_factor.html", form=SecondFactorForm(), resend=LogoutForm())
+
+
+@bp.post("/login/2fa")
+def second_factor_submit():
+    pending = _pending_second_factor()
+    if pending is None:
+        flash("Your sign-in has expired. Start again.", "error")
+        return redirect(url_for("auth.login"))
+    form = SecondFactorForm()
+    if not form.validate_on_submit():
+        return render_template("auth/second_factor.html", form=form, resend=LogoutForm()), 400
+    try:
+        session, token = accounts.complete_second_factor(uuid.UUID(pending["user_id"]), form.code.data,
+                                                         request_origin(), current=current_session())
+    except CodeRejected as refusal:
+        form.code.errors.append(refusal.public_message)
+        return render_template("auth/second_factor.html", form=form, resend=LogoutForm()), 400
+    flask_session.pop(PENDING_2FA, None)
+    return set_session_cookie(redirect(pending["next"]), token, session)
+
+
+@bp.post("/login/2fa/resend")
+def second_factor_resend():
+    pending = _pending_second_factor()
+    if pending is None or not LogoutForm().validate_on_submit():
+        return redirect(url_for("auth.login"))
+    try:
+        two_factor.send(uuid.UUID(pending["user_id"]))
+        flash("A new code is on its way.", "info")
+    except (ResendTooSoon, MessageNotSent) as problem:
+        flash(problem.public_message, "error")
+    return redirect(url_for("auth.second_factor"))
+
+
+# Every view that checks a credential (password or code), per IP and, for failures, per account.
+CREDENTIAL_CHECKS = ("auth.login_submit", "auth.second_factor_submit", "onboarding.verify_submit",
+                     "onboarding.reset_submit")
+
+
 def limit_password_checks(app: Flask) -> None:
-    """Brute-force limits on the login POST: every attempt per IP, failures per account."""
+    """Brute-force limits on credential checks: every attempt per IP, failures per account."""
     limiter = app.extensions["rate_limiter"]
-    view = app.view_functions["auth.login_submit"]
-    view = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], key_func=_account_key,
-                         deduct_when=_failed, on_breach=_record_lockout)(view)
-    view = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], on_breach=_record_lockout)(view)
-    app.view_functions["auth.login_submit"] = view
+    for endpoint in CREDENTIAL_CHECKS:
+        view = app.view_functions[endpoint]
+        view = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], key_func=_account_key,
+                             deduct_when=_failed, on_breach=_record_lockout)(view)
+        view = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], on_breach=_record_lockout)(view)
+        app.view_functions[endpoint] = view
 
 
 @bp.get("/logout")

@@ -19,10 +19,13 @@ from . import history
 from . import passwords
 from . import rbac
 from . import sessions
+from . import verification
 from .errors import AccountExists
+from .errors import CodeRejected
 from .errors import InvalidInput
 from .errors import NotFound
 from .errors import PasswordRejected
+from .errors import SecondFactorRequired
 from .errors import SignInRefused
 from .history import Origin
 
@@ -97,14 +100,39 @@ def sign_in(email: str, password: str, origin: Origin,
     if current_app.config["EMAIL_VERIFICATION_REQUIRED"] and not user.email_verified:
         db.session.commit()  # keep the rehash: the password was right
         return _refuse(user, origin, "unverified", UNVERIFIED)
+    if user.two_factor_enabled or current_app.config["EMAIL_2FA_REQUIRED"]:
+        history.record(user.id, origin, "password", "2fa_required")
+        db.session.commit()
+        raise SecondFactorRequired(user.id)
+    return _open_session(user, origin, current, "password", ["pwd"])
+
+
+def complete_second_factor(user_id, code: str, origin: Origin,
+                           current: UserSession | None = None) -> tuple[UserSession, str]:
+    """The emailed code after a right password: opens the session (amr pwd, otp, mfa)."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise CodeRejected("This sign-in has expired. Start again.")
+    try:
+        verification.check(user.id, "email_2fa", code)
+    except CodeRejected:
+        history.record(user.id, origin, "email_otp", "2fa_failed")
+        db.session.commit()
+        security.info("login.2fa_failed user_id=%s ip=%s", user.id, origin.ip_address)
+        raise
+    return _open_session(user, origin, current, "password+email_otp", ["pwd", "otp", "mfa"])
+
+
+def _open_session(user: User, origin: Origin, current: UserSession | None, method: str,
+                  amr: list[str]) -> tuple[UserSession, str]:
     if current is not None and current.user_id == user.id:
-        session, token = sessions.reauthenticate(current, origin)
+        session, token = sessions.reauthenticate(current, origin, amr)
     else:
         if current is not None:
             sessions.end(current.id)
-        session, token = sessions.start(user, origin)
+        session, token = sessions.start(user, origin, amr)
     user.last_login_at = session.created_at
-    history.record(user.id, origin, "password", "success")
+    history.record(user.id, origin, method, "success")
     db.session.commit()
     security.info("login.succeeded user_id=%s session_id=%s ip=%s", user.id, session.id, origin.ip_address)
     return session, token

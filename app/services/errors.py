@@ -38,3 +38,31 @@ class AccountExists(DomainError):
 
 class NotFound(DomainError):
     public_message = "Not found."
+
+
+class CodeRejected(DomainError):
+    """A verification code is wrong, used, expired, or tried too often."""
+
+
+class ResendTooSoon(DomainError):
+    """A new code was asked for inside the resend window."""
+
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(f"A code was sent moments ago. You can ask for another in {retry_after} seconds.")
+
+
+class MessageNotSent(DomainError):
+    public_message = "We could not send the message just now. Try again in a moment."
+
+
+class RegistrationClosed(DomainError):
+    public_message = "Registration is closed on this server."
+
+
+class SecondFactorRequired(DomainError):
+    """The password was right; a code sent by email must follow before a session opens."""
+
+    def __init__(self, user_id):
+        self.user_id = user_id
+        super().__init__("Enter the code we sent to your email address.")

@@ -25,21 +25,24 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(user: User, origin: Origin) -> tuple[UserSession, str]:
-    """Open a session for ``user``; returns it with the cookie token (never stored)."""
+def start(user: User, origin: Origin, amr: list[str] = ("pwd",)) -> tuple[UserSession, str]:
+    """Open a session for ``user``; returns it with the cookie token (never stored).
+
+    ``amr``: how the user authenticated, as RFC 8176 values (``pwd``, ``otp``, ``mfa``).
+    """
     token = secrets.token_urlsafe(TOKEN_BYTES)
     started = now()
     session = UserSession(
         user=user, token_hash=_digest(token), ip_address=origin.ip_address,
         user_agent=(origin.user_agent or "")[:512] or None, last_seen_at=started,
         expires_at=started + timedelta(seconds=current_app.config["SESSION_MAX_TTL"]),
-        created_at=started, updated_at=started,
+        created_at=started, updated_at=started, amr=list(amr),
     )
     db.session.add(session)
     return session, token
 
 
-def reauthenticate(session: UserSession, origin: Origin) -> tuple[UserSession, str]:
+def reauthenticate(session: UserSession, origin: Origin, amr: list[str] = ("pwd",)) -> tuple[UserSession, str]:
     """A fresh sign-in in a live session: new cookie token (no fixation), auth time now."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     at = now()
@@ -47,6 +50,7 @@ def reauthenticate(session: UserSession, origin: Origin) -> tuple[UserSession, s
     session.token_hash = _digest(token)
     session.created_at = session.last_seen_at = session.updated_at = at
     session.expires_at = at + timedelta(seconds=current_app.config["SESSION_MAX_TTL"])
+    session.amr = list(amr)
     session.ip_address = origin.ip_address
     session.user_agent = (origin.user_agent or "")[:512] or None
     return session, token

@@ -93,14 +93,18 @@ def test_deactivated_user_cannot_sign_in(app, auth, user):
     assert [row[1] for row in history(app)] == ["inactive"]
 
 
-def test_unverified_user_is_told_to_verify(app, auth, make_user):
-    """With EMAIL_VERIFICATION_REQUIRED, a right password on an unverified account is refused."""
+def test_unverified_user_is_sent_a_code_and_asked_for_it(app, client, auth, make_user, mailbox):
+    """With EMAIL_VERIFICATION_REQUIRED, a right password on an unverified account opens nothing;
+    a code is mailed and the verification page asks for it."""
     unverified = make_user(verified=False)
-    response = auth.login(unverified.email, unverified.password)
-    assert response.status_code == 400
-    assert "not verified" in response.text
+    response = auth.login(unverified.email, unverified.password, next_path="/account")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/verify-email?email={unverified.email}&next=/account"
     assert "idp_session=" not in str(response.headers)
     assert [row[1] for row in history(app)] == ["unverified"]
+    assert len(mailbox.last_code(unverified.email)) == 6
+    page = client.get(response.headers["Location"])
+    assert "not verified yet" in page.text and f'value="{unverified.email}"' in page.text
 
 
 def test_unverified_user_signs_in_when_verification_is_not_required(make_app, make_user):

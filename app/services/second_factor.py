@@ -1,0 +1,29 @@
+"""Email two-factor authentication: the code after the password, and turning it on and off."""
+
+import logging
+from uuid import UUID
+
+from ..extensions import db
+from ..models import User
+from . import mailer
+from . import passwords
+from .errors import SignInRefused
+
+security = logging.getLogger("security")
+
+
+def send(user_id: UUID) -> None:
+    """Mail a sign-in code (ResendTooSoon inside the window, MessageNotSent on failure)."""
+    user = db.session.get(User, user_id)
+    mailer.send_code(user.id, user.email, "email_2fa", "login_code", "Your sign-in code")
+
+
+def set_enabled(user: User, enabled: bool, password: str | None = None) -> None:
+    """Turn email 2FA on, or off (which needs the current password)."""
+    if not enabled:
+        ok, _ = passwords.verify(password or "", user.password_hash)
+        if not ok:
+            raise SignInRefused("bad_password", "The password is not right.")
+    user.two_factor_enabled = enabled
+    db.session.commit()
+    security.info("2fa.%s user_id=%s", "enabled" if enabled else "disabled", user.id)
