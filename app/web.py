@@ -7,7 +7,9 @@ from flask import Response
 from flask import current_app
 from flask import g
 from flask import request
+from flask import session as flask_session
 
+from .clock import now
 from .models import UserSession
 from .services import sessions
 from .services.history import Origin
@@ -52,6 +54,29 @@ def clear_session_cookie(response: Response) -> Response:
                            secure=current_app.config["ISSUER_IS_HTTPS"], httponly=True,
                            samesite="Lax")
     return response
+
+
+PENDING_2FA = "pending_second_factor"
+# A password accepted for 2FA must be followed by the code within this many seconds.
+SECOND_FACTOR_WINDOW = 600
+
+
+def begin_second_factor(user_id, email: str, next_path: str) -> None:
+    """Remember, in the browser's signed state cookie, whose password was just accepted."""
+    flask_session[PENDING_2FA] = {"user_id": str(user_id), "email": email.strip().lower(), "next": next_path,
+                                  "at": now().timestamp()}
+
+
+def pending_second_factor() -> dict | None:
+    """The sign-in waiting for its emailed code, if it is recent enough."""
+    pending = flask_session.get(PENDING_2FA)
+    if not pending or now().timestamp() - pending["at"] > SECOND_FACTOR_WINDOW:
+        return None
+    return pending
+
+
+def finish_second_factor() -> None:
+    flask_session.pop(PENDING_2FA, None)
 
 
 def local_path_or(target: str | None, default: str) -> str:

@@ -10,5 +10,4 @@ from . import onboarding
 def init_app(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(onboarding.bp)
-    auth.limit_password_checks(app)
     app.register_blueprint(account.bp)

@@ -9,10 +9,8 @@ from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
-from flask import session as flask_session
 from flask import url_for
 
-from ..clock import now
 from ..services import accounts
 from ..services import onboarding
 from ..services import second_factor as two_factor
@@ -22,9 +20,12 @@ from ..services.errors import MessageNotSent
 from ..services.errors import ResendTooSoon
 from ..services.errors import SecondFactorRequired
 from ..services.errors import SignInRefused
+from ..web import begin_second_factor
 from ..web import clear_session_cookie
 from ..web import current_session
+from ..web import finish_second_factor
 from ..web import local_path_or
+from ..web import pending_second_factor
 from ..web import request_origin
 from ..web import set_session_cookie
 from .forms import LoginForm
@@ -36,16 +37,13 @@ bp = Blueprint("auth", __name__)
 HOME = "/account"
 
 
-PENDING_2FA = "pending_second_factor"
-# A password accepted for 2FA must be followed by the code within this time.
-SECOND_FACTOR_WINDOW = 600
-
-
 def _account_email() -> str:
     """The account a credential check is about: the form's email, or the pending 2FA sign-in's."""
-    if request.endpoint == "auth.second_factor_submit":
-        return (flask_session.get(PENDING_2FA) or {}).get("email", "")
-    return request.form.get("email", "").strip().lower()[:254]
+    if request.endpoint in ("auth.second_factor_submit", "api_auth.complete_second_factor"):
+        return (pending_second_factor() or {}).get("email", "")
+    source = request.get_json(silent=True) if request.is_json else request.form
+    email = source.get("email", "") if isinstance(source, dict) or hasattr(source, "get") else ""
+    return email.strip().lower()[:254] if isinstance(email, str) else ""
 
 
 def _account_key() -> str:
@@ -101,8 +99,7 @@ def _to_email_verification(form):
 
 
 def _start_second_factor(user_id, form):
-    flask_session[PENDING_2FA] = {"user_id": str(user_id), "email": form.email.data.strip().lower(),
-                                  "next": local_path_or(form.next.data, HOME), "at": now().timestamp()}
+    begin_second_factor(user_id, form.email.data, local_path_or(form.next.data, HOME))
     try:
         two_factor.send(user_id)
     except (ResendTooSoon, MessageNotSent) as problem:
@@ -110,16 +107,9 @@ def _start_second_factor(user_id, form):
     return redirect(url_for("auth.second_factor"))
 
 
-def _pending_second_factor() -> dict | None:
-    pending = flask_session.get(PENDING_2FA)
-    if not pending or now().timestamp() - pending["at"] > SECOND_FACTOR_WINDOW:
-        return None
-    return pending
-
-
 @bp.get("/login/2fa")
 def second_factor():
-    if _pending_second_factor() is None:
+    if pending_second_factor() is None:
         flash("Your sign-in has expired. Start again.", "error")
         return redirect(url_for("auth.login"))
     return render_template("auth/second_factor.html", form=SecondFactorForm(), resend=LogoutForm())
@@ -127,7 +117,7 @@ def second_factor():
 
 @bp.post("/login/2fa")
 def second_factor_submit():
-    pending = _pending_second_factor()
+    pending = pending_second_factor()
     if pending is None:
         flash("Your sign-in has expired. Start again.", "error")
         return redirect(url_for("auth.login"))
@@ -140,13 +130,13 @@ def second_factor_submit():
     except CodeRejected as refusal:
         form.code.errors.append(refusal.public_message)
         return render_template("auth/second_factor.html", form=form, resend=LogoutForm()), 400
-    flask_session.pop(PENDING_2FA, None)
+    finish_second_factor()
     return set_session_cookie(redirect(pending["next"]), token, session)
 
 
 @bp.post("/login/2fa/resend")
 def second_factor_resend():
-    pending = _pending_second_factor()
+    pending = pending_second_factor()
     if pending is None or not LogoutForm().validate_on_submit():
         return redirect(url_for("auth.login"))
     try:
@@ -159,10 +149,11 @@ def second_factor_resend():
 
 # Every view that checks a credential (password or code), per IP and, for failures, per account.
 CREDENTIAL_CHECKS = ("auth.login_submit", "auth.second_factor_submit", "onboarding.verify_submit",
-                     "onboarding.reset_submit")
+                     "onboarding.reset_submit", "api_auth.login", "api_auth.complete_second_factor",
+                     "api_auth.verify", "api_auth.reset_password")
 
 
-def limit_password_checks(app: Flask) -> None:
+def limit_credential_checks(app: Flask) -> None:
     """Brute-force limits on credential checks: every attempt per IP, failures per account."""
     limiter = app.extensions["rate_limiter"]
     for endpoint in CREDENTIAL_CHECKS:

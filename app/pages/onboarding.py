@@ -120,9 +120,9 @@ def forgot_submit():
         return render_template("auth/forgot.html", form=form), 400
     try:
         recovery.request_reset(form.email.data)
-    except (ResendTooSoon, MessageNotSent) as problem:
+    except MessageNotSent as problem:
         flash(problem.public_message, "error")
-        return render_template("auth/forgot.html", form=form), 429 if isinstance(problem, ResendTooSoon) else 503
+        return render_template("auth/forgot.html", form=form), 503
     # The same answer whether or not the address has an account.
     flash("If that address has an account, we sent it a code to reset the password.", "info")
     return redirect(url_for("onboarding.reset", email=form.email.data.strip().lower()))

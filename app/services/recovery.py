@@ -13,6 +13,7 @@ from . import verification
 from .errors import CodeRejected
 from .errors import MessageNotSent
 from .errors import PasswordRejected
+from .errors import ResendTooSoon
 
 security = logging.getLogger("security")
 
@@ -23,7 +24,11 @@ def request_reset(email: str) -> None:
     if user is None or not user.is_active:
         security.info("password_reset.unknown_email")
         return
-    mailer.send_code(user.id, user.email, "password_reset", "reset_password", "Reset your password")
+    try:
+        mailer.send_code(user.id, user.email, "password_reset", "reset_password", "Reset your password")
+    except ResendTooSoon:
+        # Saying "wait" would tell that the address has an account; the code sent moments ago stands.
+        security.info("password_reset.resend_too_soon user_id=%s", user.id)
 
 
 def reset(email: str, code: str, new_password: str) -> None:

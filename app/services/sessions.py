@@ -56,6 +56,16 @@ def reauthenticate(session: UserSession, origin: Origin, amr: list[str] = ("pwd"
     return session, token
 
 
+def renew(session: UserSession) -> tuple[UserSession, str]:
+    """A new cookie token for a live session and a fresh idle window; its absolute limit stays."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    session = db.session.merge(session)
+    session.token_hash = _digest(token)
+    session.last_seen_at = session.updated_at = now()
+    db.session.commit()
+    return session, token
+
+
 def resolve(token: str | None) -> UserSession | None:
     """The live session a cookie token opens, or None; marks it seen, at most once a minute."""
     if not token or len(token) > 128:

@@ -1,0 +1,160 @@
+"""The account flows as JSON: /api/v1/auth/... beside the pages, on the same services.
+
+Requests must be JSON: a cross-site form cannot send it without a CORS preflight, which is what
+protects these cookie-setting endpoints from CSRF (they are exempt from the form token).
+"""
+
+import uuid
+
+from flask import Blueprint
+from flask import abort
+from flask import current_app
+from flask import jsonify
+from flask import request
+
+from ..extensions import csrf
+from ..services import accounts
+from ..services import onboarding
+from ..services import recovery
+from ..services import second_factor
+from ..services import sessions
+from ..services.errors import DomainError
+from ..services.errors import SecondFactorRequired
+from ..services.errors import SignInRefused
+from ..web import begin_second_factor
+from ..web import clear_session_cookie
+from ..web import current_session
+from ..web import finish_second_factor
+from ..web import pending_second_factor
+from ..web import request_origin
+from ..web import set_session_cookie
+from .errors import domain_problem
+from .errors import problem
+
+bp = Blueprint("api_auth", __name__, url_prefix="/api/v1/auth")
+csrf.exempt(bp)
+
+
+@bp.before_request
+def require_json():
+    if request.method == "POST" and not request.is_json:
+        abort(415, "Send a JSON body (Content-Type: application/json).")
+
+
+@bp.errorhandler(DomainError)
+def refused(error: DomainError):
+    return domain_problem(error)
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "The JSON body must be an object.")
+    return body
+
+
+def _text(body: dict, name: str, required: bool = True, limit: int = 1024) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        abort(400, f"'{name}' must be a non-empty string of at most {limit} characters.")
+    return value
+
+
+def _signed_in(session, token, status=200):
+    body = {"user": {"id": str(session.user.id), "email": session.user.email},
+            "session": {"id": str(session.id), "expires_at": session.expires_at.isoformat().replace("+00:00", "Z")}}
+    response = jsonify(body)
+    response.status_code = status
+    return set_session_cookie(response, token, session)
+
+
+@bp.post("/register")
+def register():
+    """Create an account and mail a code; the same 202 whether or not the address was taken."""
+    body = _body()
+    address = body.get("address")
+    if address is not None and not isinstance(address, dict):
+        abort(400, "'address' must be an object.")
+    email = onboarding.register(_text(body, "email", limit=254), _text(body, "fullname", limit=200),
+                                _text(body, "password"), phone=_text(body, "phone", False, 32), address=address)
+    return jsonify({"status": "verification_sent", "email": email}), 202
+
+
+@bp.post("/verify")
+def verify():
+    body = _body()
+    session, token = onboarding.verify_email(_text(body, "email", limit=254), _text(body, "code", limit=12),
+                                             request_origin())
+    return _signed_in(session, token)
+
+
+@bp.post("/verify/resend")
+def resend_verification():
+    onboarding.resend_verification(_text(_body(), "email", limit=254))
+    return jsonify({"status": "sent_if_waiting"}), 202
+
+
+@bp.post("/login")
+def login():
+    body = _body()
+    email, password = _text(body, "email", limit=254), _text(body, "password")
+    try:
+        session, token = accounts.sign_in(email, password, request_origin(), current=current_session())
+    except SecondFactorRequired as pending:
+        begin_second_factor(pending.user_id, email, "/account")
+        second_factor.send(pending.user_id)
+        return jsonify({"status": "second_factor_required"}), 202
+    except SignInRefused as refusal:
+        if refusal.outcome == "unverified":
+            try:
+                onboarding.resend_verification(email)
+            except DomainError:
+                pass  # a code went out moments ago, or mail is down: the answer below still holds
+            return problem(403, "Forbidden", refusal.public_message, reason="email_not_verified")
+        raise
+    return _signed_in(session, token)
+
+
+@bp.post("/2fa")
+def complete_second_factor():
+    pending = pending_second_factor()
+    if pending is None:
+        return problem(401, "Unauthorized", "No sign-in is waiting for a code. Sign in again.")
+    session, token = accounts.complete_second_factor(uuid.UUID(pending["user_id"]),
+                                                     _text(_body(), "code", limit=12), request_origin(),
+                                                     current=current_session())
+    finish_second_factor()
+    return _signed_in(session, token)
+
+
+@bp.post("/logout")
+def logout():
+    session = current_session()
+    if session is not None:
+        sessions.end(session.id)
+    return clear_session_cookie(current_app.response_class(status=204))
+
+
+@bp.post("/session/renew")
+def renew():
+    """A new cookie token for the current session (its lifetime limits stay)."""
+    session = current_session()
+    if session is None:
+        return problem(401, "Unauthorized", "No valid session.")
+    session, token = sessions.renew(session)
+    return _signed_in(session, token)
+
+
+@bp.post("/password/forgot")
+def forgot_password():
+    recovery.request_reset(_text(_body(), "email", limit=254))
+    return jsonify({"status": "sent_if_registered"}), 202
+
+
+@bp.post("/password/reset")
+def reset_password():
+    body = _body()
+    recovery.reset(_text(body, "email", limit=254), _text(body, "code", limit=12), _text(body, "password"))
+    return "", 204
