@@ -4,6 +4,7 @@ pepper, compared in constant time, single use, limited in attempts, resend and l
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 from datetime import timedelta
 from uuid import UUID
@@ -51,7 +52,7 @@ def issue(user_id: UUID, purpose: str, target: str | None = None) -> str:
     if latest is not None and latest.sent_at is not None:
         wait = (latest.sent_at + timedelta(seconds=config["CODE_RESEND_WINDOW"]) - at).total_seconds()
         if wait > 0:
-            raise ResendTooSoon(int(wait) + 1)
+            raise ResendTooSoon(math.ceil(wait))
     db.session.execute(update(VerificationCode)
                        .where(VerificationCode.user_id == user_id, VerificationCode.purpose == purpose,
                               VerificationCode.consumed_at.is_(None))
