@@ -188,8 +188,8 @@ def forgot(client, email):
 
 def reset(client, email, code, password):
     page = client.get(f"/password/reset?email={email}")
-    return client.post("/password/reset", data={"csrf_token": csrf_token(page.text), "email": email,
-                                                 "code": code, "password": password})
+    form = {"csrf_token": csrf_token(page.text), "email": email, "code": code, "password": password}
+    return client.post("/password/reset", data=form)
 
 
 def test_forgot_password_answers_the_same_for_unknown_addresses(client, user, mailbox):

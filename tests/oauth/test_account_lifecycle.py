@@ -34,8 +34,9 @@ def test_password_reset_revokes_refresh_tokens(app, signed_in, user, make_client
     page = client.get("/password/forgot")
     client.post("/password/forgot", data={"csrf_token": csrf_token(page.text), "email": user.email})
     page = client.get("/password/reset")
-    client.post("/password/reset", data={"csrf_token": csrf_token(page.text), "email": user.email,
-                                         "code": mailbox.last_code(user.email), "password": "brand new long passphrase"})
+    form = {"csrf_token": csrf_token(page.text), "email": user.email, "code": mailbox.last_code(user.email),
+            "password": "brand new long passphrase"}
+    client.post("/password/reset", data=form)
     assert refresh(client, application, token).get_json()["error"] == "invalid_grant"
 
 
@@ -47,9 +48,9 @@ def test_registration_from_an_authorization_request_resumes_it(client, make_clie
     resume = parse_qs(login.query)["next"][0]
     register_page = client.get(f"/register?next={resume}")
     assert f'name="next" type="hidden" value="{resume}"' in register_page.text
-    response = client.post("/register", data={"csrf_token": csrf_token(register_page.text), "email": "new@example.com",
-                                               "fullname": "New Person", "password": "a long and unusual passphrase",
-                                               "next": resume})
+    form = {"csrf_token": csrf_token(register_page.text), "email": "new@example.com", "fullname": "New Person",
+            "password": "a long and unusual passphrase", "next": resume}
+    response = client.post("/register", data=form)
     verify_page = client.get(response.headers["Location"])
     verified = client.post("/verify-email", data={"csrf_token": csrf_token(verify_page.text),
                                                   "email": "new@example.com", "next": resume,
