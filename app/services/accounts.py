@@ -16,6 +16,7 @@ from ..models import User
 from ..models import UserSession
 from . import events
 from . import history
+from . import mobile
 from . import passwords
 from . import rbac
 from . import sessions
@@ -109,17 +110,20 @@ def sign_in(email: str, password: str, origin: Origin,
 
 def complete_second_factor(user_id, code: str, origin: Origin,
                            current: UserSession | None = None) -> tuple[UserSession, str]:
-    """The emailed code after a right password: opens the session (amr pwd, otp, mfa)."""
+    """The code sent after a right password (email, or SMS): opens the session (amr ..., mfa)."""
     user = db.session.get(User, user_id)
     if user is None or not user.is_active:
         raise CodeRejected("This sign-in has expired. Start again.")
+    by_sms = mobile.sends_second_factor(user)
     try:
-        verification.check(user.id, "email_2fa", code)
+        verification.check(user.id, "mobile_2fa" if by_sms else "email_2fa", code)
     except CodeRejected:
         history.record(user.id, origin, "email_otp", "2fa_failed")
         db.session.commit()
         security.info("login.2fa_failed user_id=%s ip=%s", user.id, origin.ip_address)
         raise
+    if by_sms:  # RFC 8176: "sms" for a code sent by text message
+        return _open_session(user, origin, current, "password+sms_otp", ["pwd", "sms", "mfa"])
     return _open_session(user, origin, current, "password+email_otp", ["pwd", "otp", "mfa"])
 
 

@@ -1,4 +1,5 @@
-"""Email two-factor authentication: the code after the password, and turning it on and off."""
+"""Two-factor authentication: a code by email (or SMS, with MOBILE_ENABLED and a verified phone)
+after the password, and turning it on and off."""
 
 import logging
 from uuid import UUID
@@ -6,6 +7,7 @@ from uuid import UUID
 from ..extensions import db
 from ..models import User
 from . import mailer
+from . import mobile
 from . import passwords
 from .errors import SignInRefused
 
@@ -15,7 +17,10 @@ security = logging.getLogger("security")
 def send(user_id: UUID) -> None:
     """Mail a sign-in code (ResendTooSoon inside the window, MessageNotSent on failure)."""
     user = db.session.get(User, user_id)
-    mailer.send_code(user.id, user.email, "email_2fa", "login_code", "Your sign-in code")
+    if mobile.sends_second_factor(user):
+        mobile.send_second_factor(user)
+    else:
+        mailer.send_code(user.id, user.email, "email_2fa", "login_code", "Your sign-in code")
 
 
 def set_enabled(user: User, enabled: bool, password: str | None = None) -> None:

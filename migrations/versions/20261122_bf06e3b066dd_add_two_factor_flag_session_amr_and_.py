@@ -1,6 +1,7 @@
 """add two-factor flag, session amr and code target
 
-users.two_factor_enabled (email 2FA opted in), sessions.amr (how the user authenticated; the
+users.two_factor_enabled (2FA opted in), users.phone_verified (a code sent by SMS confirmed
+users.phone), sessions.amr (how the user authenticated; the
 sessions before this revision were all password sign-ins), verification_codes.target (where a
 code went when not to the account's own address: a new email, a phone).
 
@@ -23,6 +24,8 @@ def upgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('two_factor_enabled', sa.Boolean(), server_default=sa.text('false'),
                                       nullable=False))
+        batch_op.add_column(sa.Column('phone_verified', sa.Boolean(), server_default=sa.text('false'),
+                                      nullable=False))
     with op.batch_alter_table('verification_codes', schema=None) as batch_op:
         batch_op.add_column(sa.Column('target', sa.String(length=254), nullable=True))
 
@@ -31,6 +34,7 @@ def downgrade():
     with op.batch_alter_table('verification_codes', schema=None) as batch_op:
         batch_op.drop_column('target')
     with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('phone_verified')
         batch_op.drop_column('two_factor_enabled')
     with op.batch_alter_table('sessions', schema=None) as batch_op:
         batch_op.drop_column('amr')

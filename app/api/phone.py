@@ -1,0 +1,53 @@
+"""Phone verification for the signed-in user (MOBILE_ENABLED): /api/v1/me/phone."""
+
+from flask import Blueprint
+from flask import abort
+from flask import g
+from flask import jsonify
+from flask import request
+
+from ..extensions import csrf
+from ..services import mobile
+from ..services.errors import DomainError
+from ..web import current_session
+from .errors import domain_problem
+from .errors import problem
+
+bp = Blueprint("api_phone", __name__, url_prefix="/api/v1/me/phone")
+csrf.exempt(bp)
+
+
+@bp.before_request
+def signed_in_json():
+    if not mobile.enabled():
+        return problem(404, "Not Found", "Mobile features are not enabled on this server.")
+    if current_session() is None:
+        return problem(401, "Unauthorized", "No valid session or access token.")
+    if g.authenticated_by == "cookie":
+        csrf.protect()  # a cookie-authenticated change needs the X-CSRFToken header
+    if not request.is_json or not isinstance(request.get_json(silent=True), dict):
+        abort(415, "Send a JSON object (Content-Type: application/json).")
+
+
+@bp.errorhandler(DomainError)
+def refused(error: DomainError):
+    return domain_problem(error)
+
+
+@bp.post("")
+def request_verification():
+    """Text a code to the phone number given."""
+    phone = request.get_json().get("phone")
+    if not isinstance(phone, str):
+        abort(400, "'phone' must be a string.")
+    mobile.request_verification(current_session().user, phone)
+    return jsonify({"status": "code_sent"}), 202
+
+
+@bp.post("/confirm")
+def confirm():
+    """Confirm the phone with the texted code."""
+    code = request.get_json().get("code")
+    if not isinstance(code, str):
+        abort(400, "'code' must be a string.")
+    return jsonify({"phone": mobile.confirm(current_session().user, code), "phone_verified": True})
