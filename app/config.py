@@ -225,6 +225,8 @@ def check_settings(config: Mapping) -> None:
         raise SettingsError("SECRET_KEY must be set in production (every instance needs the same one)")
     if config.get("KEY_ENCRYPTION_SECRET_GENERATED"):
         raise SettingsError("KEY_ENCRYPTION_SECRET must be set in production (every instance needs the same one)")
+    if not config.get("MAIL_SERVER"):
+        raise SettingsError("MAIL_SERVER must be set in production (without it, codes are written to the log)")
     for name in ("SECRET_KEY", "KEY_ENCRYPTION_SECRET"):
         if len(config[name]) < 32:
             raise SettingsError(f"{name} must be at least 32 characters in production")

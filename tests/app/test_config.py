@@ -22,6 +22,7 @@ PRODUCTION = {
     "SECRET_KEY": "s" * 40,
     "KEY_ENCRYPTION_SECRET": "k" * 40,
     "DATABASE_URL": "postgresql://idp@db/idp",
+    "MAIL_SERVER": "smtp.example.com",
 }
 
 
@@ -90,7 +91,8 @@ def test_invalid_settings_stop_start_up(tmp_path, override, message):
     ({"SECRET_KEY": ""}, "SECRET_KEY must be set in production"),
     ({"KEY_ENCRYPTION_SECRET": ""}, "KEY_ENCRYPTION_SECRET must be set in production"),
     ({"SECRET_KEY": "short"}, "SECRET_KEY must be at least 32 characters"),
-], ids=["http-issuer", "no-secret-key", "no-key-secret", "short-secret"])
+    ({"MAIL_SERVER": ""}, "MAIL_SERVER must be set in production"),
+], ids=["http-issuer", "no-secret-key", "no-key-secret", "short-secret", "no-mail-server"])
 def test_unsafe_production_settings_stop_start_up(tmp_path, override, message):
     with pytest.raises(SettingsError, match=message):
         check_settings(settings({**PRODUCTION, **override}, tmp_path))
