@@ -19,6 +19,8 @@ from ..services import recovery
 from ..services import second_factor
 from ..services import sessions
 from ..services.errors import DomainError
+from ..services.errors import MessageNotSent
+from ..services.errors import ResendTooSoon
 from ..services.errors import SecondFactorRequired
 from ..services.errors import SignInRefused
 from ..web import begin_second_factor
@@ -104,7 +106,12 @@ def login():
         session, token = accounts.sign_in(email, password, request_origin(), current=current_session())
     except SecondFactorRequired as pending:
         begin_second_factor(pending.user_id, email, "/account")
-        second_factor.send(pending.user_id)
+        try:
+            second_factor.send(pending.user_id)
+        except (ResendTooSoon, MessageNotSent) as problem_sending:
+            # The password was right and the sign-in waits for a code: a code sent moments ago
+            # still completes it, and a failed one can be resent from the 2FA step.
+            return jsonify({"status": "second_factor_required", "detail": problem_sending.public_message}), 202
         return jsonify({"status": "second_factor_required"}), 202
     except SignInRefused as refusal:
         if refusal.outcome == "unverified":

@@ -56,7 +56,8 @@ def _record_lockout(_limit) -> None:
 
 
 def _failed(response) -> bool:
-    return response.status_code != 302
+    """A refused check: pages answer 400 (success redirects), the API a 4xx (success 2xx)."""
+    return response.status_code >= 400
 
 
 @bp.get("/login")
@@ -154,14 +155,19 @@ CREDENTIAL_CHECKS = ("auth.login_submit", "auth.second_factor_submit", "onboardi
 
 
 def limit_credential_checks(app: Flask) -> None:
-    """Brute-force limits on credential checks: every attempt per IP, failures per account."""
+    """Brute-force limits on credential checks: every attempt per IP, failures per account.
+
+    Shared limits: one counter per IP and one per account across every page and API view that
+    checks a password or a code, so guesses spread over several endpoints still add up.
+    """
     limiter = app.extensions["rate_limiter"]
+    per_account = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
+                                       scope="credential-account", key_func=_account_key, deduct_when=_failed,
+                                       on_breach=_record_lockout)
+    per_ip = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], scope="credential-ip",
+                                  on_breach=_record_lockout)
     for endpoint in CREDENTIAL_CHECKS:
-        view = app.view_functions[endpoint]
-        view = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], key_func=_account_key,
-                             deduct_when=_failed, on_breach=_record_lockout)(view)
-        view = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], on_breach=_record_lockout)(view)
-        app.view_functions[endpoint] = view
+        app.view_functions[endpoint] = per_ip(per_account(app.view_functions[endpoint]))
 
 
 @bp.get("/logout")
