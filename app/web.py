@@ -93,7 +93,8 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' https://gravatar.com https://www.gravatar.com data:",
+    # Any https picture: an avatar may be a URL the user chose.
+    "img-src 'self' https: data:",
     "object-src 'none'",
     "base-uri 'none'",
     # RFC 9700 §4.16: the authorization server's pages must not be framed (clickjacking).
@@ -115,6 +116,25 @@ def add_security_headers(response: Response) -> Response:
         # Pages and API answers are per user: never kept by a shared or browser cache.
         headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def limit_password_checks(app: Flask, endpoints: tuple[str, ...]) -> None:
+    """Brute-force limits on views that ask the signed-in user for their password: every attempt per
+    IP, and wrong passwords (the view sets ``g.password_refused``) per account. The counters are
+    the sign-in's own (same scopes, same keys), so guesses here and at /login add up."""
+    limiter = app.extensions["rate_limiter"]
+    per_account = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], "credential-account",
+                                       key_func=_signed_in_account_key,
+                                       deduct_when=lambda _response: bool(g.get("password_refused")))
+    per_ip = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], "credential-ip")
+    for endpoint in endpoints:
+        app.view_functions[endpoint] = per_ip(per_account(app.view_functions[endpoint]))
+
+
+def _signed_in_account_key() -> str:
+    # The sign-in's key for the same account: "account:" + the stored (lower-case) email.
+    session = current_session()
+    return "account:" + (session.user.email if session else "")
 
 
 def init_app(app: Flask) -> None:

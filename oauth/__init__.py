@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     from app import errors
     from app.services import events
 
+    from . import account
     from . import cli
     from . import clients
     from . import discovery
@@ -44,6 +45,7 @@ def init_app(app: Flask) -> None:
     clients.init_app(app)
     discovery.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(account.bp)
     app.cli.add_command(cli.clients)
     for path in ("/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/userinfo"):
         errors.register_shape(app, path, _oauth_error)
@@ -51,6 +53,9 @@ def init_app(app: Flask) -> None:
     events.sessions_ended.connect(_on_sessions_ended)
     events.credentials_revoked.connect(_on_credentials_revoked)
 
+
+# The scope that lets an access token use the server's own account API (/currentuser, /api/v1/me).
+ACCOUNT_SCOPE = "account"
 
 OAUTH_ERRORS = {400: "invalid_request", 401: "invalid_client", 404: "invalid_request", 405: "invalid_request",
                 429: "slow_down", 503: "temporarily_unavailable"}
@@ -68,13 +73,19 @@ def _oauth_error(error):
 
 
 def _session_from_token(token: str):
-    """The live session a bearer access token was issued in, for the server's own APIs."""
+    """The live session a bearer access token was issued in, for the server's own APIs.
+
+    Only tokens granted the ``account`` scope act for the user there: a token an application got
+    for ``openid profile`` must not edit the profile, end sessions or revoke grants.
+    """
     from app.services import sessions
 
     from . import tokens
 
     valid = tokens.validate_access_token(token)
-    sid = valid.claims.get("sid") if valid else None
+    if valid is None or ACCOUNT_SCOPE not in valid.scope.split():
+        return None
+    sid = valid.claims.get("sid")
     return sessions.find_live(uuid.UUID(sid)) if sid else None
 
 

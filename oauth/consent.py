@@ -19,6 +19,7 @@ SCOPE_DESCRIPTIONS = {
     "phone": "See your phone number",
     "address": "See your postal address",
     "offline_access": "Stay connected when you are not using it (long-lived access)",
+    "account": "Manage your account here: profile, sessions, security settings and connected applications",
 }
 
 

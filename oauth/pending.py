@@ -7,7 +7,6 @@ started it.
 
 import hmac
 import secrets
-from datetime import datetime
 from datetime import timedelta
 
 from flask import session as browser_state

@@ -1,11 +1,17 @@
-"""JSON endpoints: /currentuser, health, and (later) /api/v1."""
+"""JSON endpoints: /currentuser, health, and /api/v1."""
 
 from flask import Flask
 
+from ..web import limit_password_checks
+from . import account
 from . import auth
+from . import phone
 from .views import bp
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(phone.bp)
+    limit_password_checks(app, account.PASSWORD_CHECKS)

@@ -51,6 +51,9 @@ STATUSES = (
     (MessageNotSent, 503),
 )
 RETRY_AFTER_MAIL = "5"
+# Views that check the user's password, under the brute-force limits (web.limit_password_checks).
+PASSWORD_CHECKS = ("account_api.delete_me", "account_api.change_password", "account_api.request_email_change",
+                   "account_api.set_two_factor")
 
 
 @bp.before_request

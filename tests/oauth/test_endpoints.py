@@ -77,7 +77,8 @@ def resource_server(make_client):
 
 @pytest.fixture
 def application(make_client):
-    return make_client(post_logout_redirect_uris=[POST_LOGOUT_URI])
+    return make_client(post_logout_redirect_uris=[POST_LOGOUT_URI],
+                       scope="openid profile email phone address offline_access account")
 
 
 # --- /oauth/revoke (RFC 7009) -------------------------------------------------------------------------
@@ -496,7 +497,7 @@ def test_discovery_reveals_no_private_data(app, client, user, make_client):
 
 def test_currentuser_accepts_a_bearer_access_token(app, signed_in, user, application):
     """/currentuser with Authorization: Bearer (no cookie) returns the token's user."""
-    tokens = get_tokens(signed_in, application)
+    tokens = get_tokens(signed_in, application, scope="openid account")
     outsider = app.test_client()
     assert outsider.get("/currentuser").status_code == 401
     response = outsider.get("/currentuser", headers=bearer(tokens["access_token"]))
@@ -507,13 +508,25 @@ def test_currentuser_accepts_a_bearer_access_token(app, signed_in, user, applica
 
 def test_currentuser_refuses_a_revoked_bearer_token(app, signed_in, application):
     """A revoked access token opens nothing: 401."""
-    tokens = get_tokens(signed_in, application)
+    tokens = get_tokens(signed_in, application, scope="openid account")
     outsider = app.test_client()
     assert outsider.get("/currentuser", headers=bearer(tokens["access_token"])).status_code == 200
     assert revoke(signed_in, application, tokens["access_token"]).status_code == 200
     response = outsider.get("/currentuser", headers=bearer(tokens["access_token"]))
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
+
+
+def test_a_token_without_the_account_scope_cannot_use_the_account_api(app, signed_in, application):
+    """An application granted only openid/profile cannot act on the account: 401 everywhere."""
+    tokens = get_tokens(signed_in, application, scope="openid profile email")
+    outsider = app.test_client()
+    assert outsider.get("/currentuser", headers=bearer(tokens["access_token"])).status_code == 401
+    assert outsider.get("/api/v1/me/applications", headers=bearer(tokens["access_token"])).status_code == 401
+    response = outsider.delete(f"/api/v1/me/applications/{application.client_id}",
+                               headers=bearer(tokens["access_token"]))
+    assert response.status_code == 401
+    assert len(signed_in.get("/api/v1/me/applications").get_json()["applications"]) == 1
 
 
 # --- the user's grants: /api/v1/me/applications -------------------------------------------------------
@@ -534,7 +547,7 @@ def test_my_applications_lists_the_consented_application(signed_in, application)
 def test_withdrawing_a_grant_with_a_bearer_token_stops_that_apps_tokens(app, signed_in, application, make_client,
                                                                         resource_server):
     """DELETE -> 204; the app's refresh token is invalid_grant, its access token inactive; others live on."""
-    tokens = get_tokens(signed_in, application)
+    tokens = get_tokens(signed_in, application, scope="openid account")
     other = make_client(name="Other App")
     others = get_tokens(signed_in, other)
     response = app.test_client().delete(f"/api/v1/me/applications/{application.client_id}",
@@ -564,7 +577,7 @@ def test_withdrawing_a_grant_with_the_cookie_needs_the_csrf_header(signed_in, ap
 @pytest.mark.parametrize("target", ["unknown-client", "not-granted"])
 def test_withdrawing_an_unknown_grant_is_404_problem_json(app, signed_in, application, make_client, target):
     """A client_id the user never granted (or that does not exist) is 404 problem JSON."""
-    tokens = get_tokens(signed_in, application)
+    tokens = get_tokens(signed_in, application, scope="openid account")
     client_id = str(uuid.uuid4()) if target == "unknown-client" else make_client(name="Never Used").client_id
     response = app.test_client().delete(f"/api/v1/me/applications/{client_id}",
                                         headers=bearer(tokens["access_token"]))
