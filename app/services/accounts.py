@@ -25,7 +25,6 @@ from .errors import AccountExists
 from .errors import CodeRejected
 from .errors import InvalidInput
 from .errors import NotFound
-from .errors import PasswordRejected
 from .errors import SecondFactorRequired
 from .errors import SignInRefused
 from .history import Origin
@@ -61,9 +60,7 @@ def create_user(email: str, password: str, fullname: str = "", *, verified: bool
                 extra_roles: frozenset[str] = frozenset()) -> User:
     """Create an account; it always has the ``user`` role, whatever else it is given."""
     email = normalise_email(email)
-    reasons = passwords.policy_violations(password, email, (fullname,))
-    if reasons:
-        raise PasswordRejected(reasons)
+    passwords.require_acceptable(password, email, (fullname,))
     user = User(email=email, fullname=fullname.strip(), email_verified=verified,
                 password_hash=passwords.hash_password(password), avatar=gravatar_url(email),
                 roles=rbac.roles_named({rbac.DEFAULT_ROLE, *extra_roles}))
@@ -175,9 +172,7 @@ def ensure_superadmin(email: str, password: str | None) -> tuple[User, str | Non
 def set_password(email: str, password: str) -> User:
     """Give an account a new password and end its sessions."""
     user = _existing(email)
-    reasons = passwords.policy_violations(password, user.email, (user.fullname,))
-    if reasons:
-        raise PasswordRejected(reasons)
+    passwords.require_acceptable(password, user.email, (user.fullname,))
     user.password_hash = passwords.hash_password(password)
     user.updated_at = now()
     db.session.commit()

@@ -5,6 +5,8 @@ from flask import current_app
 from passlib.context import CryptContext
 from zxcvbn import zxcvbn
 
+from .errors import PasswordRejected
+
 MIN_LENGTH = 8
 MAX_LENGTH = 128
 
@@ -83,6 +85,13 @@ def policy_violations(password: str, email: str = "", other_inputs: tuple[str, .
     if len(reasons) == 1:
         reasons.append("Add more words or characters that are less common.")
     return reasons
+
+
+def require_acceptable(password: str, email: str = "", other_inputs: tuple[str, ...] = ()) -> None:
+    """PasswordRejected, with the reasons, unless ``password`` meets the policy."""
+    reasons = policy_violations(password, email, other_inputs)
+    if reasons:
+        raise PasswordRejected(reasons)
 
 
 def _sentence(text: str) -> str:

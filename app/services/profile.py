@@ -217,15 +217,14 @@ def change_password(user_id: UUID, current_password: str, new_password: str, kee
     _check_password(user, current_password, "current_password")
     if not isinstance(new_password, str):
         raise PasswordRejected(["Enter a new password."])
-    reasons = passwords.policy_violations(new_password, user.email, (user.fullname,))
-    if reasons:
-        raise PasswordRejected(reasons)
+    passwords.require_acceptable(new_password, user.email, (user.fullname,))
     user.password_hash = passwords.hash_password(new_password)
     user.updated_at = now()
     db.session.commit()
     ended = sessions.end_all_for(user.id, keep=keep)
     security.info("password.changed user_id=%s sessions_ended=%d", user.id, ended)
-    _notify(user.email, "Your password was changed", "password_changed")
+    _notify(user.email, "Your password was changed", "password_changed",
+            signed_out="your other sessions were signed out")
     return ended
 
 

@@ -12,7 +12,6 @@ from . import sessions
 from . import verification
 from .errors import CodeRejected
 from .errors import MessageNotSent
-from .errors import PasswordRejected
 from .errors import ResendTooSoon
 
 security = logging.getLogger("security")
@@ -36,9 +35,7 @@ def reset(email: str, code: str, new_password: str) -> None:
     user = accounts.find_by_email(email) if email and len(email) <= 254 else None
     if user is None or not user.is_active:
         raise CodeRejected("That code is not right. Check the latest message and try again.")
-    reasons = passwords.policy_violations(new_password, user.email, (user.fullname,))
-    if reasons:
-        raise PasswordRejected(reasons)
+    passwords.require_acceptable(new_password, user.email, (user.fullname,))  # before the code is spent
     verification.check(user.id, "password_reset", code)
     user.password_hash = passwords.hash_password(new_password)
     user.updated_at = now()
@@ -47,6 +44,7 @@ def reset(email: str, code: str, new_password: str) -> None:
     events.credentials_revoked.send(user.id)
     security.info("password.reset user_id=%s", user.id)
     try:
-        mailer.send(user.email, "Your password was changed", "password_changed")
+        mailer.send(user.email, "Your password was changed", "password_changed",
+                    signed_out="every session was signed out")
     except MessageNotSent:  # the reset stands; the mailer logged the failure
         pass
