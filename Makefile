@@ -20,6 +20,8 @@ $(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# The issuer follows PORT unless ISSUER is set.
+run: export ISSUER ?= http://localhost:$(PORT)
 run: $(VENV)/.installed
 	$(BIN)/flask db upgrade
 	$(BIN)/flask bootstrap
