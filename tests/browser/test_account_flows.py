@@ -2,9 +2,6 @@
 an emailed second factor, in Chromium, with codes read from the SMTP server the app mails to."""
 
 import re
-import socket
-import threading
-from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import jwt
@@ -12,78 +9,17 @@ import pytest
 import requests
 from playwright.sync_api import Page
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request
-from werkzeug.wrappers import Response
 
 from app.extensions import db
 from app.models import User
 from app.services import accounts
 from app.services import second_factor
-from oauth import clients
 from tests.helpers import AuthorizationRequest
 
 pytestmark = pytest.mark.browser
 
 NEW_PASSWORD = "violet tractor moonlight sandwich"
 WRONG_CODE = "That code is not right. Check the latest message and try again."
-
-
-def serve(application, port: int = 0) -> tuple:
-    """Serve a WSGI application on 127.0.0.1 in a thread; the server and its thread."""
-    http = make_server("127.0.0.1", port, application, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    return http, thread
-
-
-@pytest.fixture
-def idp_server(make_app):
-    """The identity server on a free loopback port, its ISSUER the URL the browser reaches it at."""
-    started = []
-
-    def factory(**settings):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        url = f"http://127.0.0.1:{port}"
-        app = make_app(ISSUER=url, **settings)
-        started.append(serve(app, port))
-        return SimpleNamespace(url=url, app=app)
-
-    yield factory
-    for http, thread in started:
-        http.shutdown()
-        thread.join()
-
-
-@pytest.fixture
-def make_application():
-    """A third-party application: its own tiny web server on loopback (the redirect really leaves
-    the identity server), registered on ``server``; it records the callback queries it receives."""
-    started = []
-
-    def factory(server, name):
-        received = []
-
-        @Request.application
-        def callback(request):
-            if request.path == "/callback":  # not /favicon.ico
-                received.append(request.query_string.decode())
-            return Response(f"<!doctype html><title>{name}</title><h1>{name}</h1>", mimetype="text/html")
-
-        http, thread = serve(callback)
-        started.append((http, thread))
-        redirect_uri = f"http://127.0.0.1:{http.server_port}/callback"
-        with server.app.app_context():
-            application, secret = clients.register(name, [redirect_uri])
-            return SimpleNamespace(client_id=application.client_id, client_secret=secret, name=name,
-                                   redirect_uris=list(application.redirect_uris), received=received)
-
-    yield factory
-    for http, thread in started:
-        http.shutdown()
-        thread.join()
 
 
 def exchange(server, application, request: AuthorizationRequest, code: str) -> dict:

@@ -1,9 +1,6 @@
 """A person authorizes applications in Chromium: consent Allow and Deny, and single sign-on."""
 
 import re
-import socket
-import threading
-from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import jwt
@@ -11,71 +8,10 @@ import pytest
 import requests
 from playwright.sync_api import Page
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request
-from werkzeug.wrappers import Response
 
-from oauth import clients
 from tests.helpers import AuthorizationRequest
 
 pytestmark = pytest.mark.browser
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def serve(application) -> tuple:
-    """Serve a WSGI application on 127.0.0.1 in a thread; the server and its thread."""
-    http = make_server("127.0.0.1", 0, application, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    return http, thread
-
-
-@pytest.fixture
-def server(make_app):
-    """The app on a free port in a thread, its ISSUER the URL the browser reaches it at."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    app = make_app(ISSUER=url)
-    http = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield SimpleNamespace(url=url, app=app)
-    http.shutdown()
-    thread.join()
-
-
-@pytest.fixture
-def make_application(server):
-    """An application with its own tiny web server on loopback (Playwright cannot intercept the
-    redirect that leads there), registered on the server; it records the callback queries it got."""
-    started = []
-
-    def factory(name, skip_consent=False):
-        received = []
-
-        @Request.application
-        def callback(request):
-            if request.path == "/callback":  # not /favicon.ico
-                received.append(request.query_string.decode())
-            return Response(f"<!doctype html><title>{name}</title><h1>{name}</h1>", mimetype="text/html")
-
-        http, thread = serve(callback)
-        started.append((http, thread))
-        redirect_uri = f"http://127.0.0.1:{http.server_port}/callback"
-        with server.app.app_context():
-            application, secret = clients.register(name, [redirect_uri], skip_consent=skip_consent)
-            return SimpleNamespace(client_id=application.client_id, client_secret=secret, name=name,
-                                   redirect_uris=list(application.redirect_uris), received=received)
-
-    yield factory
-    for http, thread in started:
-        http.shutdown()
-        thread.join()
 
 
 def at_callback(page: Page, application, request: AuthorizationRequest) -> dict:
@@ -108,7 +44,7 @@ def exchange(server, application, request: AuthorizationRequest, code: str) -> d
 
 def test_consent_allow_sends_a_code_to_the_application(page: Page, server, make_application, user):
     """Allow on the consent page returns code, state and iss to the application's redirect URI."""
-    app_one = make_application("App One")
+    app_one = make_application(server, "App One")
     request = AuthorizationRequest(app_one, issuer=server.url)
     page.goto(server.url + request.url)
     sign_in(page, server, user)
@@ -124,7 +60,7 @@ def test_consent_allow_sends_a_code_to_the_application(page: Page, server, make_
 
 def test_consent_deny_sends_access_denied_to_the_application(page: Page, server, make_application, user):
     """Deny returns error=access_denied with state and iss, and is not remembered as consent."""
-    app_one = make_application("App One")
+    app_one = make_application(server, "App One")
     request = AuthorizationRequest(app_one, issuer=server.url)
     page.goto(server.url + request.url)
     sign_in(page, server, user)
@@ -143,8 +79,8 @@ def test_consent_deny_sends_access_denied_to_the_application(page: Page, server,
 
 def test_single_sign_on_into_a_second_application(page: Page, server, make_application, user):
     """Signed in once for app 1, the person gets a code for app 2 without seeing the login form."""
-    app_one = make_application("App One")
-    app_two = make_application("App Two", skip_consent=True)
+    app_one = make_application(server, "App One")
+    app_two = make_application(server, "App Two", skip_consent=True)
 
     first = AuthorizationRequest(app_one, issuer=server.url)
     page.goto(server.url + first.url)
