@@ -5,7 +5,9 @@ import socket
 import threading
 from types import SimpleNamespace
 
+import jwt
 import pytest
+import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
@@ -74,3 +76,15 @@ def make_application():
     for http, thread in started:
         http.shutdown()
         thread.join()
+
+
+def exchange(server, application, request, code: str) -> dict:
+    """The application's back channel: the code for tokens, the ID token verified against the JWKS."""
+    response = requests.post(f"{server.url}/oauth/token", timeout=10,
+                             auth=(application.client_id, application.client_secret),
+                             data={"grant_type": "authorization_code", "code": code,
+                                   "redirect_uri": request.redirect_uri, "code_verifier": request.verifier})
+    assert response.status_code == 200, response.text
+    id_token = response.json()["id_token"]
+    key = jwt.PyJWKClient(f"{server.url}/.well-known/jwks.json").get_signing_key_from_jwt(id_token)
+    return jwt.decode(id_token, key.key, algorithms=["RS256"], audience=application.client_id, issuer=server.url)

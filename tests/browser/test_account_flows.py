@@ -4,9 +4,7 @@ an emailed second factor, in Chromium, with codes read from the SMTP server the 
 import re
 from urllib.parse import urlsplit
 
-import jwt
 import pytest
-import requests
 from playwright.sync_api import Page
 from playwright.sync_api import expect
 
@@ -16,22 +14,12 @@ from app.services import accounts
 from app.services import second_factor
 from tests.helpers import AuthorizationRequest
 
+from .conftest import exchange
+
 pytestmark = pytest.mark.browser
 
 NEW_PASSWORD = "violet tractor moonlight sandwich"
 WRONG_CODE = "That code is not right. Check the latest message and try again."
-
-
-def exchange(server, application, request: AuthorizationRequest, code: str) -> dict:
-    """The application's back channel: the code for tokens, the ID token verified against the JWKS."""
-    response = requests.post(f"{server.url}/oauth/token", timeout=10,
-                             auth=(application.client_id, application.client_secret),
-                             data={"grant_type": "authorization_code", "code": code,
-                                   "redirect_uri": request.redirect_uri, "code_verifier": request.verifier})
-    assert response.status_code == 200, response.text
-    id_token = response.json()["id_token"]
-    key = jwt.PyJWKClient(f"{server.url}/.well-known/jwks.json").get_signing_key_from_jwt(id_token)
-    return jwt.decode(id_token, key.key, algorithms=["RS256"], audience=application.client_id, issuer=server.url)
 
 
 def sign_in(page: Page, email: str, password: str) -> None:

@@ -3,13 +3,13 @@
 import re
 from urllib.parse import urlsplit
 
-import jwt
 import pytest
-import requests
 from playwright.sync_api import Page
 from playwright.sync_api import expect
 
 from tests.helpers import AuthorizationRequest
+
+from .conftest import exchange
 
 pytestmark = pytest.mark.browser
 
@@ -28,18 +28,6 @@ def sign_in(page: Page, server, user) -> None:
     page.get_by_label("Email address").fill(user.email)
     page.get_by_label("Password").fill(user.password)
     page.get_by_role("button", name="Sign in").click()
-
-
-def exchange(server, application, request: AuthorizationRequest, code: str) -> dict:
-    """The application's back channel: the code for tokens, the ID token verified against the JWKS."""
-    response = requests.post(f"{server.url}/oauth/token", timeout=10,
-                             auth=(application.client_id, application.client_secret),
-                             data={"grant_type": "authorization_code", "code": code,
-                                   "redirect_uri": request.redirect_uri, "code_verifier": request.verifier})
-    assert response.status_code == 200, response.text
-    id_token = response.json()["id_token"]
-    key = jwt.PyJWKClient(f"{server.url}/.well-known/jwks.json").get_signing_key_from_jwt(id_token)
-    return jwt.decode(id_token, key.key, algorithms=["RS256"], audience=application.client_id, issuer=server.url)
 
 
 def test_consent_allow_sends_a_code_to_the_application(page: Page, server, make_application, user):
