@@ -24,6 +24,7 @@ from app.models import User
 from app.models import UserSession
 from keys import ring
 
+from . import clients
 from .models import AccessToken
 from .models import Application
 from .models import RefreshToken
@@ -197,6 +198,16 @@ def revoke_for_user(user_id: uuid.UUID, application_id: uuid.UUID | None = None)
         access = access.where(AccessToken.application_id == application_id)
     db.session.execute(refresh.values(revoked_at=at, updated_at=at))
     _commit(_deny(access))
+
+
+def revoke_for_application(application_id: uuid.UUID) -> None:
+    """An application is deleted: every refresh and access token issued to it stops. Commits,
+    with whatever the caller changed in the same unit of work (the deletion itself)."""
+    at = now()
+    db.session.execute(update(RefreshToken)
+                       .where(RefreshToken.application_id == application_id, RefreshToken.revoked_at.is_(None))
+                       .values(revoked_at=at, updated_at=at))
+    _commit(_deny(select(AccessToken).where(AccessToken.application_id == application_id)))
 
 
 def _deny(query) -> dict[str, int]:
@@ -402,9 +413,10 @@ denylist = Denylist()
 
 @dataclass(frozen=True)
 class ValidAccessToken:
-    """A verified, unrevoked access token's claims."""
+    """A verified, unrevoked access token's claims, and the live application it was issued to."""
 
     claims: dict
+    application: Application
 
     @property
     def scope(self) -> str:
@@ -412,7 +424,8 @@ class ValidAccessToken:
 
 
 def validate_access_token(value: str) -> ValidAccessToken | None:
-    """Our JWT access token, checked as a resource server would, plus revocation; else None."""
+    """Our JWT access token, checked as a resource server would, plus revocation and the
+    application's deletion; else None."""
     config = current_app.config
     if not value or value.count(".") != 2 or len(value) > 8192:
         return None
@@ -424,6 +437,9 @@ def validate_access_token(value: str) -> ValidAccessToken | None:
         return None
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= now().timestamp():
         return None
-    if is_denied(claims["jti"]):
+    # A deleted application's tokens stop at once, even those issued before its deletion
+    # revoked them (the lookup is cached in-process, so this costs no query).
+    application = clients.find(claims.get("client_id"))
+    if application is None or is_denied(claims["jti"]):
         return None
-    return ValidAccessToken(claims)
+    return ValidAccessToken(claims, application)

@@ -1,4 +1,4 @@
-"""Revocations outlive Redis.
+"""Revocations outlive Redis, and a deleted application's tokens stop everywhere at once.
 
 The database is the source of truth for revocations; the Redis denylist is a cache that a restart,
 a flush or an outage may empty or make stale at any moment. The Redis tests run a private
@@ -13,8 +13,16 @@ import time
 
 import pytest
 import redis
+from sqlalchemy import select
+from sqlalchemy import update
 
+from app.clock import now
+from app.extensions import db
+from oauth import clients
 from oauth import tokens as token_service
+from oauth.models import AccessToken
+from oauth.models import Application
+from oauth.models import RefreshToken
 
 from ..helpers import AuthActions
 from ..helpers import TcpProxy
@@ -24,6 +32,7 @@ from .test_endpoints import INACTIVE
 from .test_endpoints import bearer
 from .test_endpoints import get_tokens
 from .test_endpoints import introspect
+from .test_endpoints import refresh
 from .test_endpoints import revoke
 
 SCOPE = "openid profile email account"
@@ -120,14 +129,13 @@ def jti_of(app, access_token) -> str:
 
 @production_only
 @pytest.mark.parametrize("how", ["revocation endpoint", "sign-out"])
-def test_revoked_token_stays_revoked_after_redis_restarts(make_app, private_redis, make_user, make_client, how):
+def test_revoked_token_stays_revoked_after_redis_restarts(make_app, private_redis, make_user, application,
+                                                          resource_server, how):
     """Revoke, restart a Redis without persistence: inactive, 401 everywhere; the set is refilled."""
     app = make_app(REDIS_URL=private_redis.url)
     user = make_user()
     browser = app.test_client()
     assert AuthActions(browser).login(user.email, user.password).status_code == 302
-    application = make_client(scope=SCOPE)
-    resource_server = make_client(redirect_uris=(), grant_types=["client_credentials"], name="Resource Server")
     issued = get_tokens(browser, application, scope=SCOPE)
     assert_working(browser, resource_server, issued["access_token"])
     if how == "revocation endpoint":
@@ -144,13 +152,12 @@ def test_revoked_token_stays_revoked_after_redis_restarts(make_app, private_redi
 
 
 @production_only
-def test_revoked_token_stays_revoked_after_redis_is_flushed(make_app, private_redis, make_user, make_client):
+def test_revoked_token_stays_revoked_after_redis_is_flushed(make_app, private_redis, make_user, application,
+                                                            resource_server):
     app = make_app(REDIS_URL=private_redis.url)
     user = make_user()
     browser = app.test_client()
     assert AuthActions(browser).login(user.email, user.password).status_code == 302
-    application = make_client(scope=SCOPE)
-    resource_server = make_client(redirect_uris=(), grant_types=["client_credentials"], name="Resource Server")
     revoked, live = get_tokens(browser, application, scope=SCOPE), get_tokens(browser, application, scope=SCOPE)
     assert revoke(browser, application, revoked["access_token"]).status_code == 200
 
@@ -161,14 +168,13 @@ def test_revoked_token_stays_revoked_after_redis_is_flushed(make_app, private_re
 
 
 @production_only
-def test_redis_down_at_check_time_answers_from_the_database(make_app, redis_proxy, make_user, make_client):
+def test_redis_down_at_check_time_answers_from_the_database(make_app, redis_proxy, make_user, application,
+                                                            resource_server):
     """With Redis unreachable, a revoked token is refused and a live one accepted: no 500."""
     app = make_app(REDIS_URL=redis_proxy.url)
     user = make_user()
     browser = app.test_client()
     assert AuthActions(browser).login(user.email, user.password).status_code == 302
-    application = make_client(scope=SCOPE)
-    resource_server = make_client(redirect_uris=(), grant_types=["client_credentials"], name="Resource Server")
     revoked, live = get_tokens(browser, application, scope=SCOPE), get_tokens(browser, application, scope=SCOPE)
     assert revoke(browser, application, revoked["access_token"]).status_code == 200
 
@@ -180,7 +186,7 @@ def test_redis_down_at_check_time_answers_from_the_database(make_app, redis_prox
 
 @production_only
 def test_revocation_while_redis_is_unreachable_survives_its_return_with_old_data(
-        clock, make_app, redis_proxy, make_user, make_client):
+        clock, make_app, redis_proxy, make_user, application, resource_server):
     """Redis comes back with the denylist it had before the revocations. The revoking process
     pushes its revocation before it trusts Redis again; a revocation whose process never speaks
     to Redis again reaches the others from the database when their sync falls due."""
@@ -189,8 +195,6 @@ def test_revocation_while_redis_is_unreachable_survives_its_return_with_old_data
     user = make_user()
     browser = app.test_client()
     assert AuthActions(browser).login(user.email, user.password).status_code == 302
-    application = make_client(scope=SCOPE)
-    resource_server = make_client(redirect_uris=(), grant_types=["client_credentials"], name="Resource Server")
     first, second = get_tokens(browser, application, scope=SCOPE), get_tokens(browser, application, scope=SCOPE)
     assert_working(browser, resource_server, first["access_token"])  # the denylist is loaded and marked
     assert_working(other.test_client(), resource_server, second["access_token"])
@@ -204,3 +208,42 @@ def test_revocation_while_redis_is_unreachable_survives_its_return_with_old_data
     clock.shift(other.config["DENYLIST_SYNC_INTERVAL"])
     assert_stopped(other.test_client(), resource_server, second["access_token"])
     assert_stopped(other.test_client(), resource_server, first["access_token"])
+
+
+# --- item: a deleted application's tokens stop everywhere at once (both backends) ---------------------------
+
+def test_deleting_an_application_stops_its_tokens_everywhere(app, make_app, signed_in, application,
+                                                             resource_server):
+    """userinfo, introspection, /api/v1/me and /currentuser: 401 invalid_token / inactive, on this
+    process and on another one whose application cache still holds the application."""
+    issued = get_tokens(signed_in, application, scope=SCOPE)
+    other = make_app().test_client()
+    assert_working(signed_in, resource_server, issued["access_token"])
+    assert_working(other, resource_server, issued["access_token"])
+
+    with app.app_context():
+        clients.delete(application.client_id)
+
+    for http in (signed_in, other):
+        assert_stopped(http, resource_server, issued["access_token"])
+        assert introspect(http, resource_server, issued["refresh_token"]) == INACTIVE
+    assert refresh(signed_in, application, issued["refresh_token"]).status_code in (400, 401)
+    with app.app_context():
+        record = db.session.scalar(select(AccessToken).where(
+            AccessToken.jti == jti_of(app, issued["access_token"])))
+        assert record.revoked_at is not None
+        families = db.session.scalars(select(RefreshToken.revoked_at)).all()
+        assert families and all(revoked_at is not None for revoked_at in families)
+
+
+def test_tokens_of_an_application_deleted_without_revoking_them_are_refused(app, signed_in, application,
+                                                                            resource_server):
+    """An application deleted before deletion revoked its tokens (an older release) has live token
+    records: validation itself sees the application is gone, so userinfo is 401, not a 500."""
+    issued = get_tokens(signed_in, application, scope=SCOPE)
+    with app.app_context():
+        db.session.execute(update(Application).where(Application.client_id == application.client_id)
+                           .values(deleted_at=now()))
+        db.session.commit()
+        clients.invalidate()
+    assert_stopped(signed_in, resource_server, issued["access_token"])
