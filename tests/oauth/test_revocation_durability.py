@@ -147,8 +147,10 @@ def test_revoked_token_stays_revoked_after_redis_restarts(make_app, private_redi
     private_redis.restart()
 
     assert_stopped(browser, resource_server, issued["access_token"])
-    # The first check after the restart refilled the denylist from the database.
-    assert private_redis.client().zscore(token_service.Denylist.KEY, jti_of(app, issued["access_token"]))
+    # The first check after the restart refilled the denylist from the database and marked it complete.
+    cache = private_redis.client()
+    assert cache.zscore(token_service.Denylist.KEY, jti_of(app, issued["access_token"]))
+    assert cache.zscore(token_service.Denylist.KEY, token_service.Denylist.MARKER) is not None
 
 
 @production_only
@@ -186,7 +188,7 @@ def test_redis_down_at_check_time_answers_from_the_database(make_app, redis_prox
 
 @production_only
 def test_revocation_while_redis_is_unreachable_survives_its_return_with_old_data(
-        clock, make_app, redis_proxy, make_user, application, resource_server):
+        clock, make_app, private_redis, redis_proxy, make_user, application, resource_server):
     """Redis comes back with the denylist it had before the revocations. The revoking process
     pushes its revocation before it trusts Redis again; a revocation whose process never speaks
     to Redis again reaches the others from the database when their sync falls due."""
@@ -198,6 +200,8 @@ def test_revocation_while_redis_is_unreachable_survives_its_return_with_old_data
     first, second = get_tokens(browser, application, scope=SCOPE), get_tokens(browser, application, scope=SCOPE)
     assert_working(browser, resource_server, first["access_token"])  # the denylist is loaded and marked
     assert_working(other.test_client(), resource_server, second["access_token"])
+    marker = private_redis.client().zscore(token_service.Denylist.KEY, token_service.Denylist.MARKER)
+    assert marker is not None  # so only a sync, not a refill, can bring the missed revocation
 
     redis_proxy.cut()
     assert revoke(browser, application, first["access_token"]).status_code == 200
@@ -208,6 +212,8 @@ def test_revocation_while_redis_is_unreachable_survives_its_return_with_old_data
     clock.shift(other.config["DENYLIST_SYNC_INTERVAL"])
     assert_stopped(other.test_client(), resource_server, second["access_token"])
     assert_stopped(other.test_client(), resource_server, first["access_token"])
+    synced = private_redis.client().zscore(token_service.Denylist.KEY, token_service.Denylist.MARKER)
+    assert synced < marker  # scored -T: the sync moved the marker on
 
 
 # --- item: a deleted application's tokens stop everywhere at once (both backends) ---------------------------
