@@ -125,6 +125,8 @@ def load_settings(env: Mapping[str, str]) -> dict:
         "PKCE_REQUIRED_FOR_CONFIDENTIAL": _bool(env, "PKCE_REQUIRED_FOR_CONFIDENTIAL", True),
         # How often, in seconds, a process checks the database for changed applications.
         "CLIENT_CACHE_CHECK_INTERVAL": _int(env, "CLIENT_CACHE_CHECK_INTERVAL", 5, 0),
+        # How often, in seconds, the Redis denylist is caught up with revocations in the database.
+        "DENYLIST_SYNC_INTERVAL": _int(env, "DENYLIST_SYNC_INTERVAL", 10, 0),
         # Verification codes: digits, lifetimes (email, SMS), resend window, wrong tries allowed.
         "CODE_LENGTH": _int(env, "CODE_LENGTH", 6, 4),
         "EMAIL_CODE_TTL": _int(env, "EMAIL_CODE_TTL", 86400, 60),

@@ -132,6 +132,8 @@ def delete(client_id: str) -> Application:
     """Remove an application from service; its tokens stop working (see oauth.tokens)."""
     application = _existing(client_id)
     application.deleted_at = application.updated_at = now()
+    from .tokens import revoke_for_application  # here: oauth.tokens imports this module
+    revoke_for_application(application.id)
     db.session.commit()
     invalidate()
     return application

@@ -23,7 +23,6 @@ from app.services import sessions
 from keys import ring
 
 from . import claims
-from . import clients
 from . import tokens
 from .models import AccessToken
 from .models import Application
@@ -145,6 +144,7 @@ class VerifiedToken:
     def __init__(self, valid: tokens.ValidAccessToken):
         self.claims = valid.claims
         self.scope = valid.scope
+        self.application = valid.application
 
     def get_scope(self) -> str:
         return self.scope
@@ -160,8 +160,8 @@ class VerifiedToken:
         user = db.session.get(User, uuid.UUID(user_id)) if user_id else None
         return user if user is not None and user.is_active else None
 
-    def get_client(self) -> Application | None:
-        return clients.find(self.claims.get("client_id"))
+    def get_client(self) -> Application:
+        return self.application
 
 
 class BearerTokenValidator(BaseBearerTokenValidator):

@@ -3,12 +3,15 @@
 import hashlib
 import logging
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass
 from dataclasses import replace
 from datetime import datetime
 from datetime import timedelta
+from datetime import timezone
 
+import redis
 from flask import current_app
 from sqlalchemy import insert
 from sqlalchemy import select
@@ -21,13 +24,13 @@ from app.models import User
 from app.models import UserSession
 from keys import ring
 
+from . import clients
 from .models import AccessToken
 from .models import Application
 from .models import RefreshToken
 
 log = logging.getLogger("security")
 
-DENYLIST_PREFIX = "idp:denied-jti:"
 RECORD_ACCESS_TOKEN = insert(AccessToken.__table__)
 
 
@@ -157,8 +160,7 @@ def revoke_family(family_id: uuid.UUID) -> None:
     db.session.execute(update(RefreshToken)
                        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
                        .values(revoked_at=at, updated_at=at))
-    _deny(select(AccessToken).where(AccessToken.refresh_family_id == family_id))
-    db.session.commit()
+    _commit(_deny(select(AccessToken).where(AccessToken.refresh_family_id == family_id)))
 
 
 def revoke_for_code(code_id: uuid.UUID) -> None:
@@ -166,14 +168,12 @@ def revoke_for_code(code_id: uuid.UUID) -> None:
     families = db.session.scalars(select(RefreshToken.family_id).where(RefreshToken.code_id == code_id)).all()
     for family_id in set(families):
         revoke_family(family_id)
-    _deny(select(AccessToken).where(AccessToken.code_id == code_id))
-    db.session.commit()
+    _commit(_deny(select(AccessToken).where(AccessToken.code_id == code_id)))
 
 
 def revoke_access_token(record: AccessToken) -> None:
     """Deny one access token until it expires; commits."""
-    _deny(select(AccessToken).where(AccessToken.id == record.id))
-    db.session.commit()
+    _commit(_deny(select(AccessToken).where(AccessToken.id == record.id)))
 
 
 def revoke_for_sessions(session_ids: list[uuid.UUID]) -> None:
@@ -185,8 +185,7 @@ def revoke_for_sessions(session_ids: list[uuid.UUID]) -> None:
                        .where(RefreshToken.session_id.in_(session_ids), RefreshToken.offline.is_(False),
                               RefreshToken.revoked_at.is_(None))
                        .values(revoked_at=at, updated_at=at))
-    _deny(select(AccessToken).where(AccessToken.session_id.in_(session_ids)))
-    db.session.commit()
+    _commit(_deny(select(AccessToken).where(AccessToken.session_id.in_(session_ids))))
 
 
 def revoke_for_user(user_id: uuid.UUID, application_id: uuid.UUID | None = None) -> None:
@@ -198,42 +197,226 @@ def revoke_for_user(user_id: uuid.UUID, application_id: uuid.UUID | None = None)
         refresh = refresh.where(RefreshToken.application_id == application_id)
         access = access.where(AccessToken.application_id == application_id)
     db.session.execute(refresh.values(revoked_at=at, updated_at=at))
-    _deny(access)
-    db.session.commit()
+    _commit(_deny(access))
 
 
-def _deny(query) -> None:
-    """Mark the live access tokens of ``query`` revoked, and put their jti on the denylist."""
+def revoke_for_application(application_id: uuid.UUID) -> None:
+    """An application is deleted: every refresh and access token issued to it stops. Commits,
+    with whatever the caller changed in the same unit of work (the deletion itself)."""
+    at = now()
+    db.session.execute(update(RefreshToken)
+                       .where(RefreshToken.application_id == application_id, RefreshToken.revoked_at.is_(None))
+                       .values(revoked_at=at, updated_at=at))
+    _commit(_deny(select(AccessToken).where(AccessToken.application_id == application_id)))
+
+
+def _deny(query) -> dict[str, int]:
+    """Mark the live access tokens of ``query`` revoked; returns their jti -> expiry (epoch s)."""
     at = now()
     records = db.session.scalars(query.where(AccessToken.revoked_at.is_(None), AccessToken.expires_at > at)).all()
-    if not records:
-        return
     for record in records:
         record.revoked_at = record.updated_at = at
-    client = get_redis()
-    if client is not None:
-        with client.pipeline(transaction=False) as pipe:
-            for record in records:
-                ttl = max(1, int((record.expires_at - at).total_seconds()) + 1)
-                pipe.set(DENYLIST_PREFIX + record.jti, "1", ex=ttl)
-            pipe.execute()
-    log.info("access_tokens.revoked count=%d", len(records))
+    if records:
+        log.info("access_tokens.revoked count=%d", len(records))
+    return {record.jti: _epoch(record.expires_at) for record in records}
+
+
+def _commit(denied: dict[str, int]) -> None:
+    """Commit the revocation, then tell the Redis denylist: the database is written first, so
+    the cache never holds a revocation that was rolled back."""
+    db.session.commit()
+    if denied and get_redis() is not None:
+        denylist.publish(denied)
+
+
+def _epoch(at: datetime) -> int:
+    return int(at.timestamp()) + 1  # rounded up: a member never leaves before its token expires
 
 
 def is_denied(jti: str) -> bool:
-    """Whether an access token was revoked (Redis when configured, else the database)."""
-    client = get_redis()
-    if client is not None:
-        return bool(client.exists(DENYLIST_PREFIX + jti))
+    """Whether an access token was revoked: the Redis denylist when configured and complete,
+    else the database (see ``Denylist``)."""
+    if get_redis() is None:
+        return _revoked_in_database(jti)
+    return denylist.contains(jti)
+
+
+def _revoked_in_database(jti: str) -> bool:
     revoked = db.session.scalar(select(AccessToken.revoked_at).where(AccessToken.jti == jti))
     return revoked is not None
 
 
+class Denylist:
+    """The revoked, unexpired access tokens, cached in Redis; the database stays the truth.
+
+    One sorted set holds every revoked jti, scored by its token's expiry, and a marker member
+    whose score says how far the set is complete: ``-T`` means every revocation committed
+    before T is in it (negative, so trimming expired members never touches it). A restart, a
+    flush, a failover or an eviction loses the marker together with the members, so the set is
+    never taken for complete when it came back empty. A check is one round trip (ZMSCORE of
+    the jti and the marker):
+
+    - jti present: revoked;
+    - marker present: not revoked. When the marker is older than DENYLIST_SYNC_INTERVAL, one
+      process (a lock) first adds the revocations committed since, from the database, trims
+      expired members and moves the marker on;
+    - marker missing: one process (a lock) refills the set from the database; every check
+      meanwhile, and every check Redis fails, is answered by the database.
+
+    Moving the marker is a compare-and-set (a script), so a refill or sync that raced a flush
+    leaves the set unmarked instead of marking an incomplete set.
+
+    A revocation is pushed right after its commit. If Redis is unreachable then, the jti is
+    kept in this process and sent in the same pipeline as its next check, so this process
+    never trusts Redis again before Redis has it; other processes and instances learn it from
+    the database at their next sync, which reads from the marker's time (minus an overlap for
+    slow commits), so no outage is too long to be caught up.
+    """
+
+    KEY = "idp:denylist"
+    MARKER = "~complete"   # jtis are URL-safe base64, so they never start with "~"
+    LOADING = "~loading"   # present while a refill reads the database
+    REFILL_LOCK = "idp:denylist:refill"
+    SYNC_LOCK = "idp:denylist:sync"
+    # A sync re-reads revocations this much older than the marker: a transaction committing
+    # later than this after it stamped revoked_at reaches Redis only through its own push.
+    OVERLAP = 60
+    CHUNK = 1000
+    # Moves the marker only if ARGV[1] still has the score ARGV[2], i.e. nothing flushed the
+    # set or replaced the marker since the database was read.
+    MOVE_MARKER = """
+        local seen = redis.call('ZSCORE', KEYS[1], ARGV[1])
+        if seen and tonumber(seen) == tonumber(ARGV[2]) then
+            redis.call('ZREM', KEYS[1], ARGV[1])
+            redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+            return 1
+        end
+        return 0
+    """
+
+    def _unpushed(self) -> "_Unpushed":
+        return current_app.extensions.setdefault("oauth_denylist_unpushed", _Unpushed())
+
+    def publish(self, denied: dict[str, int]) -> None:
+        """Push committed revocations (with any this process could not push before)."""
+        unpushed = self._unpushed()
+        unpushed.add(denied)
+        batch = unpushed.snapshot()
+        try:
+            get_redis().zadd(self.KEY, batch)
+        except redis.RedisError as error:
+            log.warning("denylist.push_failed count=%d error=%s (kept for the next check)", len(batch), error)
+            return
+        unpushed.pushed(batch)
+
+    def contains(self, jti: str) -> bool:
+        client = get_redis()
+        unpushed = self._unpushed()
+        batch = unpushed.snapshot()
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                if batch:
+                    pipe.zadd(self.KEY, batch)
+                pipe.zmscore(self.KEY, [jti, self.MARKER])
+                denied_until, marker = pipe.execute()[-1]
+        except redis.RedisError as error:
+            log.warning("denylist.unavailable error=%s (answered by the database)", error)
+            return _revoked_in_database(jti)
+        unpushed.pushed(batch)
+        if denied_until is not None:
+            return True
+        if marker is None:
+            self._refill(client)
+            return _revoked_in_database(jti)
+        complete_until = -int(marker)
+        if now().timestamp() - complete_until >= current_app.config["DENYLIST_SYNC_INTERVAL"]:
+            return jti in self._sync(client, complete_until)
+        return False
+
+    def _refill(self, client) -> None:
+        try:
+            if not client.set(self.REFILL_LOCK, "1", nx=True, ex=60):
+                return  # another process is refilling
+            try:
+                client.zadd(self.KEY, {self.LOADING: -1})
+                started = int(now().timestamp())
+                self._store(client, self._revoked_since(None), self.LOADING, -1, started)
+                log.info("denylist.refilled")
+            finally:
+                client.delete(self.REFILL_LOCK)
+        except redis.RedisError as error:
+            log.warning("denylist.refill_failed error=%s", error)
+
+    def _sync(self, client, complete_until: int) -> set[str]:
+        """Catch the set up with the database; the jtis added, or none without the lock."""
+        interval = current_app.config["DENYLIST_SYNC_INTERVAL"]
+        try:
+            if not client.set(self.SYNC_LOCK, "1", nx=True, px=max(1, interval * 1000)):
+                return set()
+            started = int(now().timestamp())
+            since = datetime.fromtimestamp(complete_until - self.OVERLAP, timezone.utc)
+            found = self._revoked_since(since)
+            self._store(client, found, self.MARKER, -complete_until, started)
+            return set(found)
+        except redis.RedisError as error:
+            log.warning("denylist.sync_failed error=%s", error)
+            return set()
+
+    def _store(self, client, members: dict[str, int], expected: str, expected_score: int, started: int) -> None:
+        items = list(members.items())
+        with client.pipeline(transaction=False) as pipe:
+            for start in range(0, len(items), self.CHUNK):
+                pipe.zadd(self.KEY, dict(items[start:start + self.CHUNK]))
+            pipe.zremrangebyscore(self.KEY, 0, int(now().timestamp()))
+            pipe.eval(self.MOVE_MARKER, 1, self.KEY, expected, expected_score, -started, self.MARKER)
+            pipe.execute()
+
+    @staticmethod
+    def _revoked_since(since: datetime | None) -> dict[str, int]:
+        """Revoked, unexpired jtis (revoked since ``since``), read on a connection of their own."""
+        query = select(AccessToken.jti, AccessToken.expires_at).where(
+            AccessToken.revoked_at.is_not(None), AccessToken.expires_at > now())
+        if since is not None:
+            query = query.where(AccessToken.revoked_at >= since)
+        with db.engine.connect() as connection:
+            return {row.jti: _epoch(row.expires_at) for row in connection.execute(query)}
+
+
+class _Unpushed:
+    """Revocations this process committed but could not push to Redis yet (jti -> expiry)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.entries: dict[str, int] = {}
+
+    def add(self, denied: dict[str, int]) -> None:
+        with self.lock:
+            self.entries.update(denied)
+
+    def snapshot(self) -> dict[str, int]:
+        if not self.entries:
+            return {}
+        at = now().timestamp()
+        with self.lock:
+            self.entries = {jti: until for jti, until in self.entries.items() if until > at}
+            return dict(self.entries)
+
+    def pushed(self, batch: dict[str, int]) -> None:
+        if batch:
+            with self.lock:
+                for jti in batch:
+                    self.entries.pop(jti, None)
+
+
+denylist = Denylist()
+
+
 @dataclass(frozen=True)
 class ValidAccessToken:
-    """A verified, unrevoked access token's claims."""
+    """A verified, unrevoked access token's claims, and the live application it was issued to."""
 
     claims: dict
+    application: Application
 
     @property
     def scope(self) -> str:
@@ -241,7 +424,8 @@ class ValidAccessToken:
 
 
 def validate_access_token(value: str) -> ValidAccessToken | None:
-    """Our JWT access token, checked as a resource server would, plus revocation; else None."""
+    """Our JWT access token, checked as a resource server would, plus revocation and the
+    application's deletion; else None."""
     config = current_app.config
     if not value or value.count(".") != 2 or len(value) > 8192:
         return None
@@ -253,6 +437,9 @@ def validate_access_token(value: str) -> ValidAccessToken | None:
         return None
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= now().timestamp():
         return None
-    if is_denied(claims["jti"]):
+    # A deleted application's tokens stop at once, even those issued before its deletion
+    # revoked them (the lookup is cached in-process, so this costs no query).
+    application = clients.find(claims.get("client_id"))
+    if application is None or is_denied(claims["jti"]):
         return None
-    return ValidAccessToken(claims)
+    return ValidAccessToken(claims, application)
