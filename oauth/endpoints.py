@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from authlib.integrations.flask_oauth2 import ResourceProtector as BaseResourceProtector
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
+from authlib.oauth2.rfc6749.errors import UnauthorizedClientError
 from authlib.oauth2.rfc6750 import BearerTokenValidator as BaseBearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint as BaseRevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as BaseIntrospectionEndpoint
@@ -81,10 +82,20 @@ class IntrospectedRefreshToken:
 
 
 class IntrospectionEndpoint(BaseIntrospectionEndpoint):
-    """RFC 7662, for confidential clients (resource servers). Anything not active is exactly
+    """RFC 7662, for applications registered as resource servers. Anything not active is exactly
     ``{"active": false}`` (§2.2)."""
 
     CLIENT_AUTH_METHODS = SECRET_AUTH
+
+    def authenticate_endpoint_client(self, request):
+        client = super().authenticate_endpoint_client(request)
+        # RFC 7662 §4: the endpoint must be protected so that only authorized resource servers learn
+        # about tokens (and the users behind them); other clients are refused, not told "inactive".
+        if not client.introspect:
+            raise UnauthorizedClientError(
+                "This client is not registered as a resource server, so it may not introspect tokens",
+                status_code=403)
+        return client
 
     def check_params(self, request, client):
         if "token" not in request.form:
@@ -99,7 +110,7 @@ class IntrospectionEndpoint(BaseIntrospectionEndpoint):
         return IntrospectedRefreshToken(record)
 
     def check_permission(self, token, client, request):
-        return not client.is_public
+        return client.introspect
 
     def create_introspection_payload(self, token):
         if token is None:

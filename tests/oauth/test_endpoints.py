@@ -71,8 +71,8 @@ def bearer(token) -> dict:
 
 @pytest.fixture
 def resource_server(make_client):
-    """A confidential client that only introspects (client_credentials, no redirect URI)."""
-    return make_client(redirect_uris=(), grant_types=["client_credentials"], name="Resource Server")
+    """A confidential client registered as a resource server (client_credentials, no redirect URI)."""
+    return make_client(redirect_uris=(), grant_types=["client_credentials"], name="Resource Server", introspect=True)
 
 
 @pytest.fixture
@@ -196,6 +196,34 @@ def test_introspection_requires_a_confidential_client(signed_in, application, ma
     assert response.status_code == 401
     body = response.get_json()
     assert body["error"] == "invalid_client" and "active" not in body
+
+
+@pytest.mark.parametrize("caller", ["service", "web-app"])
+def test_introspection_is_only_for_resource_servers(signed_in, application, make_client, caller):
+    """RFC 7662 §4: an authenticated client not registered as a resource server gets 403
+    unauthorized_client saying why, and learns nothing about the token."""
+    tokens = get_tokens(signed_in, application)
+    if caller == "service":
+        other = make_client(redirect_uris=(), grant_types=["client_credentials"], name="Batch Job")
+    else:
+        other = application
+    for kind in ("access_token", "refresh_token"):
+        response = signed_in.post("/oauth/introspect", data={"token": tokens[kind]},
+                                  auth=(other.client_id, other.client_secret))
+        assert response.status_code == 403
+        assert response.headers["Cache-Control"] == "no-store"
+        body = response.get_json()
+        assert set(body) == {"error", "error_description"} and body["error"] == "unauthorized_client"
+        assert "resource server" in body["error_description"]
+
+
+def test_bad_credentials_of_a_resource_server_are_still_invalid_client(signed_in, application, resource_server):
+    """Authentication comes first: a wrong secret is 401 invalid_client, not 403."""
+    tokens = get_tokens(signed_in, application)
+    response = signed_in.post("/oauth/introspect", data={"token": tokens["access_token"]},
+                              auth=(resource_server.client_id, "wrong-secret"))
+    assert response.status_code == 401 and response.get_json()["error"] == "invalid_client"
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
 
 
 def test_active_access_token_introspection_has_exactly_the_documented_members(
