@@ -401,6 +401,38 @@ def test_logout_with_id_token_hint_redirects_to_the_registered_uri_with_state(ap
     assert signed_in.get("/currentuser").status_code == 401
 
 
+@pytest.mark.parametrize("whose", ["another-user", "another-session-of-the-user"])
+def test_logout_with_a_hint_for_another_session_asks_to_confirm(app, signed_in, user, make_user, application, whose):
+    """An ID token we signed for someone else (or for an older session) does not sign this browser out
+    unasked: the confirmation page, the session untouched; confirming then ends it and redirects."""
+    if whose == "another-user":
+        other = make_user(email="other@example.com")
+    else:
+        other = user
+    elsewhere = app.test_client()
+    assert elsewhere.post("/login", data={"csrf_token": csrf_token(elsewhere.get("/login").text),
+                                          "email": other.email, "password": other.password}).status_code == 302
+    hint = get_tokens(elsewhere, application)["id_token"]
+    cookie = session_cookie(signed_in)
+    query = {"id_token_hint": hint, "post_logout_redirect_uri": POST_LOGOUT_URI, "state": "s-1"}
+    page = signed_in.get("/oauth/logout", query_string=query)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert '<form method="post" action="/oauth/logout">' in page.text
+    assert is_signed_in(app, cookie)
+    posted = signed_in.post("/oauth/logout", data={"csrf_token": csrf_token(page.text), **query})
+    assert posted.status_code == 302 and posted.headers["Location"] == POST_LOGOUT_URI + "?state=s-1"
+    assert not is_signed_in(app, cookie)
+    assert is_signed_in(app, session_cookie(elsewhere))
+
+
+def test_logout_with_a_hint_and_no_session_redirects(client, signed_in, application):
+    """Nobody signed in here: nothing to protect, so a valid hint goes straight back to the client."""
+    hint = get_tokens(signed_in, application)["id_token"]
+    response = client.get("/oauth/logout", query_string={
+        "id_token_hint": hint, "post_logout_redirect_uri": POST_LOGOUT_URI})
+    assert response.status_code == 302 and response.headers["Location"] == POST_LOGOUT_URI
+
+
 def test_logout_to_an_unregistered_uri_shows_an_error_page(signed_in, application):
     """The OP never redirects to an unregistered post_logout_redirect_uri: an HTML error page instead."""
     tokens = get_tokens(signed_in, application)
