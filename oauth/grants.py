@@ -1,6 +1,7 @@
 """Authlib grant subclasses: storage hooks only, translated into the protocol services."""
 
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode as BaseOpenIDCode
 from flask import current_app
@@ -32,6 +33,16 @@ class TokenIssuingGrant:
 class AuthorizationCodeGrant(TokenIssuingGrant, grants.AuthorizationCodeGrant):
     # Public clients authenticate with none and prove possession with PKCE (RFC 7636).
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def validate_token_request(self):
+        super().validate_token_request()
+        code: AuthorizationCode = self.request.authorization_code
+        sent = self.request.payload.redirect_uri
+        # OAuth 2.1 §4.1.3: redirect_uri is required (and must be identical, checked by Authlib) when
+        # the authorization request had one. Without one there (allowed only with a single registered
+        # URI), it may be left out here; when sent anyway it must be the URI the code went to.
+        if not code.redirect_uri and sent is not None and sent != self.request.client.get_default_redirect_uri():
+            raise InvalidGrantError("Invalid 'redirect_uri' in request.")
 
     def save_authorization_code(self, code, request):
         """Called at /oauth/authorize once the user has allowed the request (code: 48 random chars)."""

@@ -1,5 +1,6 @@
 """Small Authlib extensions, one rule each."""
 
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter as BaseIssuerParameter
@@ -34,6 +35,16 @@ class S256CodeChallenge(CodeChallenge):
         if method != "S256":
             raise InvalidRequestError("code_challenge_method must be S256")
         super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant, result):
+        request = grant.request
+        # RFC 7636 §4.6, OAuth 2.1 §4.1.3: a code issued with a challenge is redeemed only with the
+        # matching verifier; without one the grant does not verify, which is invalid_grant (Authlib
+        # answers invalid_request).
+        if not request.form.get("code_verifier") and self.get_authorization_code_challenge(
+                request.authorization_code):
+            raise InvalidGrantError("Missing 'code_verifier': this code was issued for a code_challenge.")
+        super().validate_code_verifier(grant, result)
 
 
 class IssuerParameter(BaseIssuerParameter):
