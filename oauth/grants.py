@@ -2,6 +2,7 @@
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode as BaseOpenIDCode
 from flask import current_app
@@ -33,6 +34,15 @@ class TokenIssuingGrant:
 class AuthorizationCodeGrant(TokenIssuingGrant, grants.AuthorizationCodeGrant):
     # Public clients authenticate with none and prove possession with PKCE (RFC 7636).
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client):
+        """Authlib's check, without echoing an unregistered URI: its description refuses (with a
+        500) the characters RFC 6749 §4.1.2.1 forbids there, and the URI may hold any."""
+        uri = request.payload.redirect_uri
+        if uri and not client.check_redirect_uri(uri):
+            raise InvalidRequestError("The redirect_uri is not registered for this client.")
+        return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
 
     def validate_token_request(self):
         super().validate_token_request()
