@@ -1,9 +1,9 @@
 """The OAuth 2.0 / OpenID Connect authorization server (Authlib), built per application.
 
-The policy, in order: authorization code with PKCE S256 for every client and the issuer in
-every authorization response; OpenID Connect ID tokens; rotating refresh tokens with reuse
-detection; client credentials; revocation, introspection (resource servers only), userinfo and
-RP-initiated logout.
+The policy, in order: authorization code with single-valued parameters, PKCE S256 for every
+client and the issuer in every authorization response; OpenID Connect ID tokens; rotating
+refresh tokens with reuse detection; client credentials; revocation, introspection (resource
+servers only), userinfo and RP-initiated logout.
 """
 
 import ipaddress
@@ -35,7 +35,8 @@ def init_app(app: Flask) -> None:
     from .server import AuthorizationServer
 
     server = AuthorizationServer(app)
-    server.register_grant(grants.AuthorizationCodeGrant, [policy.S256CodeChallenge(), grants.OpenIDCode()])
+    server.register_grant(grants.AuthorizationCodeGrant,
+                          [policy.SingleValuedParameters(), policy.S256CodeChallenge(), grants.OpenIDCode()])
     server.register_grant(grants.RefreshTokenGrant)
     server.register_grant(grants.ClientCredentialsGrant)
     server.register_extension(policy.IssuerParameter())

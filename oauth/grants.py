@@ -44,6 +44,15 @@ class AuthorizationCodeGrant(TokenIssuingGrant, grants.AuthorizationCodeGrant):
             raise InvalidRequestError("The redirect_uri is not registered for this client.")
         return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
 
+    @staticmethod
+    def validate_no_multiple_request_parameter(request):
+        """RFC 6749 §3.1: a repeated client_id or redirect_uri leaves no verified client or URI to
+        send an error to (an error page follows); other repeated parameters are refused once
+        both are verified (``policy.SingleValuedParameters``), so that error goes back to the client."""
+        for name in ("client_id", "redirect_uri"):
+            if len(request.payload.datalist.get(name, [])) > 1:
+                raise InvalidRequestError(f"The request includes '{name}' more than once.")
+
     def validate_token_request(self):
         super().validate_token_request()
         code: AuthorizationCode = self.request.authorization_code

@@ -24,6 +24,7 @@ from app.web import current_session
 
 from . import consent
 from . import pending
+from .policy import reject_repeated_parameters
 from .server import StoredRequest
 
 bp = Blueprint("oauth", __name__)
@@ -165,18 +166,21 @@ def insecure_transport(error):
 
 @bp.post("/oauth/token")
 @csrf.exempt
+@reject_repeated_parameters
 def token():
     return _server().create_token_response()
 
 
 @bp.post("/oauth/revoke")
 @csrf.exempt
+@reject_repeated_parameters
 def revoke():
     return _server().create_endpoint_response("revocation")
 
 
 @bp.post("/oauth/introspect")
 @csrf.exempt
+@reject_repeated_parameters
 def introspect():
     return _server().create_endpoint_response("introspection")
 

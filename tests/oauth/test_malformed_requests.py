@@ -1,10 +1,14 @@
 """Malformed protocol requests get a clear OAuth error, never a 500: undecodable client
-credentials, characters an error description cannot carry, foreign handles, plain http."""
+credentials, characters an error description cannot carry, foreign handles, plain http, and
+repeated parameters (RFC 6749 §3.1, §3.2)."""
 
 import base64
 import logging
+import re
+from urllib.parse import urlencode
 
 import pytest
+from werkzeug.datastructures import MultiDict
 
 from ..helpers import AuthorizationRequest
 from ..helpers import csrf_token
@@ -149,3 +153,56 @@ def test_an_insecure_issuer_is_warned_about_at_start_up(make_app, caplog, issuer
     make_app(ISSUER=issuer)
     found = [record for record in caplog.records if record.name == "oauth" and "https" in record.getMessage()]
     assert len(found) == (1 if warned else 0)
+
+
+# --- repeated parameters ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path, fields", [
+    ("/oauth/token", [("grant_type", "client_credentials"), ("scope", "openid"), ("scope", "profile")]),
+    ("/oauth/token", [("grant_type", "client_credentials"), ("grant_type", "client_credentials")]),
+    ("/oauth/revoke", [("token", "a"), ("token", "b")]),
+    ("/oauth/revoke", [("token", "a"), ("token_type_hint", "access_token"), ("token_type_hint", "refresh_token")]),
+    ("/oauth/introspect", [("token", "a"), ("token", "b")]),
+], ids=["token-scope", "token-grant-type", "revoke-token", "revoke-hint", "introspect-token"])
+def test_repeated_parameters_are_invalid_request(client, service, path, fields):
+    """RFC 6749 §3.2: parameters MUST NOT be included more than once: 400 invalid_request."""
+    response = client.post(path, data=MultiDict(fields), headers=basic(service.client_id, service.client_secret))
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"] == "invalid_request"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_parameter_in_both_query_and_body_is_repeated(client, service):
+    """The query string and the body are one request: a name in both is repeated."""
+    response = client.post("/oauth/token?grant_type=client_credentials", data={"grant_type": "client_credentials"},
+                           headers=basic(service.client_id, service.client_secret))
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_request"
+
+
+def test_a_repeated_name_that_cannot_be_echoed_is_still_refused(client, service):
+    """Even a parameter name with characters an error description cannot carry: 400, not 500."""
+    fields = [("grant_type", "client_credentials"), ('we"ird\u00e9', "1"), ('we"ird\u00e9', "2")]
+    response = client.post("/oauth/token", data=MultiDict(fields),
+                           headers=basic(service.client_id, service.client_secret))
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("name", ["response_type", "scope", "state", "nonce", "code_challenge",
+                                  "code_challenge_method", "login_hint"])
+def test_repeated_authorization_parameters_go_back_to_a_verified_client(client, make_client, name):
+    """RFC 6749 §3.1: refused with invalid_request, sent back since client and redirect URI were verified."""
+    request = AuthorizationRequest(make_client(skip_consent=True))
+    extra = [(name, "again")] if name in request.params else [(name, "one"), (name, "two")]
+    response = client.get(request.url + "&" + urlencode(extra))
+    assert response.status_code == 302, response.text
+    assert request.callback(response.headers["Location"])["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("name", ["client_id", "redirect_uri"])
+def test_a_repeated_client_id_or_redirect_uri_is_an_error_page(client, make_client, name):
+    """Which client, which URI? Nothing is verified, so nothing is redirected."""
+    application = make_client(skip_consent=True)
+    request = AuthorizationRequest(application)
+    response = client.get(request.url + "&" + urlencode([(name, request.params[name])]))
+    assert response.status_code == 400 and "Location" not in response.headers
+    assert re.search("invalid_request", response.text)
