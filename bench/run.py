@@ -69,10 +69,10 @@ def server_cpu_seconds(server: subprocess.Popen) -> float:
 
 
 def register_client(env: dict) -> dict:
-    """A client_credentials client, made with the CLI as an operator would."""
+    """A client_credentials client that may introspect (a resource server), made with the CLI."""
     output = subprocess.run([BIN / "flask", "clients", "create", "--name", "Benchmark API", "--grant-type",
-                             "client_credentials", "--json"], cwd=ROOT, env=env, check=True, capture_output=True,
-                            text=True).stdout
+                             "client_credentials", "--introspect", "--json"], cwd=ROOT, env=env, check=True,
+                            capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 

@@ -1,15 +1,21 @@
 """The OAuth 2.0 / OpenID Connect authorization server (Authlib), built per application.
 
-The policy, in order: authorization code with PKCE S256 for every client and the issuer in
-every authorization response; OpenID Connect ID tokens; rotating refresh tokens with reuse
-detection; client credentials; revocation, introspection, userinfo and RP-initiated logout.
+The policy, in order: authorization code with single-valued parameters, PKCE S256 for every
+client and the issuer in every authorization response; OpenID Connect ID tokens; rotating
+refresh tokens with reuse detection; client credentials; revocation, introspection (resource
+servers only), userinfo and RP-initiated logout.
 """
 
+import ipaddress
+import logging
 import uuid
+from urllib.parse import urlsplit
 
 from flask import Flask
 from flask import current_app
 from flask import jsonify
+
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
@@ -29,7 +35,8 @@ def init_app(app: Flask) -> None:
     from .server import AuthorizationServer
 
     server = AuthorizationServer(app)
-    server.register_grant(grants.AuthorizationCodeGrant, [policy.S256CodeChallenge(), grants.OpenIDCode()])
+    server.register_grant(grants.AuthorizationCodeGrant,
+                          [policy.SingleValuedParameters(), policy.S256CodeChallenge(), grants.OpenIDCode()])
     server.register_grant(grants.RefreshTokenGrant)
     server.register_grant(grants.ClientCredentialsGrant)
     server.register_extension(policy.IssuerParameter())
@@ -47,11 +54,29 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(account.bp)
     app.cli.add_command(cli.clients)
-    for path in ("/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/userinfo"):
+    for path in views.JSON_ENDPOINTS:
         errors.register_shape(app, path, _oauth_error)
+    if not _is_secure_issuer(app.config["ISSUER"]):
+        log.warning("ISSUER %s is plain http on a host that is not loopback: the OAuth endpoints will refuse "
+                    "every request with invalid_request (https is required). Serve the issuer over https, or set "
+                    "TRUSTED_PROXY_HOPS when a proxy terminates TLS.", app.config["ISSUER"])
     # Connecting the same function again is a no-op, so many apps (tests) share one receiver.
     events.sessions_ended.connect(_on_sessions_ended)
     events.credentials_revoked.connect(_on_credentials_revoked)
+
+
+def _is_secure_issuer(issuer: str) -> bool:
+    """https, or http on loopback (where Authlib, following RFC 8252 §7.3, allows it)."""
+    parts = urlsplit(issuer)
+    if parts.scheme == "https":
+        return True
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # The scope that lets an access token use the server's own account API (/currentuser, /api/v1/me).

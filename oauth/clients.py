@@ -77,21 +77,20 @@ def _check_scope(scope: str) -> str:
     return " ".join(dict.fromkeys(tokens))
 
 
-def register(name: str, redirect_uris: list[str], *, public: bool = False,
-             grant_types: list[str] | None = None, scope: str | None = None,
-             post_logout_redirect_uris: list[str] = (), skip_consent: bool = False,
-             owner_id: uuid.UUID | None = None) -> tuple[Application, str | None]:
-    """Register an application; returns it and its secret (shown once; None for public clients)."""
-    config = current_app.config
+def _validated(name: str, redirect_uris: list[str], post_logout_redirect_uris: list[str], grant_types: list[str],
+               scope: str, skip_consent: bool, introspect: bool, public: bool) -> dict:
+    """The registration's fields, or InvalidInput saying why not (one rule set for register and update)."""
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidInput("name must be 1 to 200 characters")
-    grants = list(dict.fromkeys(grant_types or DEFAULT_GRANT_TYPES))
+    grants = list(dict.fromkeys(grant_types))
     unknown = [grant for grant in grants if grant not in GRANT_TYPES]
     if unknown:
         raise InvalidInput(f"unknown grant type {unknown[0]!r} (supported: {', '.join(GRANT_TYPES)})")
     if public and "client_credentials" in grants:
         raise InvalidInput("a public client cannot use client_credentials")
+    if public and introspect:
+        raise InvalidInput("a public client cannot introspect (it has no secret to authenticate with)")
     if "refresh_token" in grants and "authorization_code" not in grants:
         raise InvalidInput("refresh_token needs the authorization_code grant")
     uses_redirects = "authorization_code" in grants
@@ -99,20 +98,60 @@ def register(name: str, redirect_uris: list[str], *, public: bool = False,
         raise InvalidInput("the authorization_code grant needs at least one redirect URI")
     if not uses_redirects and (redirect_uris or post_logout_redirect_uris):
         raise InvalidInput("redirect URIs are only for the authorization_code grant")
-    https = config["ISSUER_IS_HTTPS"]
-    redirect_uris = [check_redirect_uri(uri, https) for uri in dict.fromkeys(redirect_uris)]
+    https = current_app.config["ISSUER_IS_HTTPS"]
     post_logout = [check_redirect_uri(uri, https) for uri in dict.fromkeys(post_logout_redirect_uris)]
+    return {
+        "name": name, "grant_types": grants, "response_types": ["code"] if uses_redirects else [],
+        "redirect_uris": [check_redirect_uri(uri, https) for uri in dict.fromkeys(redirect_uris)],
+        "post_logout_redirect_uris": post_logout,
+        "scope": _check_scope(scope), "skip_consent": skip_consent, "introspect": introspect,
+    }
+
+
+def register(name: str, redirect_uris: list[str], *, public: bool = False,
+             grant_types: list[str] | None = None, scope: str | None = None,
+             post_logout_redirect_uris: list[str] = (), skip_consent: bool = False,
+             introspect: bool = False, owner_id: uuid.UUID | None = None) -> tuple[Application, str | None]:
+    """Register an application; returns it and its secret (shown once; None for public clients).
+
+    ``introspect`` registers it as a resource server, allowed to introspect tokens (RFC 7662 §4).
+    """
+    fields = _validated(name, list(redirect_uris), list(post_logout_redirect_uris),
+                        list(grant_types or DEFAULT_GRANT_TYPES), scope or DEFAULT_SCOPE,
+                        skip_consent=skip_consent, introspect=introspect, public=public)
     secret = None if public else secrets.token_urlsafe(32)
     application = Application(
-        client_id=str(uuid.uuid4()), client_secret_hash=digest(secret) if secret else None, name=name,
-        redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout, grant_types=grants,
-        response_types=["code"] if uses_redirects else [], scope=_check_scope(scope or DEFAULT_SCOPE),
-        token_endpoint_auth_method="none" if public else "client_secret_basic",
-        skip_consent=skip_consent, owner_id=owner_id)
+        client_id=str(uuid.uuid4()), client_secret_hash=digest(secret) if secret else None,
+        token_endpoint_auth_method="none" if public else "client_secret_basic", owner_id=owner_id, **fields)
     db.session.add(application)
     db.session.commit()
     invalidate()
     return application, secret
+
+
+def update(client_id: str, *, name: str | None = None, redirect_uris: list[str] | None = None,
+           post_logout_redirect_uris: list[str] | None = None, grant_types: list[str] | None = None,
+           scope: str | None = None, skip_consent: bool | None = None,
+           introspect: bool | None = None) -> Application:
+    """Change a registration: what is given replaces the registered value (lists whole), the rest
+    stays, and the result is validated exactly as a new registration. Takes effect at once."""
+    application = _existing(client_id)
+    registered = {
+        "name": application.name, "redirect_uris": application.redirect_uris,
+        "post_logout_redirect_uris": application.post_logout_redirect_uris,
+        "grant_types": application.grant_types, "scope": application.scope,
+        "skip_consent": application.skip_consent, "introspect": application.introspect,
+    }
+    given = {"name": name, "redirect_uris": redirect_uris, "post_logout_redirect_uris": post_logout_redirect_uris,
+             "grant_types": grant_types, "scope": scope, "skip_consent": skip_consent, "introspect": introspect}
+    registered.update({key: value for key, value in given.items() if value is not None})
+    fields = _validated(**registered, public=application.is_public)
+    for key, value in fields.items():
+        setattr(application, key, value)
+    application.updated_at = now()
+    db.session.commit()
+    invalidate()
+    return application
 
 
 def rotate_secret(client_id: str) -> tuple[Application, str]:
@@ -137,6 +176,11 @@ def delete(client_id: str) -> Application:
     db.session.commit()
     invalidate()
     return application
+
+
+def get(client_id: str) -> Application:
+    """A live application by client_id, or NotFound."""
+    return _existing(client_id)
 
 
 def list_all() -> list[Application]:

@@ -2,16 +2,19 @@
 
 import uuid
 from dataclasses import dataclass
+from dataclasses import fields
 
 from authlib.integrations.flask_oauth2 import ResourceProtector as BaseResourceProtector
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
+from authlib.oauth2.rfc6749.errors import UnauthorizedClientError
 from authlib.oauth2.rfc6750 import BearerTokenValidator as BaseBearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint as BaseRevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as BaseIntrospectionEndpoint
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core import UserInfoEndpoint as BaseUserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint as BaseEndSessionEndpoint
+from authlib.oidc.rpinitiated import EndSessionRequest as BaseEndSessionRequest
 from flask import current_app
 from flask import request as flask_request
 from sqlalchemy import select
@@ -80,10 +83,20 @@ class IntrospectedRefreshToken:
 
 
 class IntrospectionEndpoint(BaseIntrospectionEndpoint):
-    """RFC 7662, for confidential clients (resource servers). Anything not active is exactly
+    """RFC 7662, for applications registered as resource servers. Anything not active is exactly
     ``{"active": false}`` (§2.2)."""
 
     CLIENT_AUTH_METHODS = SECRET_AUTH
+
+    def authenticate_endpoint_client(self, request):
+        client = super().authenticate_endpoint_client(request)
+        # RFC 7662 §4: the endpoint must be protected so that only authorized resource servers learn
+        # about tokens (and the users behind them); other clients are refused, not told "inactive".
+        if not client.introspect:
+            raise UnauthorizedClientError(
+                "This client is not registered as a resource server, so it may not introspect tokens",
+                status_code=403)
+        return client
 
     def check_params(self, request, client):
         if "token" not in request.form:
@@ -98,7 +111,7 @@ class IntrospectionEndpoint(BaseIntrospectionEndpoint):
         return IntrospectedRefreshToken(record)
 
     def check_permission(self, token, client, request):
-        return not client.is_public
+        return client.introspect
 
     def create_introspection_payload(self, token):
         if token is None:
@@ -209,6 +222,17 @@ class UserInfoEndpoint(BaseUserInfoEndpoint):
         return ring.signing_key_set()
 
 
+@dataclass
+class EndSessionRequest(BaseEndSessionRequest):
+    """An end-session request, ended without asking only when its ID token names this browser's session."""
+
+    hint_matches_session: bool = False
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return not self.hint_matches_session
+
+
 class EndSessionEndpoint(BaseEndSessionEndpoint):
     """OpenID Connect RP-Initiated Logout 1.0."""
 
@@ -216,9 +240,12 @@ class EndSessionEndpoint(BaseEndSessionEndpoint):
         return ring.verification_key_set()
 
     def validate_request(self, request):
-        end_request = super().validate_request(request)
+        validated = super().validate_request(request)
+        end_request = EndSessionRequest(**{field.name: getattr(validated, field.name) for field in fields(validated)},
+                                        hint_matches_session=_names_session(validated.id_token_claims,
+                                                                            getattr(request, "user_session", None)))
         uri = request.payload.data.get("post_logout_redirect_uri")
-        if uri and end_request.redirect_uri is None and not end_request.needs_confirmation:
+        if uri and end_request.redirect_uri is None and end_request.id_token_claims is not None:
             # OpenID RP-Initiated Logout §3: never redirect to an unregistered URI; say so.
             raise InvalidRequestError("post_logout_redirect_uri is not registered for this client")
         return end_request
@@ -238,3 +265,15 @@ class EndSessionEndpoint(BaseEndSessionEndpoint):
         user_session = getattr(end_session_request.request, "user_session", None)
         if user_session is not None:
             sessions.end(user_session.id)
+
+
+def _names_session(id_token_claims: dict | None, user_session) -> bool:
+    """Whether an ID token hint was issued for this browser's session: the same user (``sub``) and,
+    when the token names one, the same session (``sid``). OpenID RP-Initiated Logout §2: a hint
+    that does not match (another user's token, any token we signed) only earns a confirmation."""
+    if not id_token_claims or user_session is None:
+        return False
+    if id_token_claims.get("sub") != str(user_session.user_id):
+        return False
+    sid = id_token_claims.get("sid")
+    return sid is None or sid == str(user_session.id)

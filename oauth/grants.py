@@ -1,6 +1,8 @@
 """Authlib grant subclasses: storage hooks only, translated into the protocol services."""
 
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode as BaseOpenIDCode
 from flask import current_app
@@ -32,6 +34,34 @@ class TokenIssuingGrant:
 class AuthorizationCodeGrant(TokenIssuingGrant, grants.AuthorizationCodeGrant):
     # Public clients authenticate with none and prove possession with PKCE (RFC 7636).
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client):
+        """Authlib's check, without echoing an unregistered URI: its description refuses (with a
+        500) the characters RFC 6749 §4.1.2.1 forbids there, and the URI may hold any."""
+        uri = request.payload.redirect_uri
+        if uri and not client.check_redirect_uri(uri):
+            raise InvalidRequestError("The redirect_uri is not registered for this client.")
+        return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
+
+    @staticmethod
+    def validate_no_multiple_request_parameter(request):
+        """RFC 6749 §3.1: a repeated client_id or redirect_uri leaves no verified client or URI to
+        send an error to (an error page follows); other repeated parameters are refused once
+        both are verified (``policy.SingleValuedParameters``), so that error goes back to the client."""
+        for name in ("client_id", "redirect_uri"):
+            if len(request.payload.datalist.get(name, [])) > 1:
+                raise InvalidRequestError(f"The request includes '{name}' more than once.")
+
+    def validate_token_request(self):
+        super().validate_token_request()
+        code: AuthorizationCode = self.request.authorization_code
+        sent = self.request.payload.redirect_uri
+        # OAuth 2.1 §4.1.3: redirect_uri is required (and must be identical, checked by Authlib) when
+        # the authorization request had one. Without one there (allowed only with a single registered
+        # URI), it may be left out here; when sent anyway it must be the URI the code went to.
+        if not code.redirect_uri and sent is not None and sent != self.request.client.get_default_redirect_uri():
+            raise InvalidGrantError("Invalid 'redirect_uri' in request.")
 
     def save_authorization_code(self, code, request):
         """Called at /oauth/authorize once the user has allowed the request (code: 48 random chars)."""

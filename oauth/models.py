@@ -40,6 +40,8 @@ class Application(IdMixin, TimestampMixin, db.Model):
     scope: Mapped[str] = mapped_column(Text, default="")
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
     skip_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # RFC 7662 §4: only applications registered as resource servers may introspect tokens.
+    introspect: Mapped[bool] = mapped_column(Boolean, default=False)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

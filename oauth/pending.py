@@ -41,7 +41,9 @@ def save(application: Application, params: dict[str, list[str]]) -> str:
 def load(handle: str) -> PendingAuthorization | None:
     """The request behind a handle this browser was given, if it has not expired."""
     mine = browser_state.get(STATE_KEY, [])
-    if not handle or not any(hmac.compare_digest(handle, known) for known in mine):
+    # Bytes: compare_digest refuses str with non-ASCII characters, and the handle is the URL's.
+    presented = handle.encode("utf-8", "replace")
+    if not handle or not any(hmac.compare_digest(presented, known.encode("utf-8", "replace")) for known in mine):
         return None
     pending = db.session.scalar(
         select(PendingAuthorization).where(PendingAuthorization.handle_hash == tokens.digest(handle)))

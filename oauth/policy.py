@@ -1,9 +1,55 @@
 """Small Authlib extensions, one rule each."""
 
+import functools
+
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter as BaseIssuerParameter
 from flask import current_app
+from flask import request as flask_request
+
+
+def _repeated(names_and_values) -> InvalidRequestError | None:
+    """The error for the first parameter given more than once, if any."""
+    for name, values in names_and_values:
+        if len(values) > 1:
+            # The name is the client's: it goes into the description only if it may (RFC 6749 §5.2).
+            named = f"'{name}'" if name and not invalid_error_characters(name) else "a parameter"
+            return InvalidRequestError(f"The request includes {named} more than once.")
+    return None
+
+
+def reject_repeated_parameters(view):
+    """RFC 6749 §3.2: request parameters MUST NOT be included more than once (query and body count
+    as one request). For the token, revocation and introspection endpoints: 400 invalid_request."""
+
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        error = _repeated(flask_request.values.lists())
+        if error is not None:
+            return current_app.extensions["oauth_server"].handle_error_response(None, error)
+        return view(*args, **kwargs)
+
+    return checked
+
+
+class SingleValuedParameters:
+    """RFC 6749 §3.1: authorization request parameters MUST NOT be included more than once.
+
+    Runs once the client and its redirect URI are verified, so the error goes back to the client;
+    a repeated ``client_id`` or ``redirect_uri`` leaves nothing verified and is refused earlier
+    (``AuthorizationCodeGrant.validate_no_multiple_request_parameter``) with an error page.
+    """
+
+    def __call__(self, grant):
+        grant.register_hook("after_validate_authorization_request_payload", self.validate_single_values)
+
+    def validate_single_values(self, grant, result):
+        error = _repeated(grant.request.payload.datalist.items())
+        if error is not None:
+            raise error
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -34,6 +80,16 @@ class S256CodeChallenge(CodeChallenge):
         if method != "S256":
             raise InvalidRequestError("code_challenge_method must be S256")
         super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant, result):
+        request = grant.request
+        # RFC 7636 §4.6, OAuth 2.1 §4.1.3: a code issued with a challenge is redeemed only with the
+        # matching verifier; without one the grant does not verify, which is invalid_grant (Authlib
+        # answers invalid_request).
+        if not request.form.get("code_verifier") and self.get_authorization_code_challenge(
+                request.authorization_code):
+            raise InvalidGrantError("Missing 'code_verifier': this code was issued for a code_challenge.")
+        super().validate_code_verifier(grant, result)
 
 
 class IssuerParameter(BaseIssuerParameter):

@@ -1,8 +1,14 @@
-"""The AuthorizationServer: client lookup, token saving, and requests kept for later."""
+"""The AuthorizationServer: client lookup and authentication, token saving, and requests kept for later."""
+
+import base64
+from urllib.parse import unquote
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as BaseAuthorizationServer
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import OAuth2Payload
 from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
+from authlib.oauth2.rfc6749.errors import InvalidClientError
 from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
@@ -39,7 +45,58 @@ class StoredRequest(OAuth2Request):
         return MultiDict()
 
 
+def authenticate_client_secret_basic(query_client, request):
+    """client_secret_basic (RFC 6749 §2.3.1) for credentials that may not decode.
+
+    Authlib's own decoder fails with a 500 on a non-ASCII header or credentials that are not
+    UTF-8; such a client tried to authenticate and failed: 401 invalid_client, with the Basic
+    challenge (RFC 6749 §5.2).
+    """
+    scheme, _, credentials = (request.headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII input
+        raise InvalidClientError(status_code=401, description="The Basic credentials cannot be decoded.")
+    client_id, colon, secret = decoded.partition(":")
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before they are joined.
+    client_id, secret = unquote(client_id), unquote(secret)
+    if not colon or not client_id or not secret:
+        return None
+    client = query_client(client_id)
+    if client is None:
+        raise InvalidClientError(status_code=401, description="The client does not exist on this server.")
+    return client if client.check_client_secret(secret) else None
+
+
 class AuthorizationServer(BaseAuthorizationServer):
+    def __init__(self, app=None):
+        super().__init__(app)
+        self.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
+
+    def get_authorization_grant(self, request):
+        """Authlib's lookup, except for a response_type it could not name in an error.
+
+        Authlib echoes the value in the error description, and refuses (with a 500) characters
+        RFC 6749 §4.1.2.1 forbids there; such a value is unsupported all the same.
+        """
+        response_type = request.payload.response_type or ""
+        if invalid_error_characters(response_type):
+            raise UnsupportedResponseTypeError(response_type, "The response type is not supported by the server.",
+                                               redirect_uri=self._verified_redirect_uri(request))
+        return super().get_authorization_grant(request)
+
+    def _verified_redirect_uri(self, request) -> str | None:
+        """Where an error may go back to: a registered URI of a known client, else nowhere (RFC 6749 §4.1.2.1)."""
+        client = self.query_client(request.payload.client_id)
+        if client is None:
+            return None
+        requested = request.payload.redirect_uri
+        if requested:
+            return requested if client.check_redirect_uri(requested) else None
+        return client.get_default_redirect_uri()
+
     def create_oauth2_request(self, request):
         # Authlib 1.9's Flask server ignores its argument and reads flask.request; a request the
         # view built (with the user's session attached) or resumed from storage is used as is.

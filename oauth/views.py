@@ -2,6 +2,8 @@
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
@@ -22,9 +24,14 @@ from app.web import current_session
 
 from . import consent
 from . import pending
+from .policy import reject_repeated_parameters
 from .server import StoredRequest
 
 bp = Blueprint("oauth", __name__)
+
+# The endpoints clients call directly: their errors are RFC 6749 JSON. The others (authorize,
+# logout) are where a person's browser is, and show an error page.
+JSON_ENDPOINTS = ("/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/userinfo")
 
 
 class DecisionForm(FlaskForm):
@@ -145,22 +152,35 @@ def _error_page(detail: str, status: int, error: str | None = None):
     return render_template("errors/oauth.html", detail=detail, error=error, status=status), status
 
 
+@bp.errorhandler(InsecureTransportError)
+def insecure_transport(error):
+    """RFC 6749 §3.1, §3.2: the endpoints require TLS. Authlib refuses plain http to a host that
+    is not loopback; say so in the endpoint's own error shape instead of failing."""
+    refused = InvalidRequestError("https is required: this endpoint is not served over plain http.")
+    if request.path.startswith(JSON_ENDPOINTS):
+        return _server().handle_error_response(None, refused)
+    return _error_page(refused.description, 400, error=refused.error)
+
+
 # --- token, revocation, introspection, userinfo -------------------------------------------------
 
 @bp.post("/oauth/token")
 @csrf.exempt
+@reject_repeated_parameters
 def token():
     return _server().create_token_response()
 
 
 @bp.post("/oauth/revoke")
 @csrf.exempt
+@reject_repeated_parameters
 def revoke():
     return _server().create_endpoint_response("revocation")
 
 
 @bp.post("/oauth/introspect")
 @csrf.exempt
+@reject_repeated_parameters
 def introspect():
     return _server().create_endpoint_response("introspection")
 

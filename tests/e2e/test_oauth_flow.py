@@ -67,11 +67,11 @@ def register(server):
     """Register an application on the server; returns its id, secret and redirect URIs."""
 
     def factory(public=False, grant_types=None, scope=None, redirect_uris=(REDIRECT_URI,),
-                post_logout_redirect_uris=(), name="Example App"):
+                post_logout_redirect_uris=(), name="Example App", introspect=False):
         with server.app.app_context():
             application, secret = clients.register(
                 name, list(redirect_uris), public=public, grant_types=grant_types, scope=scope,
-                post_logout_redirect_uris=list(post_logout_redirect_uris))
+                post_logout_redirect_uris=list(post_logout_redirect_uris), introspect=introspect)
             return SimpleNamespace(client_id=application.client_id, client_secret=secret,
                                    redirect_uris=list(application.redirect_uris), public=public, name=name)
 
@@ -81,7 +81,7 @@ def register(server):
 @pytest.fixture
 def resource_server(register):
     """A confidential client that only introspects (a resource server)."""
-    return register(grant_types=["client_credentials"], redirect_uris=(), name="Resource Server")
+    return register(grant_types=["client_credentials"], redirect_uris=(), name="Resource Server", introspect=True)
 
 
 def credentials(client) -> dict:
@@ -227,7 +227,7 @@ def test_userinfo_with_the_access_token(server, register, user):
     assert anonymous.status_code == 401
 
 
-def test_refresh_token_rotation_and_reuse_detection(server, register, user):
+def test_refresh_token_rotation_and_reuse_detection(server, register, resource_server, user):
     """A refresh rotates the token; presenting the old one again kills the whole family."""
     client = register()
     _, _, token = sign_in_for_tokens(server, client, user)
@@ -241,13 +241,13 @@ def test_refresh_token_rotation_and_reuse_detection(server, register, user):
     assert renewed["access_token"] != token["access_token"]
     _, access = verify(server, renewed["access_token"], audience=server.url)
     assert access["sub"] == str(user.id) and access["scope"] == SCOPE
-    assert introspect(server, client, renewed["access_token"])["active"] is True
+    assert introspect(server, resource_server, renewed["access_token"])["active"] is True
 
     replayed = token_endpoint(server, client, grant_type="refresh_token", refresh_token=first_refresh)
     assert replayed.status_code == 400 and replayed.json()["error"] == "invalid_grant"
     after_reuse = token_endpoint(server, client, grant_type="refresh_token", refresh_token=renewed["refresh_token"])
     assert after_reuse.status_code == 400 and after_reuse.json()["error"] == "invalid_grant"
-    assert introspect(server, client, renewed["access_token"]) == {"active": False}
+    assert introspect(server, resource_server, renewed["access_token"]) == {"active": False}
 
 
 def test_introspection_of_an_active_access_token(server, register, resource_server, user):
@@ -327,7 +327,7 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
 
 @pytest.fixture
 def two_servers(app, backend, tmp_path):
-    """`flask bootstrap`, a client_credentials client from `flask clients create`, then two
+    """`flask bootstrap`, a resource server client from `flask clients create`, then two
     gunicorn processes on one database and one Redis, with one issuer."""
     ports = [free_port(), free_port()]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
@@ -336,7 +336,7 @@ def two_servers(app, backend, tmp_path):
            "SUPERADMIN_PASSWORD": "the super admin passphrase for e2e"}
     subprocess.run([BIN / "flask", "bootstrap"], cwd=ROOT, env=env, check=True, capture_output=True)
     created = subprocess.run([BIN / "flask", "clients", "create", "--name", "Shared Service",
-                              "--grant-type", "client_credentials", "--json"],
+                              "--grant-type", "client_credentials", "--introspect", "--json"],
                              cwd=ROOT, env=env, capture_output=True, text=True)
     assert created.returncode == 0, created.stderr
     client = SimpleNamespace(**json.loads(created.stdout))

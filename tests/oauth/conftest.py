@@ -14,11 +14,13 @@ def make_client(app):
     """Register an application through the service; returns its id, secret and redirect URIs."""
 
     def factory(public=False, redirect_uris=("https://app.example.com/callback",), grant_types=None,
-                scope=None, skip_consent=False, post_logout_redirect_uris=(), name="Example App"):
+                scope=None, skip_consent=False, post_logout_redirect_uris=(), name="Example App",
+                introspect=False):
         with app.app_context():
             application, secret = clients.register(
                 name, list(redirect_uris), public=public, grant_types=grant_types, scope=scope,
-                post_logout_redirect_uris=list(post_logout_redirect_uris), skip_consent=skip_consent)
+                post_logout_redirect_uris=list(post_logout_redirect_uris), skip_consent=skip_consent,
+                introspect=introspect)
             return SimpleNamespace(client_id=application.client_id, client_secret=secret,
                                    redirect_uris=list(application.redirect_uris), public=public)
 

@@ -1,4 +1,5 @@
-"""`flask clients create|list|rotate-secret|delete`: what the operator sees and what the clients can then do."""
+"""`flask clients create|list|show|update|rotate-secret|delete`: what the operator sees and what the clients can
+then do."""
 
 import json
 import re
@@ -10,7 +11,7 @@ import pytest
 from ..helpers import AuthorizationRequest
 
 CLIENT_KEYS = {"client_id", "name", "public", "token_endpoint_auth_method", "redirect_uris",
-               "post_logout_redirect_uris", "grant_types", "scope", "skip_consent"}
+               "post_logout_redirect_uris", "grant_types", "scope", "skip_consent", "introspect"}
 DEFAULT_SCOPE = "openid profile email phone address offline_access"
 SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
@@ -69,6 +70,7 @@ def test_create_confidential_client_prints_everything_with_the_secret(cli, signe
         "grant_types": ["authorization_code", "refresh_token"],
         "scope": "openid email",
         "skip_consent": True,
+        "introspect": False,
     }
     response = code_flow(signed_in, body, "https://billing.example.com/cb2")
     assert response.status_code == 200, response.get_json()
@@ -217,3 +219,121 @@ def test_loopback_http_redirect_uri_is_allowed_with_an_https_issuer(make_app, ur
     cli = make_app(**HTTPS_ISSUER).test_cli_runner()
     body = create(cli, "--name", "Native", "--redirect-uri", uri, "--public")
     assert body["redirect_uris"] == [uri]
+
+
+# --- resource servers, show and update --------------------------------------------------------------------
+
+def introspect(http, created: dict, token: str):
+    return http.post("/oauth/introspect", data={"token": token}, auth=(created["client_id"], created["client_secret"]))
+
+
+def test_create_introspect_registers_a_resource_server(cli, client):
+    """--introspect: the flag is shown, and only that client may introspect (others: 403)."""
+    api = create(cli, "--name", "API", "--grant-type", "client_credentials", "--introspect")
+    batch = create(cli, "--name", "Batch", "--grant-type", "client_credentials")
+    assert api["introspect"] is True and batch["introspect"] is False
+    token = client_credentials(client, batch["client_id"], batch["client_secret"]).get_json()["access_token"]
+    assert introspect(client, api, token).get_json()["active"] is True
+    refused = introspect(client, batch, token)
+    assert refused.status_code == 403 and refused.get_json()["error"] == "unauthorized_client"
+    assert {entry["client_id"]: entry["introspect"] for entry in listed(cli)} == {
+        api["client_id"]: True, batch["client_id"]: False}
+
+
+def test_list_shows_the_introspect_flag_in_plain_output(cli):
+    """The plain list names a resource server's role beside its grant types."""
+    api = create(cli, "--name", "API", "--grant-type", "client_credentials", "--introspect")
+    result = cli.invoke(args=["clients", "list"])
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if line.startswith(api["client_id"]))
+    assert line.split()[-2:] == ["client_credentials", "introspect"]
+
+
+def test_public_client_cannot_introspect(cli):
+    """A public client has no secret to authenticate with at the introspection endpoint."""
+    result = cli.invoke(args=["clients", "create", "--name", "Spa", "--redirect-uri", "https://spa.example.com/cb",
+                              "--public", "--introspect", "--json"])
+    assert result.exit_code == 1 and "public client cannot introspect" in result.output
+    assert listed(cli) == []
+
+
+def test_show_prints_one_registration_without_the_secret(cli):
+    """`clients show ID --json`: the registration as listed; an unknown id exits 1 with one line."""
+    body = create(cli, "--name", "Billing", "--redirect-uri", "https://billing.example.com/cb")
+    result = cli.invoke(args=["clients", "show", body["client_id"], "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {name: body[name] for name in CLIENT_KEYS}
+    plain = cli.invoke(args=["clients", "show", body["client_id"]])
+    assert "introspect: False" in plain.output and body["client_secret"] not in plain.output
+    missing = cli.invoke(args=["clients", "show", str(uuid.uuid4())])
+    assert missing.exit_code == 1 and len(missing.output.strip().splitlines()) == 1
+
+
+def test_update_introspect_takes_effect_at_once(cli, client):
+    """--introspect / --no-introspect turn the resource-server role on and off; the secret stays."""
+    api = create(cli, "--name", "API", "--grant-type", "client_credentials")
+    token = client_credentials(client, api["client_id"], api["client_secret"]).get_json()["access_token"]
+    assert introspect(client, api, token).status_code == 403
+    result = cli.invoke(args=["clients", "update", api["client_id"], "--introspect", "--json"])
+    assert result.exit_code == 0, result.output
+    updated = json.loads(result.output)
+    assert updated["introspect"] is True and "client_secret" not in updated
+    assert introspect(client, api, token).get_json()["active"] is True
+    assert cli.invoke(args=["clients", "update", api["client_id"], "--no-introspect"]).exit_code == 0
+    assert introspect(client, api, token).status_code == 403
+
+
+def test_update_replaces_only_what_is_given(cli, signed_in):
+    """Name, URIs, scope, grants and consent change as given; the rest stays; the new URI works."""
+    body = create(cli, "--name", "Billing", "--redirect-uri", "https://billing.example.com/cb",
+                  "--post-logout-redirect-uri", "https://billing.example.com/bye", "--scope", "openid email")
+    result = cli.invoke(args=["clients", "update", body["client_id"], "--name", "Invoices",
+                              "--redirect-uri", "https://invoices.example.com/cb",
+                              "--redirect-uri", "https://invoices.example.com/cb2", "--skip-consent", "--json"])
+    assert result.exit_code == 0, result.output
+    updated = json.loads(result.output)
+    assert updated == {**{name: body[name] for name in CLIENT_KEYS}, "name": "Invoices", "skip_consent": True,
+                       "redirect_uris": ["https://invoices.example.com/cb", "https://invoices.example.com/cb2"]}
+    assert listed(cli) == [updated]
+    response = code_flow(signed_in, {**body, **updated}, "https://invoices.example.com/cb2")
+    assert response.status_code == 200, response.get_json()
+    old = AuthorizationRequest(SimpleNamespace(client_id=body["client_id"], redirect_uris=body["redirect_uris"]))
+    refused = signed_in.get(old.url)
+    assert refused.status_code == 400 and "Location" not in refused.headers
+    result = cli.invoke(args=["clients", "update", body["client_id"], "--scope", "openid", "--no-skip-consent",
+                              "--grant-type", "authorization_code", "--json"])
+    assert result.exit_code == 0, result.output
+    again = json.loads(result.output)
+    assert (again["scope"], again["skip_consent"], again["grant_types"]) == ("openid", False, ["authorization_code"])
+
+
+@pytest.mark.parametrize("settings, args, message", [
+    ({}, ["--redirect-uri", "https://app.example.com/cb#section"], "must not contain a fragment"),
+    (HTTPS_ISSUER, ["--redirect-uri", "http://app.example.com/cb"], "must use https"),
+    ({}, ["--grant-type", "implicit"], "unknown grant type 'implicit'"),
+    ({}, ["--grant-type", "refresh_token"], "refresh_token needs the authorization_code grant"),
+    ({}, ["--grant-type", "client_credentials"], "redirect URIs are only for the authorization_code grant"),
+    ({}, ["--scope", 'openid "quoted"'], "not a valid scope token"),
+    ({}, ["--name", " "], "name must be 1 to 200 characters"),
+    ({}, ["--post-logout-redirect-uri", "/relative"], "must be an absolute URI"),
+], ids=["fragment", "http-with-https-issuer", "unknown-grant", "refresh-alone", "service-with-redirect",
+        "bad-scope", "blank-name", "relative-post-logout"])
+def test_update_refuses_bad_input_with_one_line_and_changes_nothing(make_app, settings, args, message):
+    """The rules of registration apply to an update: exit 1 with the reason, the registration unchanged."""
+    cli = make_app(**settings).test_cli_runner()
+    body = create(cli, "--name", "App", "--redirect-uri", "https://app.example.com/cb")
+    result = cli.invoke(args=["clients", "update", body["client_id"], *args, "--json"])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert listed(cli) == [{name: body[name] for name in CLIENT_KEYS}]
+
+
+def test_update_refuses_introspect_for_a_public_client_and_unknown_ids(cli):
+    """A public client cannot become a resource server; an unknown client_id is named."""
+    spa = create(cli, "--name", "Spa", "--redirect-uri", "https://spa.example.com/cb", "--public")
+    result = cli.invoke(args=["clients", "update", spa["client_id"], "--introspect"])
+    assert result.exit_code == 1 and "public client cannot introspect" in result.output
+    client_id = str(uuid.uuid4())
+    result = cli.invoke(args=["clients", "update", client_id, "--name", "X"])
+    assert result.exit_code == 1 and f"No application with client_id '{client_id}'" in result.output

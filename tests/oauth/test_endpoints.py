@@ -71,8 +71,8 @@ def bearer(token) -> dict:
 
 @pytest.fixture
 def resource_server(make_client):
-    """A confidential client that only introspects (client_credentials, no redirect URI)."""
-    return make_client(redirect_uris=(), grant_types=["client_credentials"], name="Resource Server")
+    """A confidential client registered as a resource server (client_credentials, no redirect URI)."""
+    return make_client(redirect_uris=(), grant_types=["client_credentials"], name="Resource Server", introspect=True)
 
 
 @pytest.fixture
@@ -196,6 +196,34 @@ def test_introspection_requires_a_confidential_client(signed_in, application, ma
     assert response.status_code == 401
     body = response.get_json()
     assert body["error"] == "invalid_client" and "active" not in body
+
+
+@pytest.mark.parametrize("caller", ["service", "web-app"])
+def test_introspection_is_only_for_resource_servers(signed_in, application, make_client, caller):
+    """RFC 7662 §4: an authenticated client not registered as a resource server gets 403
+    unauthorized_client saying why, and learns nothing about the token."""
+    tokens = get_tokens(signed_in, application)
+    if caller == "service":
+        other = make_client(redirect_uris=(), grant_types=["client_credentials"], name="Batch Job")
+    else:
+        other = application
+    for kind in ("access_token", "refresh_token"):
+        response = signed_in.post("/oauth/introspect", data={"token": tokens[kind]},
+                                  auth=(other.client_id, other.client_secret))
+        assert response.status_code == 403
+        assert response.headers["Cache-Control"] == "no-store"
+        body = response.get_json()
+        assert set(body) == {"error", "error_description"} and body["error"] == "unauthorized_client"
+        assert "resource server" in body["error_description"]
+
+
+def test_bad_credentials_of_a_resource_server_are_still_invalid_client(signed_in, application, resource_server):
+    """Authentication comes first: a wrong secret is 401 invalid_client, not 403."""
+    tokens = get_tokens(signed_in, application)
+    response = signed_in.post("/oauth/introspect", data={"token": tokens["access_token"]},
+                              auth=(resource_server.client_id, "wrong-secret"))
+    assert response.status_code == 401 and response.get_json()["error"] == "invalid_client"
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
 
 
 def test_active_access_token_introspection_has_exactly_the_documented_members(
@@ -371,6 +399,38 @@ def test_logout_with_id_token_hint_redirects_to_the_registered_uri_with_state(ap
     assert signed_in.get_cookie("idp_session") is None
     assert not is_signed_in(app, cookie)
     assert signed_in.get("/currentuser").status_code == 401
+
+
+@pytest.mark.parametrize("whose", ["another-user", "another-session-of-the-user"])
+def test_logout_with_a_hint_for_another_session_asks_to_confirm(app, signed_in, user, make_user, application, whose):
+    """An ID token we signed for someone else (or for an older session) does not sign this browser out
+    unasked: the confirmation page, the session untouched; confirming then ends it and redirects."""
+    if whose == "another-user":
+        other = make_user(email="other@example.com")
+    else:
+        other = user
+    elsewhere = app.test_client()
+    assert elsewhere.post("/login", data={"csrf_token": csrf_token(elsewhere.get("/login").text),
+                                          "email": other.email, "password": other.password}).status_code == 302
+    hint = get_tokens(elsewhere, application)["id_token"]
+    cookie = session_cookie(signed_in)
+    query = {"id_token_hint": hint, "post_logout_redirect_uri": POST_LOGOUT_URI, "state": "s-1"}
+    page = signed_in.get("/oauth/logout", query_string=query)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert '<form method="post" action="/oauth/logout">' in page.text
+    assert is_signed_in(app, cookie)
+    posted = signed_in.post("/oauth/logout", data={"csrf_token": csrf_token(page.text), **query})
+    assert posted.status_code == 302 and posted.headers["Location"] == POST_LOGOUT_URI + "?state=s-1"
+    assert not is_signed_in(app, cookie)
+    assert is_signed_in(app, session_cookie(elsewhere))
+
+
+def test_logout_with_a_hint_and_no_session_redirects(client, signed_in, application):
+    """Nobody signed in here: nothing to protect, so a valid hint goes straight back to the client."""
+    hint = get_tokens(signed_in, application)["id_token"]
+    response = client.get("/oauth/logout", query_string={
+        "id_token_hint": hint, "post_logout_redirect_uri": POST_LOGOUT_URI})
+    assert response.status_code == 302 and response.headers["Location"] == POST_LOGOUT_URI
 
 
 def test_logout_to_an_unregistered_uri_shows_an_error_page(signed_in, application):

@@ -69,7 +69,7 @@ def public(make_client):
 
 @pytest.fixture
 def resource_server(make_client):
-    return make_client(grant_types=["client_credentials"], redirect_uris=(), name="API")
+    return make_client(grant_types=["client_credentials"], redirect_uris=(), name="API", introspect=True)
 
 
 @pytest.mark.parametrize("kind", ["confidential", "public"])
@@ -133,7 +133,7 @@ def test_client_secret_post_is_accepted(signed_in, confidential):
 
 @pytest.mark.parametrize("changes, error", [
     ({"code_verifier": "x" * 50}, "invalid_grant"),
-    ({"code_verifier": None}, "invalid_request"),
+    ({"code_verifier": None}, "invalid_grant"),  # RFC 7636 §4.6, OAuth 2.1 §4.1.3
     ({"redirect_uri": "https://app.example.com/other"}, "invalid_grant"),
     ({"code": "not-a-code"}, "invalid_grant"),
     ({"code": None}, "invalid_request"),
@@ -142,6 +142,39 @@ def test_code_exchange_errors(signed_in, public, changes, error):
     authorization, code = get_code(signed_in, public)
     response = exchange(signed_in, public, authorization, code, changes)
     assert response.status_code in (400, 401) and response.get_json()["error"] == error
+
+
+def test_missing_verifier_is_invalid_grant_and_leaves_the_code_unused(signed_in, confidential):
+    """RFC 7636 §4.6: a code issued for a challenge does not verify without its verifier (confidential
+    clients too); the refused attempt does not spend the code."""
+    authorization, code = get_code(signed_in, confidential)
+    refused = exchange(signed_in, confidential, authorization, code, {"code_verifier": None})
+    assert refused.status_code == 400 and refused.get_json()["error"] == "invalid_grant"
+    assert exchange(signed_in, confidential, authorization, code).status_code == 200
+
+
+@pytest.mark.parametrize("sent, status", [
+    (None, 200),
+    ("https://app.example.com/callback", 200),
+    ("https://app.example.com/other", 400),
+], ids=["omitted", "the-registered-uri", "another-uri"])
+def test_redirect_uri_may_be_omitted_when_the_authorization_request_omitted_it(signed_in, confidential, sent, status):
+    """OAuth 2.1 §4.1.3: with no redirect_uri in the authorization request (one registered URI), the
+    token request may leave it out; when it sends one, it must be the URI the code went to."""
+    authorization = AuthorizationRequest(confidential)
+    del authorization.params["redirect_uri"]
+    code = authorization.callback(signed_in.get(authorization.url).headers["Location"])["code"]
+    response = exchange(signed_in, confidential, authorization, code, {"redirect_uri": sent})
+    assert response.status_code == status, response.get_json()
+    if status == 400:
+        assert response.get_json()["error"] == "invalid_grant"
+
+
+def test_redirect_uri_sent_in_the_authorization_request_is_required(signed_in, confidential):
+    """RFC 6749 §4.1.3, OAuth 2.1 §4.1.3: sent then, it must be sent again (and match): invalid_grant."""
+    authorization, code = get_code(signed_in, confidential)
+    response = exchange(signed_in, confidential, authorization, code, {"redirect_uri": None})
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
 
 
 def test_verifier_without_challenge_is_refused(make_app, make_user, make_client):
