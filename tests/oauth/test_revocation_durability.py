@@ -93,7 +93,8 @@ def redis_proxy(private_redis):
 
 @pytest.fixture
 def resource_server(make_client):
-    return make_client(redirect_uris=(), grant_types=["client_credentials"], name="Resource Server")
+    return make_client(redirect_uris=(), grant_types=["client_credentials"], name="Resource Server",
+                       introspect=True)
 
 
 @pytest.fixture
