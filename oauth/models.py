@@ -184,7 +184,7 @@ class AccessToken(IdMixin, TimestampMixin, db.Model):
     refresh_family_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     scope: Mapped[str] = mapped_column(Text, default="")
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # the denylist sync reads by it
 
 
 class PendingAuthorization(IdMixin, TimestampMixin, db.Model):
