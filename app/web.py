@@ -118,6 +118,16 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def see_other_after_post(response: Response) -> Response:
+    """RFC 9700 §4.12: a redirect answering a POST (credentials, a consent decision) must not let the
+    browser repeat the request at the new location; 303 makes it a GET, whoever built the response
+    (our views, Authlib's authorization and logout responses). Flask's 308 to a path's canonical
+    slash is left alone: it leads to the same view."""
+    if request.method not in ("GET", "HEAD") and response.status_code in (301, 302, 307):
+        response.status_code = 303
+    return response
+
+
 def limit_password_checks(app: Flask, endpoints: tuple[str, ...]) -> None:
     """Brute-force limits on views that ask the signed-in user for their password: every attempt per
     IP, and wrong passwords (the view sets ``g.password_refused``) per account. The counters are
@@ -139,3 +149,4 @@ def _signed_in_account_key() -> str:
 
 def init_app(app: Flask) -> None:
     app.after_request(add_security_headers)
+    app.after_request(see_other_after_post)
