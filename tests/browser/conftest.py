@@ -116,16 +116,17 @@ def https_server(make_app, tls_certificate):
 @pytest.fixture
 def make_application():
     """A third-party application on its own loopback port, registered on ``server``; it records the
-    callback queries it receives."""
+    callback queries it receives and the Referer each came with."""
     started = []
 
     def factory(server, name, skip_consent=False, post_logout_redirect_uris=()):
-        received = []
+        received, referrers = [], []
 
         @Request.application
         def callback(request):
             if request.path == "/callback":  # not /favicon.ico
                 received.append(request.query_string.decode())
+                referrers.append(request.headers.get("Referer"))
             return Response(f"<!doctype html><title>{name}</title><h1>{name}</h1>", mimetype="text/html")
 
         http, thread = serve(callback)
@@ -137,7 +138,7 @@ def make_application():
                 post_logout_redirect_uris=[origin + path for path in post_logout_redirect_uris])
             return SimpleNamespace(client_id=application.client_id, client_secret=secret, name=name,
                                    redirect_uris=list(application.redirect_uris), origin=origin,
-                                   received=received)
+                                   received=received, referrers=referrers)
 
     yield factory
     for http, thread in started:

@@ -47,6 +47,7 @@ def test_consent_allow_over_https(page: Page, https_server, make_application, us
 
     expect(page).to_have_url(re.compile("^" + re.escape(application.redirect_uris[0] + "?")))
     assert application.received == [urlsplit(page.url).query]
+    assert application.referrers == [None]  # our URLs never reach another site
     query = request.callback(page.url)
     assert set(query) == {"code", "state", "iss"}
     claims = exchange(https_server, application, request, query["code"])
