@@ -3,7 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
+# Without REDIS_URL the rate limits, caches and the token denylist live in each process, so make run
+# serves from ONE process with threads: every limit is then exact. Several workers need REDIS_URL.
+ifeq ($(strip $(REDIS_URL)),)
+WORKERS ?= 1
+else
 WORKERS ?= 2
+endif
+THREADS ?= 8
 export FLASK_APP := wsgi
 
 .PHONY: run test lint bench
@@ -26,7 +33,8 @@ run: $(VENV)/.installed
 	$(BIN)/flask db upgrade
 	$(BIN)/flask bootstrap
 	@echo "Serving on http://localhost:$(PORT) (sign in at http://localhost:$(PORT)/login)"
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --worker-class gthread --workers $(WORKERS) --threads $(THREADS) \
+		--access-logfile - wsgi:app
 
 test: $(VENV)/.installed-test
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -108,13 +108,25 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    # Other sites learn nothing of our URLs (they carry authorization requests and handles), while
+    # our own form posts carry a Referer and a real Origin: the CSRF check over https wants them.
+    headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if current_app.config["ISSUER_IS_HTTPS"]:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if request.endpoint != "static":
         # Pages and API answers are per user: never kept by a shared or browser cache.
         headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def see_other_after_post(response: Response) -> Response:
+    """RFC 9700 §4.12: a redirect answering a POST (credentials, a consent decision) must not let the
+    browser repeat the request at the new location; 303 makes it a GET, whoever built the response
+    (our views, Authlib's authorization and logout responses). Flask's 308 to a path's canonical
+    slash is left alone: it leads to the same view."""
+    if request.method not in ("GET", "HEAD") and response.status_code in (301, 302, 307):
+        response.status_code = 303
     return response
 
 
@@ -139,3 +151,4 @@ def _signed_in_account_key() -> str:
 
 def init_app(app: Flask) -> None:
     app.after_request(add_security_headers)
+    app.after_request(see_other_after_post)

@@ -41,7 +41,7 @@ def notices(page: str) -> list[str]:
 
 @pytest.fixture
 def signed_in(client, auth, user):
-    assert auth.login(user.email, user.password).status_code == 302
+    assert auth.login(user.email, user.password).status_code == 303
     return client
 
 
@@ -89,7 +89,7 @@ def test_profile_page_saves_every_field(signed_in):
                          given_name="Ada", family_name="King", phone="+44 20 7946 0958", birthdate="1985-12-10",
                          avatar="https://pictures.example.com/ada.png", street_address="12 St James's Square",
                          locality="London", region="", postal_code="SW1Y 4JH", country="UK")
-    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    assert response.status_code == 303 and response.headers["Location"] == "/account"
     body = me(signed_in)
     assert (body["fullname"], body["given_name"], body["family_name"], body["phone"], body["birthdate"]) == \
         ("Ada King", "Ada", "King", "+44 20 7946 0958", "1985-12-10")
@@ -109,7 +109,7 @@ def test_profile_page_keeps_address_members_it_does_not_show(signed_in):
     signed_in.patch("/api/v1/me", json={"address": {"formatted": "12 St James's Square, London",
                                                     "locality": "London"}}, headers={"X-CSRFToken": token})
     response = post_form(signed_in, "/account/profile", "/account/profile", fullname="Ada King", locality="London")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert me(signed_in)["address"] == {"formatted": "12 St James's Square, London", "locality": "London"}
 
 
@@ -143,13 +143,13 @@ def test_password_change_ends_other_sessions_and_mails_a_notice(app, signed_in, 
     AuthActions(other).login(user.email, user.password)
     response = post_form(signed_in, "/account/password", "/account/password", current_password=user.password,
                          new_password=STRONG_PASSWORD)
-    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    assert response.status_code == 303 and response.headers["Location"] == "/account"
     assert notices(signed_in.get("/account").text) == [
         "Your password was changed. Other sessions signed out: 1."]
     assert other.get("/currentuser").status_code == 401
     assert signed_in.get("/currentuser").status_code == 200
     assert [message["Subject"] for message in mailbox.to(user.email)] == ["Your password was changed"]
-    assert AuthActions(app.test_client()).login(user.email, STRONG_PASSWORD).status_code == 302
+    assert AuthActions(app.test_client()).login(user.email, STRONG_PASSWORD).status_code == 303
 
 
 def test_password_change_with_a_wrong_current_password_is_refused(app, signed_in, user, mailbox):
@@ -162,7 +162,7 @@ def test_password_change_with_a_wrong_current_password_is_refused(app, signed_in
     assert field_errors(response.text, "current_password") == [WRONG_PASSWORD]
     assert other.get("/currentuser").status_code == 200
     assert mailbox.messages == []
-    assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 302
+    assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 303
 
 
 def test_weak_new_password_shows_the_policy_reasons(app, signed_in, user):
@@ -172,7 +172,7 @@ def test_weak_new_password_shows_the_policy_reasons(app, signed_in, user):
     assert response.status_code == 400
     reasons = field_errors(response.text, "new_password")
     assert reasons[0] == "This password is too easy to guess." and len(reasons) >= 2
-    assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 302
+    assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 303
 
 
 # --- email address ---------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def test_email_change_confirmed_by_the_code_sent_to_the_new_address(app, signed_
     """The old address stays until the code from the new one comes back; the old one is told."""
     response = post_form(signed_in, "/account/email", "/account/email", email="ada.new@example.com",
                          password=user.password)
-    assert response.status_code == 302 and response.headers["Location"] == "/account/email/confirm"
+    assert response.status_code == 303 and response.headers["Location"] == "/account/email/confirm"
     confirm_page = signed_in.get("/account/email/confirm")
     assert notices(confirm_page.text) == [
         "We sent a code to ada.new@example.com. Enter it below to confirm the new address; until then your "
@@ -193,11 +193,11 @@ def test_email_change_confirmed_by_the_code_sent_to_the_new_address(app, signed_
     assert "ada.new@example.com" in notice.get_body(preferencelist=("plain",)).get_content()
     response = post_form(signed_in, "/account/email/confirm", "/account/email/confirm",
                          code=mailbox.last_code("ada.new@example.com"))
-    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    assert response.status_code == 303 and response.headers["Location"] == "/account"
     overview = signed_in.get("/account").text
     assert '<dd id="account-email">ada.new@example.com</dd>' in overview
     assert notices(overview) == ["Your email address is now ada.new@example.com."]
-    assert AuthActions(app.test_client()).login("ada.new@example.com", user.password).status_code == 302
+    assert AuthActions(app.test_client()).login("ada.new@example.com", user.password).status_code == 303
 
 
 def test_email_change_with_a_wrong_code_keeps_the_old_address(signed_in, user, mailbox):
@@ -223,7 +223,7 @@ def test_email_change_to_a_taken_address_looks_the_same_and_never_confirms(signe
     """Same redirect and message as for a free address; the other account's owner gets nothing."""
     taken = make_user(email="taken@example.com")
     response = post_form(signed_in, "/account/email", "/account/email", email=taken.email, password=user.password)
-    assert response.status_code == 302 and response.headers["Location"] == "/account/email/confirm"
+    assert response.status_code == 303 and response.headers["Location"] == "/account/email/confirm"
     assert notices(signed_in.get("/account/email/confirm").text) == [
         "We sent a code to taken@example.com. Enter it below to confirm the new address; until then your "
         "account keeps its current address."]
@@ -238,7 +238,7 @@ def test_email_change_to_a_taken_address_looks_the_same_and_never_confirms(signe
 def test_two_factor_on_and_off(app, signed_in, user):
     """On with one click; off only with the right password."""
     response = post_form(signed_in, "/account/2fa", "/account/2fa", enabled="on")
-    assert response.status_code == 302
+    assert response.status_code == 303
     page = signed_in.get("/account/2fa").text
     assert notices(page) == ["Two-step sign-in is on: each sign-in now needs a code we email you."]
     assert 'id="two-factor-state">On:' in page
@@ -248,7 +248,7 @@ def test_two_factor_on_and_off(app, signed_in, user):
     assert field_errors(refused.text, "password") == [WRONG_PASSWORD]
     assert me(signed_in)["two_factor_enabled"] is True
     response = post_form(signed_in, "/account/2fa", "/account/2fa", enabled="off", password=user.password)
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert me(signed_in)["two_factor_enabled"] is False
 
 
@@ -281,7 +281,7 @@ def test_ending_another_session_from_the_page(app, signed_in, user):
     other = app.test_client()
     AuthActions(other).login(user.email, user.password)
     response = post_form(signed_in, "/account/sessions", f"/account/sessions/{session_id(other)}/end")
-    assert response.status_code == 302 and response.headers["Location"] == "/account/sessions"
+    assert response.status_code == 303 and response.headers["Location"] == "/account/sessions"
     assert other.get("/currentuser").status_code == 401
     assert signed_in.get("/currentuser").status_code == 200
 
@@ -304,7 +304,7 @@ def test_signing_out_every_other_session(app, signed_in, user):
     for other in others:
         AuthActions(other).login(user.email, user.password)
     response = post_form(signed_in, "/account/sessions", "/account/sessions/end-others")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert notices(signed_in.get("/account/sessions").text) == ["Other sessions signed out: 2."]
     assert [other.get("/currentuser").status_code for other in others] == [401, 401]
     assert signed_in.get("/currentuser").status_code == 200
@@ -341,7 +341,7 @@ def test_applications_page_lists_grants_and_revokes_one(app, signed_in):
     assert "Example App" in page and "Other App" in page and 'data-scope="email"' in page
     response = post_form(signed_in, "/account/applications",
                          f"/account/applications/{application.client_id}/revoke")
-    assert response.status_code == 302 and response.headers["Location"] == "/account/applications"
+    assert response.status_code == 303 and response.headers["Location"] == "/account/applications"
     page = signed_in.get("/account/applications").text
     assert notices(page) == ["Access withdrawn: the application can no longer use your account."]
     assert "Example App" not in page and "Other App" in page
@@ -377,7 +377,7 @@ def test_deleting_with_a_wrong_password_is_refused(app, signed_in, user):
     assert response.status_code == 400
     assert field_errors(response.text, "password") == [WRONG_PASSWORD]
     assert signed_in.get("/currentuser").status_code == 200
-    assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 302
+    assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 303
 
 
 def test_deleting_signs_out_and_the_account_cannot_sign_in(app, signed_in, user):
@@ -387,7 +387,7 @@ def test_deleting_signs_out_and_the_account_cannot_sign_in(app, signed_in, user)
     application = register_application(app, skip_consent=True)
     tokens = grant_tokens(other, application)
     response = post_form(signed_in, "/account/delete", "/account/delete", password=user.password)
-    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
     assert signed_in.get_cookie("idp_session") is None
     assert notices(signed_in.get("/login").text) == ["Your account was deleted and you have been signed out."]
     assert other.get("/currentuser").status_code == 401

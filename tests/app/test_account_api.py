@@ -34,7 +34,7 @@ class Browser:
     def __init__(self, app, user, **headers):
         self.http = app.test_client()
         response = AuthActions(self.http).login(user.email, user.password, **headers)
-        assert response.status_code == 302, response.text
+        assert response.status_code == 303, response.text
         self.token = csrf_token(self.http.get("/logout").text)
 
     def get(self, path):
@@ -70,7 +70,7 @@ def grant_tokens(http, application, scope="openid profile email account"):
     if response.status_code == 200:
         action = CONSENT_ACTION.search(response.text).group(1)
         response = http.post(action, data={"csrf_token": csrf_token(response.text), "decision": "allow"})
-    assert response.status_code == 302, response.text
+    assert response.status_code == (303 if response.request.method == "POST" else 302), response.text
     code = request.callback(response.headers["Location"])["code"]
     response = http.post("/oauth/token", data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": request.redirect_uri,
@@ -247,7 +247,7 @@ def test_password_change_ends_the_other_sessions_and_mails_a_notice(app, user, m
     assert [message["Subject"] for message in mailbox.to(user.email)] == ["Your password was changed"]
     fresh = app.test_client()
     assert AuthActions(fresh).login(user.email, user.password).status_code == 400
-    assert AuthActions(fresh).login(user.email, STRONG_PASSWORD).status_code == 302
+    assert AuthActions(fresh).login(user.email, STRONG_PASSWORD).status_code == 303
 
 
 def test_password_change_with_a_wrong_current_password_is_403(app, account, user, mailbox):
@@ -256,7 +256,7 @@ def test_password_change_with_a_wrong_current_password_is_403(app, account, user
                             json={"current_password": "not the password", "new_password": STRONG_PASSWORD})
     body = assert_problem(response, 403, {"current_password": [WRONG_PASSWORD]})
     assert body["title"] == "Forbidden"
-    assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 302
+    assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 303
     assert mailbox.messages == []
 
 
@@ -270,7 +270,7 @@ def test_a_weak_new_password_is_400_with_the_policy_reasons(app, account, user):
     short = account.send("POST", "/api/v1/me/password", json={"current_password": user.password,
                                                               "new_password": "short"})
     assert_problem(short, 400, {"new_password": ["Use at least 8 characters."]})
-    assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 302
+    assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 303
 
 
 def test_password_change_needs_both_fields(account):
@@ -299,7 +299,7 @@ def test_email_change_is_confirmed_by_the_code_sent_to_the_new_address(app, acco
     assert body["avatar"] == accounts.gravatar_url("ada.new@example.com")
     fresh = app.test_client()
     assert AuthActions(fresh).login(user.email, user.password).status_code == 400
-    assert AuthActions(fresh).login("ada.new@example.com", user.password).status_code == 302
+    assert AuthActions(fresh).login("ada.new@example.com", user.password).status_code == 303
 
 
 def test_email_change_with_a_wrong_code_keeps_the_address(account, user, mailbox):
@@ -376,7 +376,7 @@ def test_two_factor_on_then_off_with_the_password(app, account, user):
     response = account.send("PUT", "/api/v1/me/2fa", json={"enabled": True})
     assert response.status_code == 200 and response.get_json() == {"two_factor_enabled": True}
     signing_in = AuthActions(app.test_client()).login(user.email, user.password)
-    assert signing_in.status_code == 302 and signing_in.headers["Location"] == "/login/2fa"
+    assert signing_in.status_code == 303 and signing_in.headers["Location"] == "/login/2fa"
     assert_problem(account.send("PUT", "/api/v1/me/2fa", json={"enabled": False}), 403,
                    {"password": [WRONG_PASSWORD]})
     assert_problem(account.send("PUT", "/api/v1/me/2fa", json={"enabled": False, "password": "wrong one"}), 403,
@@ -503,7 +503,7 @@ def test_deleting_with_a_wrong_password_changes_nothing(app, account, user):
     response = account.send("DELETE", "/api/v1/me", json={"password": "not it"})
     assert_problem(response, 403, {"password": [WRONG_PASSWORD]})
     assert account.get("/currentuser").status_code == 200
-    assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 302
+    assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 303
 
 
 def test_deleting_needs_the_password_in_the_body(account):

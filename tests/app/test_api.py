@@ -62,7 +62,7 @@ def test_security_headers_on_every_response(client, path):
     csp = headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in csp
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
-    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Referrer-Policy"] == "same-origin"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert "Strict-Transport-Security" not in headers  # only when the issuer is https
 

@@ -70,7 +70,7 @@ def test_users_set_password_ends_sessions_and_enforces_policy(app, cli, user):
     result = cli.invoke(args=["users", "set-password", "--email", user.email, "--password", new, "--json"])
     assert result.exit_code == 0, result.output
     assert client.get("/currentuser").status_code == 401
-    assert AuthActions(app.test_client()).login(user.email, new).status_code == 302
+    assert AuthActions(app.test_client()).login(user.email, new).status_code == 303
 
 
 def test_users_deactivate(app, cli, user):
@@ -93,7 +93,7 @@ def test_bootstrap_creates_super_admin_and_key_once(app, cli):
         assert [(admin.email, admin.role_names, admin.email_verified) for admin in admins] == [
             ("admin@admin.com", ["superAdmin", "user"], True)]
         assert db.session.scalar(select(func.count()).select_from(SigningKey)) == 1
-    assert AuthActions(app.test_client()).login("admin@admin.com", password).status_code == 302
+    assert AuthActions(app.test_client()).login("admin@admin.com", password).status_code == 303
 
 
 def test_bootstrap_uses_configured_password(make_app):
@@ -101,4 +101,4 @@ def test_bootstrap_uses_configured_password(make_app):
     result = app.test_cli_runner().invoke(args=["bootstrap"])
     assert result.exit_code == 0 and "with password" not in result.output
     response = AuthActions(app.test_client()).login("root@example.org", "the configured admin passphrase")
-    assert response.status_code == 302
+    assert response.status_code == 303

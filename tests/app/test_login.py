@@ -28,7 +28,7 @@ def test_login_success_sets_opaque_session_cookie(app, client, auth, user, caplo
     """A right password opens a session: opaque HttpOnly SameSite=Lax cookie, redirect home."""
     caplog.set_level(logging.INFO, logger="security")
     response = auth.login(user.email, user.password, **{"User-Agent": "pytest-browser/1.0"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"] == "/account"
     cookie = next(value for value in response.headers.getlist("Set-Cookie") if value.startswith("idp_session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
@@ -98,7 +98,7 @@ def test_unverified_user_is_sent_a_code_and_asked_for_it(app, client, auth, make
     a code is mailed and the verification page asks for it."""
     unverified = make_user(verified=False)
     response = auth.login(unverified.email, unverified.password, next_path="/account")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"] == f"/verify-email?email={unverified.email}&next=/account"
     assert "idp_session=" not in str(response.headers)
     assert [row[1] for row in history(app)] == ["unverified"]
@@ -110,11 +110,11 @@ def test_unverified_user_is_sent_a_code_and_asked_for_it(app, client, auth, make
 def test_unverified_user_signs_in_when_verification_is_not_required(make_app, make_user):
     app = make_app(EMAIL_VERIFICATION_REQUIRED=False)
     unverified = make_user(verified=False)
-    assert AuthActions(app.test_client()).login(unverified.email, unverified.password).status_code == 302
+    assert AuthActions(app.test_client()).login(unverified.email, unverified.password).status_code == 303
 
 
 def test_email_is_matched_case_insensitively(auth, user):
-    assert auth.login(user.email.upper(), user.password).status_code == 302
+    assert auth.login(user.email.upper(), user.password).status_code == 303
 
 
 @pytest.mark.parametrize("target, expected", [
@@ -128,7 +128,7 @@ def test_email_is_matched_case_insensitively(auth, user):
 def test_next_accepts_only_local_paths(auth, user, target, expected):
     """No open redirect through ``next``."""
     response = auth.login(user.email, user.password, next_path=target)
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"] == expected
 
 
@@ -159,7 +159,7 @@ def test_outdated_hash_is_replaced_by_argon2id_at_login(app, auth, user):
         account = db.session.get(User, user.id)
         account.password_hash = pbkdf2_sha256.hash(user.password)
         db.session.commit()
-    assert auth.login(user.email, user.password).status_code == 302
+    assert auth.login(user.email, user.password).status_code == 303
     with app.app_context():
         assert db.session.get(User, user.id).password_hash.startswith("$argon2id$")
 

@@ -69,6 +69,6 @@ def test_sms_second_factor_for_a_verified_phone(make_app, make_user, caplog):
     page = client.get("/login/2fa")
     done = client.post("/login/2fa", data={"csrf_token": csrf_token(page.text),
                                            "code": texted_code(caplog, "+442079460018")})
-    assert done.status_code == 302 and client.get("/currentuser").status_code == 200
+    assert done.status_code == 303 and client.get("/currentuser").status_code == 200
     with app.app_context():
         assert db.session.scalar(select(UserSession.amr)) == ["pwd", "sms", "mfa"]

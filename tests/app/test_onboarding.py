@@ -44,7 +44,7 @@ def account(app, email):
 def test_registration_creates_an_unverified_user_and_mails_a_code(app, client, mailbox):
     """Role user and email_verified false, whatever the form says; a code goes to the address."""
     response = register(client, "Grace@Example.com", roles="superAdmin", email_verified="true")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"] == "/verify-email?email=grace@example.com"
     verified, roles, avatar, active = account(app, "grace@example.com")
     assert (verified, roles, active) == (False, ["user"], True)
@@ -70,7 +70,7 @@ def test_registering_a_taken_email_looks_the_same_and_notifies_the_owner(app, cl
     """No enumeration: same status and redirect; the owner gets a notice, not a code."""
     fresh = register(app.test_client(), "newcomer@example.com")
     taken = register(client, user.email)
-    assert taken.status_code == fresh.status_code == 302
+    assert taken.status_code == fresh.status_code == 303
     assert taken.headers["Location"] == f"/verify-email?email={user.email}"
     assert sorted(dict(taken.headers)) == sorted(dict(fresh.headers))
     [notice] = mailbox.to(user.email)
@@ -103,7 +103,7 @@ def test_verification_signs_in_and_resumes_next(app, client, mailbox):
     register(client, "hopper@example.com", next_path="/account")
     code = mailbox.last_code("hopper@example.com")
     response = submit_code(client, "/verify-email", "hopper@example.com", code, next_path="/account")
-    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    assert response.status_code == 303 and response.headers["Location"] == "/account"
     assert account(app, "hopper@example.com")[0] is True
     assert client.get("/currentuser").get_json()["email_verified"] is True
     assert submit_code(app.test_client(), "/verify-email", "hopper@example.com", code).status_code == 400
@@ -131,7 +131,7 @@ def test_resend_window_and_new_code_kills_the_old(clock, app, client, mailbox):
     page = client.get("/verify-email?email=turing@example.com")
     form = {"csrf_token": csrf_token(page.text), "email": "turing@example.com", "next": ""}
     too_soon = client.post("/verify-email/resend", data=form)
-    assert too_soon.status_code == 302 and int(too_soon.headers["Retry-After"]) == 60
+    assert too_soon.status_code == 303 and int(too_soon.headers["Retry-After"]) == 60
     assert "ask for another in 60 seconds" in client.get(too_soon.headers["Location"]).text
     assert len(mailbox.to("turing@example.com")) == 1
     clock.shift(61)
@@ -140,7 +140,7 @@ def test_resend_window_and_new_code_kills_the_old(clock, app, client, mailbox):
     assert len(mailbox.to("turing@example.com")) == 2
     if second != first:
         assert submit_code(client, "/verify-email", "turing@example.com", first).status_code == 400
-    assert submit_code(client, "/verify-email", "turing@example.com", second).status_code == 302
+    assert submit_code(client, "/verify-email", "turing@example.com", second).status_code == 303
 
 
 def test_email_codes_expire_after_a_day(clock, app, client, mailbox):
@@ -194,12 +194,12 @@ def reset(client, email, code, password):
 
 def test_forgot_password_answers_the_same_for_unknown_addresses(client, user, mailbox):
     known, unknown = forgot(client, user.email), forgot(client, "ghost@example.com")
-    assert known.status_code == unknown.status_code == 302
+    assert known.status_code == unknown.status_code == 303
     assert known.headers["Location"] == f"/password/reset?email={user.email}"
     assert unknown.headers["Location"] == "/password/reset?email=ghost@example.com"
     assert mailbox.to("ghost@example.com") == [] and len(mailbox.to(user.email)) == 1
     again = forgot(client, user.email)  # inside the resend window: still the same answer
-    assert again.status_code == 302 and len(mailbox.to(user.email)) == 1
+    assert again.status_code == 303 and len(mailbox.to(user.email)) == 1
 
 
 def test_reset_sets_the_password_ends_sessions_and_notifies(app, user, mailbox):
@@ -211,17 +211,17 @@ def test_reset_sets_the_password_ends_sessions_and_notifies(app, user, mailbox):
     weak = reset(client, user.email, code, "password")
     assert weak.status_code == 400 and "top-10 common password" in weak.text
     done = reset(client, user.email, code, "a fresh and lengthy passphrase")
-    assert done.status_code == 302 and done.headers["Location"].startswith("/login")
+    assert done.status_code == 303 and done.headers["Location"].startswith("/login")
     assert signed_in.get("/currentuser").status_code == 401
     assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 400
-    assert AuthActions(app.test_client()).login(user.email, "a fresh and lengthy passphrase").status_code == 302
+    assert AuthActions(app.test_client()).login(user.email, "a fresh and lengthy passphrase").status_code == 303
     assert mailbox.to(user.email)[-1]["Subject"] == "Your password was changed"
     assert reset(client, user.email, code, "yet another long passphrase").status_code == 400
 
 
 def second_factor_login(client, email, password):
     response = AuthActions(client).login(email, password)
-    assert response.status_code == 302 and response.headers["Location"] == "/login/2fa"
+    assert response.status_code == 303 and response.headers["Location"] == "/login/2fa"
     return response
 
 
@@ -238,7 +238,7 @@ def test_required_2fa_asks_for_the_mailed_code(make_app, make_user, mailbox):
     assert client.get("/currentuser").status_code == 401  # no session before the code
     assert mailbox.to(user.email)[-1]["Subject"] == "Your sign-in code"
     done = submit_second_factor(client, mailbox.last_code(user.email))
-    assert done.status_code == 302 and done.headers["Location"] == "/account"
+    assert done.status_code == 303 and done.headers["Location"] == "/account"
     assert client.get("/currentuser").status_code == 200
     with app.app_context():
         outcomes = [row.outcome for row in db.session.scalars(select(LoginAttempt).order_by(LoginAttempt.time))]
@@ -286,7 +286,7 @@ def test_delivery_failure_is_shown_and_the_request_survives(make_app, mailbox):
     broken = make_app(MAIL_PORT=1)
     client = broken.test_client()
     response = register(client, "outage@example.com")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert "could not send the message" in client.get(response.headers["Location"]).text
     assert account(broken, "outage@example.com") is not None
     working = make_app()
@@ -294,4 +294,4 @@ def test_delivery_failure_is_shown_and_the_request_survives(make_app, mailbox):
     page = retry.get("/verify-email?email=outage@example.com")
     retry.post("/verify-email/resend", data={"csrf_token": csrf_token(page.text), "email": "outage@example.com"})
     code = mailbox.last_code("outage@example.com")
-    assert submit_code(retry, "/verify-email", "outage@example.com", code).status_code == 302
+    assert submit_code(retry, "/verify-email", "outage@example.com", code).status_code == 303

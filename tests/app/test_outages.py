@@ -44,7 +44,7 @@ def test_database_outage_gives_503_then_recovers(backend, database_proxy, make_a
         ring.ensure_ready()
     user = make_user()
     client = app.test_client()
-    assert AuthActions(client).login(user.email, user.password).status_code == 302
+    assert AuthActions(client).login(user.email, user.password).status_code == 303
 
     database_proxy.cut()
     api = client.get("/currentuser")
@@ -81,7 +81,7 @@ def test_redis_outage_keeps_sign_in_working_and_readiness_says_so(backend, redis
     health = client.get("/admin/health")
     assert health.status_code == 503
     assert health.get_json()["components"] == {"database": "ok", "redis": "unavailable", "keys": "ok"}
-    assert AuthActions(client).login(user.email, user.password).status_code == 302
+    assert AuthActions(client).login(user.email, user.password).status_code == 303
     assert client.get("/currentuser").status_code == 200
 
     redis_proxy.restore()

@@ -43,7 +43,7 @@ def test_successful_logins_do_not_count_against_the_account(make_app, make_user)
     app = make_app(LOGIN_RATE_LIMIT_ACCOUNT="2 per 15 minutes", LOGIN_RATE_LIMIT_IP="100 per minute")
     user = make_user()
     for _ in range(4):
-        assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 302
+        assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 303
 
 
 def test_attempts_per_ip_are_limited_across_accounts(make_app, make_user):
@@ -65,7 +65,7 @@ def test_limit_window_passes(make_app, make_user):
     blocked = auth.login(user.email, user.password)
     assert blocked.status_code == 429
     time.sleep(int(blocked.headers["Retry-After"]) + 1)
-    assert auth.login(user.email, user.password).status_code == 302
+    assert auth.login(user.email, user.password).status_code == 303
 
 
 def test_other_pages_are_not_limited_by_login_failures(make_app, make_user):

@@ -20,7 +20,7 @@ def test_logout_makes_the_cookie_useless_at_once(app, client, auth, user):
     cookie = client.get_cookie("idp_session").value
     assert client.get("/currentuser").status_code == 200
     response = auth.logout()
-    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
     assert client.get_cookie("idp_session") is None
     replay = app.test_client()
     replay.set_cookie("idp_session", cookie)

@@ -131,13 +131,13 @@ class UserAgent:
         assert login_page.status_code == 200 and 'name="password"' in login_page.text
         signed_in = self.post("/login", {"csrf_token": csrf_token(login_page.text), "email": user.email,
                                          "password": user.password, "next": resume})
-        assert signed_in.status_code == 302 and signed_in.headers["Location"] == resume, signed_in.text
+        assert signed_in.status_code == 303 and signed_in.headers["Location"] == resume, signed_in.text
         consent_page = self.get(resume)
         assert consent_page.status_code == 200 and f"<h1>Allow {client_name}?</h1>" in consent_page.text
         action = FORM_ACTION.search(consent_page.text).group(1)
         assert action == resume
         answered = self.post(action, {"csrf_token": csrf_token(consent_page.text), "decision": decision})
-        assert answered.status_code == 302, answered.text
+        assert answered.status_code == 303, answered.text
         return request.callback(answered.headers["Location"])
 
     def session_id(self) -> str:

@@ -2,6 +2,7 @@
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -24,36 +25,43 @@ def free_port() -> int:
 
 @pytest.fixture
 def server(app, backend, tmp_path):
-    """`flask bootstrap`, then gunicorn with two workers, as `make run` does."""
+    """The server exactly as `make run` starts it (migrations, bootstrap, gunicorn with the Makefile's
+    flags), on the test backend: one process with threads on SQLite, two workers with Redis."""
     port = free_port()
     settings = {key: value for key, value in backend.config.items() if value}
-    env = {**os.environ, **settings, "FLASK_APP": "wsgi", "SUPERADMIN_PASSWORD": ADMIN_PASSWORD,
-           "ISSUER": f"http://127.0.0.1:{port}"}
-    subprocess.run([BIN / "flask", "bootstrap"], cwd=ROOT, env=env, check=True, capture_output=True)
-    log = tmp_path / "gunicorn.log"
+    inherited = {key: value for key, value in os.environ.items()
+                 if key not in ("REDIS_URL", "WORKERS", "THREADS", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    env = {**inherited, **settings, "SUPERADMIN_PASSWORD": ADMIN_PASSWORD, "ISSUER": f"http://127.0.0.1:{port}"}
+    log = tmp_path / "make-run.log"
     with open(log, "w") as output:
-        process = subprocess.Popen(
-            [BIN / "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=output, stderr=output)
+        # -o: the test's virtualenv is already installed; BIN: run its flask and gunicorn.
+        process = subprocess.Popen(["make", "--no-print-directory", "-o", ".venv/.installed", "run",
+                                    f"PORT={port}", f"BIN={BIN}"],
+                                   cwd=ROOT, env=env, stdout=output, stderr=output, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url, process, log)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        os.killpg(process.pid, signal.SIGTERM)  # make, gunicorn and its workers: one process group
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def wait_until_up(url, process, log):
-    for _ in range(150):
+    for _ in range(600):
         if process.poll() is not None:
             break
         try:
             if requests.get(f"{url}/health", timeout=1).status_code == 200:
                 return
         except requests.RequestException:
-            time.sleep(0.1)
-    pytest.fail("gunicorn did not start: " + log.read_text())
+            pass
+        time.sleep(0.1)
+    pytest.fail("make run did not start the server: " + log.read_text())
 
 
 def csrf(html: str) -> str:
@@ -84,3 +92,15 @@ def test_wrong_password_over_real_http(server):
     response = browser.post(f"{server}/login", data={"csrf_token": csrf(page.text), "email": "admin@admin.com",
                                                      "password": "not the admin password"})
     assert response.status_code == 400 and "Incorrect email address or password." in response.text
+
+
+def test_the_sign_in_limit_is_exact_across_the_whole_server(server):
+    """From one IP the 31st sign-in attempt in a minute is refused (LOGIN_RATE_LIMIT_IP, 30 per minute),
+    whichever process or thread answers: the limit counts for the server, not per worker."""
+    browser = requests.Session()
+    token = csrf(browser.get(f"{server}/login").text)
+    # A different unknown account each time, so only the per-IP limit applies.
+    statuses = [browser.post(f"{server}/login", data={"csrf_token": token, "email": f"nobody-{n}@example.com",
+                                                      "password": "not a password"}).status_code
+                for n in range(31)]
+    assert statuses == [400] * 30 + [429]

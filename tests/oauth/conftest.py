@@ -30,5 +30,5 @@ def make_client(app):
 @pytest.fixture
 def signed_in(client, user):
     """A test client signed in as ``user``."""
-    assert AuthActions(client).login(user.email, user.password).status_code == 302
+    assert AuthActions(client).login(user.email, user.password).status_code == 303
     return client

@@ -28,7 +28,7 @@ def test_signed_in_user_consents_and_the_client_gets_a_code(signed_in, make_clie
     assert "Allow Example App?" in page.text
     assert [scope for scope in re.findall(r'data-scope="([^"]+)"', page.text)] == ["openid", "profile", "email"]
     response = decide(signed_in, page)
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert set(request.callback(response.headers["Location"])) == {"code", "state", "iss"}
 
 
@@ -36,6 +36,7 @@ def test_deny_sends_access_denied(signed_in, make_client):
     application = make_client()
     request = AuthorizationRequest(application)
     response = decide(signed_in, signed_in.get(request.url), "deny")
+    assert response.status_code == 303
     query = request.callback(response.headers["Location"])
     assert query["error"] == "access_denied" and "code" not in query
 

@@ -38,7 +38,7 @@ def get_tokens(signed_in, application, scope="openid profile email") -> dict:
     if response.status_code == 200:  # the consent page, unless consent was given before
         action = CONSENT_ACTION.search(response.text).group(1)
         response = signed_in.post(action, data={"csrf_token": csrf_token(response.text), "decision": "allow"})
-    assert response.status_code == 302, response.text
+    assert response.status_code == (303 if response.request.method == "POST" else 302), response.text
     code = request.callback(response.headers["Location"])["code"]
     response = token_request(signed_in, application, grant_type="authorization_code", code=code,
                              redirect_uri=request.redirect_uri, code_verifier=request.verifier)
@@ -462,6 +462,18 @@ def test_confirming_logout_ends_the_session(app, signed_in):
     response = signed_in.post("/oauth/logout", data={"csrf_token": csrf_token(page.text)})
     assert response.status_code == 200
     assert signed_in.get_cookie("idp_session") is None
+    assert not is_signed_in(app, cookie)
+
+
+def test_confirmed_logout_sees_other_to_the_registered_uri(app, signed_in, application):
+    """RFC 9700 §4.12: the confirmation form's redirect to the application is a 303, with state."""
+    cookie = session_cookie(signed_in)
+    params = {"client_id": application.client_id, "post_logout_redirect_uri": POST_LOGOUT_URI, "state": "s-123"}
+    page = signed_in.get("/oauth/logout", query_string=params)
+    assert page.status_code == 200 and is_signed_in(app, cookie)
+    response = signed_in.post("/oauth/logout", data={**params, "csrf_token": csrf_token(page.text)})
+    assert response.status_code == 303
+    assert response.headers["Location"] == POST_LOGOUT_URI + "?state=s-123"
     assert not is_signed_in(app, cookie)
 
 
