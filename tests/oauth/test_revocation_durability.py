@@ -136,13 +136,13 @@ def test_revoked_token_stays_revoked_after_redis_restarts(make_app, private_redi
     app = make_app(REDIS_URL=private_redis.url)
     user = make_user()
     browser = app.test_client()
-    assert AuthActions(browser).login(user.email, user.password).status_code == 302
+    assert AuthActions(browser).login(user.email, user.password).status_code == 303
     issued = get_tokens(browser, application, scope=SCOPE)
     assert_working(browser, resource_server, issued["access_token"])
     if how == "revocation endpoint":
         assert revoke(browser, application, issued["access_token"]).status_code == 200
     else:
-        assert AuthActions(browser).logout().status_code == 302
+        assert AuthActions(browser).logout().status_code == 303
     assert_stopped(browser, resource_server, issued["access_token"])
 
     private_redis.restart()
@@ -160,7 +160,7 @@ def test_revoked_token_stays_revoked_after_redis_is_flushed(make_app, private_re
     app = make_app(REDIS_URL=private_redis.url)
     user = make_user()
     browser = app.test_client()
-    assert AuthActions(browser).login(user.email, user.password).status_code == 302
+    assert AuthActions(browser).login(user.email, user.password).status_code == 303
     revoked, live = get_tokens(browser, application, scope=SCOPE), get_tokens(browser, application, scope=SCOPE)
     assert revoke(browser, application, revoked["access_token"]).status_code == 200
 
@@ -177,7 +177,7 @@ def test_redis_down_at_check_time_answers_from_the_database(make_app, redis_prox
     app = make_app(REDIS_URL=redis_proxy.url)
     user = make_user()
     browser = app.test_client()
-    assert AuthActions(browser).login(user.email, user.password).status_code == 302
+    assert AuthActions(browser).login(user.email, user.password).status_code == 303
     revoked, live = get_tokens(browser, application, scope=SCOPE), get_tokens(browser, application, scope=SCOPE)
     assert revoke(browser, application, revoked["access_token"]).status_code == 200
 
@@ -197,7 +197,7 @@ def test_revocation_while_redis_is_unreachable_survives_its_return_with_old_data
     app, other, departed = make_app(REDIS_URL=url), make_app(REDIS_URL=url), make_app(REDIS_URL=url)
     user = make_user()
     browser = app.test_client()
-    assert AuthActions(browser).login(user.email, user.password).status_code == 302
+    assert AuthActions(browser).login(user.email, user.password).status_code == 303
     first, second = get_tokens(browser, application, scope=SCOPE), get_tokens(browser, application, scope=SCOPE)
     assert_working(browser, resource_server, first["access_token"])  # the denylist is loaded and marked
     assert_working(other.test_client(), resource_server, second["access_token"])
