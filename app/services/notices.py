@@ -28,6 +28,8 @@ from pathlib import Path
 
 import redis
 from flask import Flask
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
@@ -209,8 +211,9 @@ class _Subscriber:
             return list(self.hubs)
 
     def _run(self) -> None:
+        # No retries inside redis-py: a lost connection surfaces here, to be logged and retried.
         client = redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5,
-                                      health_check_interval=10)
+                                      health_check_interval=10, retry=Retry(NoBackoff(), 0))
         delay = RETRY_DELAYS[0]
         try:
             while self._listeners() is not None:
