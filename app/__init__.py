@@ -34,9 +34,11 @@ def create_app(config: dict | None = None) -> Flask:
     from . import pages
     from . import web
     from .services import health
+    from .services import notices
     from .services import passwords
 
     extensions.init_app(app)
+    notices.init_app(app)
     passwords.configure(app)
     web.init_app(app)
     errors.init_app(app)
@@ -51,7 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
     import keys
     from keys import ring
 
-    keys.init_app(app)
+    keys.init_app(app, notices.channel(app, "keys"))
     health.register(app, "keys", ring.check_health)
     app.extensions.setdefault("bootstrap_steps", []).append(ring.announce_current)
 

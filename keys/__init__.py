@@ -4,13 +4,16 @@
 from flask import Flask
 
 
-def init_app(app: Flask) -> None:
-    """Register the ring's table, its in-memory cache, its routes and its commands."""
+def init_app(app: Flask, notices) -> None:
+    """Register the ring's table, its in-memory cache, its routes and its commands.
+
+    ``notices`` (a ``ring.Notices``) carries ring changes between processes; the factory wires it.
+    """
     from . import cli
     from . import models  # noqa: F401  (registers signing_keys with the metadata)
     from . import ring
     from . import views
 
-    ring.init_app(app)
+    ring.init_app(app, notices)
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.keys)

@@ -64,6 +64,5 @@ def reencrypt(new_secret):
     try:
         count = rotation.reencrypt(current_app.config["KEY_ENCRYPTION_SECRET"], new_secret)
     except crypto.SealBroken as error:
-        db.session.rollback()
         raise click.ClickException(f"{error}; nothing was changed") from None
     click.echo(f"Resealed {count} keys. Set KEY_ENCRYPTION_SECRET to the new secret on every instance now.")

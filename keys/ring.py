@@ -4,24 +4,34 @@ published set, publish the JWKS.
 Each process holds the ring in memory: the unsealed signing key, the public keys by kid, and
 the JWKS document with its ETag. Keys are made, named and sealed with jwcrypto (``crypto.py``);
 tokens are signed and verified with joserfc, the JOSE library Authlib itself builds on, which
-signs in about half of jwcrypto's time. At most every KEY_RING_CHECK_INTERVAL seconds, when the ring
-is used, one cheap query (count and latest change of ``signing_keys``) tells whether another
-process changed it; only then is it reloaded. The same check takes the lifecycle step when one
-is due, so rotation needs no scheduler.
+signs in about half of jwcrypto's time.
+
+A change (rotation, revocation) is announced to every process, which reloads the ring on its
+next use; the factory wires the notices in. As a safety net, at most every
+KEY_RING_CHECK_INTERVAL seconds one cheap query (count and latest change of ``signing_keys``)
+tells whether the ring changed unannounced. The ring reads and writes on its own short sessions,
+never on the request's, whose unit of work it must not commit or roll back.
+
+Rotation needs no scheduler: a due lifecycle step is taken when the ring is used outside a
+request (start-up, CLI) or at the start of a request, before the request's own work holds any
+database lock; in the middle of a request the ring only reads.
 """
 
 import hashlib
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
+from typing import Protocol
 
 import click
 from flask import Flask
 from flask import current_app
+from flask import has_request_context
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -30,6 +40,7 @@ from jwcrypto import jwk
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from app.clock import now
 from app.extensions import db
@@ -72,28 +83,54 @@ class _Loaded:
     pem: dict[str, bytes] = field(default_factory=dict)
 
 
+class Notices(Protocol):
+    """How the ring hears of changes made by other processes and announces its own."""
+
+    def listen(self, callback: Callable[[], None]) -> None: ...
+
+    def poll(self) -> None: ...
+
+    def announce(self) -> None: ...
+
+
 class KeyRing:
     """One process's view of the ring; thread-safe."""
 
-    def __init__(self):
+    def __init__(self, notices: Notices):
         self._lock = threading.Lock()
         self._loaded: _Loaded | None = None
         self._checked_at: datetime | None = None
+        # Notices received, and how many of them the ring in memory has seen: a notice that
+        # arrives while the ring is being read makes the next use read it again.
+        self._notice_lock = threading.Lock()
+        self._received = 0
+        self._seen = 0
+        self.notices = notices
+        notices.listen(self.forget)
 
-    def loaded(self, force: bool = False) -> _Loaded:
-        """The ring, re-checked against the database at most once per interval."""
+    def forget(self) -> None:
+        """The ring changed: read it again on next use (called from any thread)."""
+        with self._notice_lock:
+            self._received += 1
+
+    def changed(self) -> None:
+        """This process committed a change: reload here, and tell every other process."""
+        self.forget()
+        self.notices.announce()
+
+    def loaded(self, step: bool, force: bool = False) -> _Loaded:
+        """The ring, read again after a notice or the check interval; with ``step``, due
+        lifecycle steps are taken first."""
+        self.notices.poll()
         config = current_app.config
-        at = now()
         interval = timedelta(seconds=config["KEY_RING_CHECK_INTERVAL"])
-        if not force and self._loaded is not None and at - self._checked_at < interval:
-            if self._loaded.next_step_at is None or at < self._loaded.next_step_at:
-                return self._loaded
+        if not force and self._fresh(interval, step):
+            return self._loaded
         with self._lock:
-            if not force and self._loaded is not None and now() - self._checked_at < interval:
-                if self._loaded.next_step_at is None or now() < self._loaded.next_step_at:
-                    return self._loaded
+            if not force and self._fresh(interval, step):
+                return self._loaded
             try:
-                self._loaded = self._refresh(config)
+                self._loaded, self._seen = self._refresh(config, step)
             except SQLAlchemyError:
                 if self._loaded is None:
                     raise
@@ -103,28 +140,38 @@ class KeyRing:
             self._checked_at = now()
             return self._loaded
 
-    def _refresh(self, config) -> _Loaded:
-        try:
-            loaded = self._loaded
-            version = _version()
-            if loaded is None or loaded.version != version:
-                loaded = _load(config, version)
-            due = loaded.next_step_at is not None and now() >= loaded.next_step_at
-            # Never take a step while the stored keys do not open: that would mint keys
-            # under a wrong KEY_ENCRYPTION_SECRET instead of reporting it.
-            if due and not loaded.seal_broken and rotation.step(config["KEY_ENCRYPTION_SECRET"]):
-                loaded = _load(config, _version())
-            return loaded
-        finally:
-            db.session.rollback()
+    def _fresh(self, interval: timedelta, step: bool) -> bool:
+        if self._loaded is None or self._received != self._seen:
+            return False
+        at = now()
+        if at - self._checked_at >= interval:
+            return False
+        return not step or self._loaded.next_step_at is None or at < self._loaded.next_step_at
+
+    def _refresh(self, config, step: bool) -> tuple[_Loaded, int]:
+        """The ring as stored now, and the count of notices it reflects."""
+        loaded = self._loaded
+        received = self._received
+        with Session(db.engine) as session:
+            version = _version(session)
+            if received != self._seen or loaded is None or loaded.version != version:
+                loaded = _load(session, config, version)
+        due = step and loaded.next_step_at is not None and now() >= loaded.next_step_at
+        # Never take a step while the stored keys do not open: that would mint keys
+        # under a wrong KEY_ENCRYPTION_SECRET instead of reporting it.
+        if due and not loaded.seal_broken and rotation.step(config["KEY_ENCRYPTION_SECRET"]):
+            received = self._received  # the step's own notice: what is read next includes it
+            with Session(db.engine) as session:
+                loaded = _load(session, config, _version(session))
+        return loaded, received
 
 
-def _version() -> tuple:
-    return tuple(db.session.execute(select(func.count(), func.max(SigningKey.updated_at))).one())
+def _version(session: Session) -> tuple:
+    return tuple(session.execute(select(func.count(), func.max(SigningKey.updated_at))).one())
 
 
-def _load(config, version: tuple) -> _Loaded:
-    keys = list(db.session.scalars(select(SigningKey).where(SigningKey.state.in_(PUBLISHED))))
+def _load(session: Session, config, version: tuple) -> _Loaded:
+    keys = list(session.scalars(select(SigningKey).where(SigningKey.state.in_(PUBLISHED))))
     keys.sort(key=lambda key: (STATE_ORDER[key.state], key.created_at))
     alg = config["SIGNING_ALG"]
     current = next((key for key in keys if key.state == "current" and key.alg == alg), None)
@@ -154,25 +201,40 @@ def _ring() -> KeyRing:
     return current_app.extensions["key_ring"]
 
 
-def init_app(app: Flask) -> None:
-    app.extensions["key_ring"] = KeyRing()
+def _use() -> _Loaded:
+    # Outside a request no unit of work of ours is open; inside one, steps wait for the next.
+    return _ring().loaded(step=not has_request_context())
+
+
+def init_app(app: Flask, notices: Notices) -> None:
+    app.extensions["key_ring"] = KeyRing(notices)
+    app.before_request(_check_at_request_start)
+
+
+def _check_at_request_start() -> None:
+    """Take a due step before the request starts its own work (and may lock what a step writes)."""
+    try:
+        _ring().loaded(step=True)
+    except SQLAlchemyError as error:  # the request decides whether it needs the ring
+        log.warning("keys.check_failed error=%s", type(error).__name__)
 
 
 def ensure_ready() -> SigningKey:
     """Start-up: take any due step (the first key on a new install) and check the key opens."""
-    loaded = _ring().loaded(force=True)
+    loaded = _ring().loaded(step=True, force=True)
     if loaded.seal_broken:
         raise KeyRingUnavailable(
             "KEY_ENCRYPTION_SECRET does not open the stored signing keys: set the secret they were "
             "sealed with (to change the secret, use `flask keys reencrypt`)")
     if loaded.signing is None:
         raise KeyRingUnavailable(loaded.seal_error)
-    return db.session.scalar(select(SigningKey).where(SigningKey.kid == loaded.signing_kid))
+    with Session(db.engine) as session:
+        return session.scalar(select(SigningKey).where(SigningKey.kid == loaded.signing_kid))
 
 
 def sign(claims: dict, typ: str = "JWT") -> str:
     """A compact JWS of ``claims`` by the current key; the header carries kid, alg and typ."""
-    loaded = _ring().loaded()
+    loaded = _use()
     if loaded.signing is None:
         raise KeyRingUnavailable(loaded.seal_error)
     return jwt.encode({"alg": loaded.signing_alg, "typ": typ}, claims, loaded.signing_key,
@@ -181,7 +243,7 @@ def sign(claims: dict, typ: str = "JWT") -> str:
 
 def signing_key_set() -> KeySet:
     """The current private key as a joserfc key set (for Authlib's ID tokens)."""
-    loaded = _ring().loaded()
+    loaded = _use()
     if loaded.signing is None:
         raise KeyRingUnavailable(loaded.seal_error)
     return loaded.signing_key
@@ -189,7 +251,7 @@ def signing_key_set() -> KeySet:
 
 def signing_jwk() -> dict:
     """The current private key as a JWK dict (with kid and alg), for Authlib."""
-    loaded = _ring().loaded()
+    loaded = _use()
     if loaded.signing is None:
         raise KeyRingUnavailable(loaded.seal_error)
     return {**loaded.signing.export_private(as_dict=True), "kid": loaded.signing_kid, "alg": loaded.signing_alg}
@@ -197,7 +259,7 @@ def signing_jwk() -> dict:
 
 def current_kid() -> str:
     """The kid of the key that signs now."""
-    loaded = _ring().loaded()
+    loaded = _use()
     if loaded.signing is None:
         raise KeyRingUnavailable(loaded.seal_error)
     return loaded.signing_kid
@@ -209,7 +271,7 @@ def verify(token: str, typ: str | None = None) -> dict:
     ``exp`` and ``nbf`` are checked when present; with ``typ``, the header must carry it. The
     caller checks iss, aud and the rest.
     """
-    loaded = _ring().loaded()
+    loaded = _use()
     try:
         token = jwt.decode(token, loaded.verification, algorithms=ALGORITHMS)
         if typ is not None and token.header.get("typ") != typ:
@@ -225,18 +287,18 @@ def verify(token: str, typ: str | None = None) -> dict:
 
 def verification_key_set() -> KeySet:
     """Every published public key as a joserfc key set."""
-    return _ring().loaded().verification
+    return _use().verification
 
 
 def jwks() -> tuple[bytes, str]:
     """The public JWKS document and its ETag."""
-    loaded = _ring().loaded()
+    loaded = _use()
     return loaded.jwks, loaded.etag
 
 
 def public_pem(kid: str) -> bytes | None:
     """One published key as PEM (SubjectPublicKeyInfo), or None when unknown or removed."""
-    loaded = _ring().loaded()
+    loaded = _use()
     members = loaded.public.get(kid)
     if members is None:
         return None
@@ -247,7 +309,7 @@ def public_pem(kid: str) -> bytes | None:
 
 def check_health() -> None:
     """Readiness: a current key exists for SIGNING_ALG and opens with KEY_ENCRYPTION_SECRET."""
-    loaded = _ring().loaded()
+    loaded = _use()
     if loaded.signing is None:
         raise KeyRingUnavailable(loaded.seal_error)
 

@@ -1,10 +1,11 @@
 """The rotation step and on-demand rotation, safe with many processes.
 
-Each change runs in one transaction that first takes a lock in the database (a PostgreSQL
-advisory lock; SQLite serialises writers itself), then re-reads the ring and acts on what it
-finds, so of several processes arriving together one does the work and the others see it
-done. The partial unique indexes on ``signing_keys`` back this up: one current and at most one
-next key per algorithm.
+Each change runs in one transaction of its own session (never the request's) that first takes
+a lock in the database (a PostgreSQL advisory lock; SQLite serialises writers itself), then
+re-reads the ring and acts on what it finds, so of several processes arriving together one does
+the work and the others see it done. The partial unique indexes on ``signing_keys`` back this
+up: one current and at most one next key per algorithm. A committed change is announced to every
+process through the ring.
 """
 
 import logging
@@ -16,6 +17,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.clock import now
 from app.extensions import db
@@ -70,66 +72,69 @@ def next_step_at(keys: list[SigningKey], schedule: Schedule) -> datetime | None:
 def step(secret: str) -> bool:
     """Take every lifecycle step that is due; returns whether anything changed."""
     schedule = Schedule.from_config(current_app.config)
-    return _locked(lambda keys, at: _due_changes(keys, at, schedule, secret))
+    return _locked(lambda session, keys, at: _due_changes(session, keys, at, schedule, secret))
 
 
 def rotate_now(secret: str, revoke: bool = False) -> SigningKey:
     """Replace the current key at once (suspected compromise); with ``revoke`` unpublish it too."""
     schedule = Schedule.from_config(current_app.config)
 
-    def change(keys, at):
+    def change(session, keys, at):
         current = _find(keys, schedule.alg, "current")
         if current is not None:
-            _retire(current, at, schedule, revoke)
+            _retire(session, current, at, schedule, revoke)
         upcoming = _find(keys, schedule.alg, "next")
         if upcoming is not None:
-            _activate(upcoming, at)
+            _activate(session, upcoming, at)
         else:
-            _create(schedule.alg, "current", at, secret)
-        return True
+            upcoming = _create(session, schedule.alg, "current", at, secret)
+        return upcoming
 
-    if not _locked(change):
+    signing = _locked(change)
+    if not signing:
         raise RuntimeError("another process is changing the key ring; try again")
-    return db.session.scalar(
-        select(SigningKey).where(SigningKey.alg == schedule.alg, SigningKey.state == "current"))
+    return signing
 
 
 def reencrypt(old_secret: str, new_secret: str) -> int:
-    """Seal every stored private key under ``new_secret``; all or nothing."""
-    keys = list(db.session.scalars(select(SigningKey).with_for_update()))
-    for key in keys:
-        key.private_jwe = crypto.seal(crypto.unseal(key.private_jwe, old_secret), new_secret)
-        key.updated_at = now()
-    db.session.commit()
+    """Seal every stored private key under ``new_secret``; all or nothing.
+
+    Nothing is announced: which keys sign and verify is unchanged.
+    """
+    with Session(db.engine) as session, session.begin():
+        keys = list(session.scalars(select(SigningKey).with_for_update()))
+        for key in keys:
+            key.private_jwe = crypto.seal(crypto.unseal(key.private_jwe, old_secret), new_secret)
+            key.updated_at = now()
     log.warning("keys.reencrypted count=%d", len(keys))
     return len(keys)
 
 
-def _locked(change) -> bool:
-    """Run ``change(keys, at)`` under the ring lock; False when another process holds it."""
-    session = db.session
-    try:
-        if session.get_bind().dialect.name == "postgresql":
-            if not session.execute(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": LOCK_ID}).scalar():
-                session.rollback()
+def _locked(change):
+    """Run ``change(session, keys, at)`` under the ring lock in a session of its own and commit
+    when it returns something true, which is returned (False when another process holds the
+    lock). A committed change is announced."""
+    with Session(db.engine, expire_on_commit=False) as session:
+        try:
+            if session.get_bind().dialect.name == "postgresql":
+                if not session.execute(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": LOCK_ID}).scalar():
+                    return False
+            keys = list(session.scalars(select(SigningKey).where(SigningKey.state != "removed")))
+            result = change(session, keys, now())
+            if not result:
                 return False
-        keys = list(session.scalars(select(SigningKey).where(SigningKey.state != "removed")))
-        changed = change(keys, now())
-        if changed:
             session.commit()
-        else:
-            session.rollback()
-        return changed
-    except IntegrityError:  # a concurrent writer won the unique index; its result stands
-        session.rollback()
-        return False
+        except IntegrityError:  # a concurrent writer won the unique index; its result stands
+            return False
+    current_app.extensions["key_ring"].changed()
+    return result
 
 
-def _due_changes(keys: list[SigningKey], at: datetime, schedule: Schedule, secret: str) -> bool:
+def _due_changes(session: Session, keys: list[SigningKey], at: datetime, schedule: Schedule, secret: str) -> bool:
     changed = False
     for key in keys:
         if key.alg != schedule.alg and key.state == "current":
-            _retire(key, at, schedule, revoke=False)  # SIGNING_ALG changed: verify-only from now
+            _retire(session, key, at, schedule, revoke=False)  # SIGNING_ALG changed: verify-only from now
             changed = True
         elif key.alg != schedule.alg and key.state == "next":
             _remove(key, at)  # never signed anything
@@ -142,19 +147,19 @@ def _due_changes(keys: list[SigningKey], at: datetime, schedule: Schedule, secre
     if current is None:
         # First start, or a revoked key: nothing cached a successor, so it signs at once.
         if upcoming is not None:
-            _activate(upcoming, at)
+            _activate(session, upcoming, at)
         else:
-            _create(schedule.alg, "current", at, secret)
+            _create(session, schedule.alg, "current", at, secret)
         return True
     if upcoming is None and at >= current.activated_at + schedule.period - schedule.lead:
-        _create(schedule.alg, "next", at, secret)
+        _create(session, schedule.alg, "next", at, secret)
         return True
     if (upcoming is not None and at >= current.activated_at + schedule.period
             and at >= upcoming.published_at + schedule.lead):
         # Retire before activating, so the one-current index never sees two.
-        _retire(current, at, schedule, revoke=False)
-        db.session.flush()
-        _activate(upcoming, at)
+        _retire(session, current, at, schedule, revoke=False)
+        session.flush()
+        _activate(session, upcoming, at)
         return True
     return changed
 
@@ -163,24 +168,24 @@ def _find(keys: list[SigningKey], alg: str, state: str) -> SigningKey | None:
     return next((key for key in keys if key.alg == alg and key.state == state), None)
 
 
-def _create(alg: str, state: str, at: datetime, secret: str) -> SigningKey:
+def _create(session: Session, alg: str, state: str, at: datetime, secret: str) -> SigningKey:
     pair = crypto.generate(alg)
     key = SigningKey(kid=crypto.kid_of(pair), alg=alg, state=state, public_jwk=crypto.public_jwk(pair, alg),
                      private_jwe=crypto.seal(pair, secret), created_at=at, updated_at=at, published_at=at,
                      activated_at=at if state == "current" else None)
-    db.session.add(key)
-    db.session.flush()
+    session.add(key)
+    session.flush()
     log.info("keys.created kid=%s alg=%s state=%s", key.kid, alg, state)
     return key
 
 
-def _activate(key: SigningKey, at: datetime) -> None:
+def _activate(session: Session, key: SigningKey, at: datetime) -> None:
     key.state, key.activated_at, key.updated_at = "current", at, at
-    db.session.flush()
+    session.flush()
     log.info("keys.activated kid=%s alg=%s", key.kid, key.alg)
 
 
-def _retire(key: SigningKey, at: datetime, schedule: Schedule, revoke: bool) -> None:
+def _retire(session: Session, key: SigningKey, at: datetime, schedule: Schedule, revoke: bool) -> None:
     key.retired_at, key.updated_at = at, at
     if revoke:
         key.state, key.remove_after = "removed", at
@@ -188,7 +193,7 @@ def _retire(key: SigningKey, at: datetime, schedule: Schedule, revoke: bool) -> 
     else:
         key.state, key.remove_after = "retired", at + schedule.retention
         log.info("keys.retired kid=%s alg=%s remove_after=%s", key.kid, key.alg, key.remove_after.isoformat())
-    db.session.flush()
+    session.flush()
 
 
 def _remove(key: SigningKey, at: datetime) -> None:

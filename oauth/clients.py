@@ -15,11 +15,14 @@ from flask import Flask
 from flask import current_app
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.clock import now
 from app.extensions import db
+from app.services import notices
 from app.services.errors import InvalidInput
 from app.services.errors import NotFound
+from app.services.notices import Channel
 
 from .models import Application
 
@@ -197,25 +200,35 @@ def _existing(client_id: str) -> Application:
 
 
 class _Cache:
-    """Applications by client_id, dropped whenever the table changes (checked cheaply)."""
+    """Applications by client_id, dropped on a change notice from any process and, as a safety
+    net, when the table's version (count, latest change) moves; read on connections of its own,
+    never the request's session."""
 
-    def __init__(self):
+    def __init__(self, channel: Channel):
         self.lock = threading.Lock()
         self.entries: dict[str, Application] = {}
         self.version: tuple | None = None
         self.checked_at: datetime | None = None
+        # Bumped by every drop: an application read while a drop happens is not kept.
+        self.generation = 0
+        self.notices = channel
+        channel.listen(self.drop)
+
+    def drop(self) -> None:
+        with self.lock:
+            self.entries.clear()
+            self.generation += 1
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["oauth_client_cache"] = _Cache()
+    app.extensions["oauth_client_cache"] = _Cache(notices.channel(app, "clients"))
 
 
 def invalidate() -> None:
-    """Forget cached applications in this process (others notice within the check interval)."""
+    """After a committed change: forget cached applications here and in every other process."""
     cache: _Cache = current_app.extensions["oauth_client_cache"]
-    with cache.lock:
-        cache.entries.clear()
-        cache.checked_at = None
+    cache.drop()
+    cache.notices.announce()
 
 
 def find(client_id: str | None) -> Application | None:
@@ -223,23 +236,29 @@ def find(client_id: str | None) -> Application | None:
     if not client_id or len(client_id) > 64:
         return None
     cache: _Cache = current_app.extensions["oauth_client_cache"]
+    cache.notices.poll()
     at = now()
     interval = timedelta(seconds=current_app.config["CLIENT_CACHE_CHECK_INTERVAL"])
     if cache.checked_at is None or at - cache.checked_at >= interval:
-        version = tuple(db.session.execute(
-            select(func.count(), func.max(Application.updated_at))).one())
+        with db.engine.connect() as connection:
+            version = tuple(connection.execute(select(func.count(), func.max(Application.updated_at))).one())
         with cache.lock:
             if version != cache.version:
                 cache.entries.clear()
+                cache.generation += 1
                 cache.version = version
             cache.checked_at = at
-    cached = cache.entries.get(client_id)
+    with cache.lock:
+        cached = cache.entries.get(client_id)
+        generation = cache.generation
     if cached is not None:
         return cached
-    application = db.session.scalar(
-        select(Application).where(Application.client_id == client_id, Application.deleted_at.is_(None)))
+    # Kept across requests: closing the session detaches the object with its columns loaded.
+    with Session(db.engine, expire_on_commit=False) as session:
+        application = session.scalar(
+            select(Application).where(Application.client_id == client_id, Application.deleted_at.is_(None)))
     if application is not None:  # misses are not cached: random ids must not fill memory
-        db.session.expunge(application)  # kept across requests, detached from any session
         with cache.lock:
-            cache.entries[client_id] = application
+            if cache.generation == generation:
+                cache.entries[client_id] = application
     return application

@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.extensions import db
 from app.services import accounts
+from app.services import notices
 
 from .helpers import AuthActions
 from .helpers import Mailbox
@@ -33,6 +34,7 @@ from .helpers import require
 from .helpers import reset_postgres
 
 PASSWORD = "correct horse battery staple"
+COLD_CACHES = {"KEY_RING_CHECK_INTERVAL": 0, "CLIENT_CACHE_CHECK_INTERVAL": 0}
 
 
 @pytest.fixture(scope="session")
@@ -85,12 +87,15 @@ def mailbox(smtp_server):
 def make_app(backend, smtp_server):
     """Build an app on the test backend with overrides; each is cleaned up after the test.
 
-    Mail goes by SMTP to the test server (``mailbox``)."""
+    Mail goes by SMTP to the test server (``mailbox``). Every cache check interval is 0, so the
+    background checks run inside the requests under test (the shape of a quiet server); a test
+    of the intervals themselves sets them."""
     built = []
 
     def factory(**overrides):
         config = {**backend.config, "EMAIL_VERIFICATION_REQUIRED": True, "MAIL_SERVER": "127.0.0.1",
-                  "MAIL_PORT": smtp_server.port, "MAIL_DEFAULT_SENDER": "idp@example.com", **overrides}
+                  "MAIL_PORT": smtp_server.port, "MAIL_DEFAULT_SENDER": "idp@example.com",
+                  **COLD_CACHES, **overrides}
         app = create_app(config)
         app.config["TESTING"] = True
         built.append(app)
@@ -101,6 +106,7 @@ def make_app(backend, smtp_server):
         with built[0].app_context():
             _empty_tables()
         for app in built:
+            notices.close(app)
             with app.app_context():
                 db.engine.dispose()
         if backend.redis_url:
