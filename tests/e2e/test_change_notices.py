@@ -57,9 +57,9 @@ def flask(*args, env) -> str:
     return done.stdout
 
 
-def create_client(env, name="API") -> dict:
+def create_client(env, name="API", *options) -> dict:
     return json.loads(flask("clients", "create", "--name", name, "--grant-type", "client_credentials",
-                            "--json", env=env))
+                            *options, "--json", env=env))
 
 
 def token_request(server, client_id, secret):
@@ -86,7 +86,7 @@ def test_a_deleted_application_stops_at_once(server, environment):
 
 def test_a_revoked_key_stops_verifying_at_once(server, environment):
     api = create_client(environment)
-    resource_server = create_client(environment, name="Resource server")
+    resource_server = create_client(environment, "Resource server", "--introspect")
 
     def introspect(token):
         return requests.post(f"{server}/oauth/introspect", data={"token": token}, timeout=10,

@@ -38,7 +38,7 @@ def confidential(make_client):
 
 @pytest.fixture
 def resource_server(make_client):
-    return make_client(grant_types=["client_credentials"], redirect_uris=(), name="API")
+    return make_client(grant_types=["client_credentials"], redirect_uris=(), name="API", introspect=True)
 
 
 def test_code_replay_fails_and_revokes_the_first_tokens(signed_in, confidential, resource_server):
