@@ -21,10 +21,9 @@ def register(app: Flask, name: str, check: Check) -> None:
 
 
 def check_database() -> None:
-    try:
-        db.session.execute(text("SELECT 1"))
-    finally:
-        db.session.rollback()
+    # A connection of its own: a readiness probe must not end the request's transaction.
+    with db.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 def check_redis() -> None:
