@@ -2,6 +2,9 @@
 
 import os
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -127,3 +130,26 @@ def test_trusted_proxy_hops_apply_forwarded_for(make_app, make_user):
                                                 **{"X-Forwarded-For": "203.0.113.8"})
     with untrusting.app_context():
         assert "203.0.113.8" not in db.session.scalars(select(LoginAttempt.ip_address)).all()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_entry_point(args, tmp_path):
+    """A real process of the installed entry point, in the project folder, with a bad setting."""
+    env = {**os.environ, "ACCESS_TOKEN_TTL": "soon", "DATABASE_URL": f"sqlite:///{tmp_path / 'idp.sqlite3'}"}
+    return subprocess.run([str(Path(sys.executable).parent / args[0]), *args[1:]], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("args", [["flask", "--app", "wsgi", "users", "list"],
+                                  ["gunicorn", "--bind", "127.0.0.1:0", "--workers", "1", "wsgi:app"]],
+                         ids=["flask", "gunicorn"])
+def test_a_bad_setting_stops_the_entry_points_with_one_line(tmp_path, args):
+    result = run_entry_point(args, tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if "ACCESS_TOKEN_TTL" in line]
+    assert lines == ["Configuration error: ACCESS_TOKEN_TTL must be a whole number, not 'soon'"]
+    if args[0] == "flask":
+        assert result.stderr.strip().splitlines() == lines
