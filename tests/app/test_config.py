@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from app import create_app
@@ -153,3 +154,15 @@ def test_a_bad_setting_stops_the_entry_points_with_one_line(tmp_path, args):
     assert lines == ["Configuration error: ACCESS_TOKEN_TTL must be a whole number, not 'soon'"]
     if args[0] == "flask":
         assert result.stderr.strip().splitlines() == lines
+
+
+def test_the_default_database_and_instance_folder_are_private(tmp_path):
+    """make run's SQLite file is 0600 and its instance folder 0700, from the first start."""
+    instance = tmp_path / "instance"
+    config = settings({"SECRET_KEY": "s" * 40, "KEY_ENCRYPTION_SECRET": "k" * 40}, instance)
+    engine = sa.create_engine(config["SQLALCHEMY_DATABASE_URI"])
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE probe (id INTEGER)"))
+    engine.dispose()
+    assert stat.S_IMODE(os.stat(instance).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(instance / "idp.sqlite3").st_mode) == 0o600
