@@ -28,17 +28,17 @@ def stored(app, email):
 ], ids=["phone-words", "phone-16-digits", "member-object", "member-list", "member-too-long", "control-character",
         "unknown-member", "not-an-object"])
 def test_json_signup_refuses_malformed_phone_and_address(app, client, mailbox, extra):
-    response = client.post("/api/v1/auth/register", json={"email": "grace@example.com", "fullname": "Grace Hopper",
-                                                            "password": STRONG, **extra})
+    body = {"email": "grace@example.com", "fullname": "Grace Hopper", "password": STRONG, **extra}
+    response = client.post("/api/v1/auth/register", json=body)
     assert response.status_code == 400 and response.mimetype == "application/problem+json"
     assert stored(app, "grace@example.com") is None and mailbox.messages == []
 
 
 def test_json_signup_stores_a_valid_phone_and_address(app, client, mailbox):
     address = {"street_address": "12 Analytical Row", "locality": "London", "country": "UK"}
-    response = client.post("/api/v1/auth/register", json={"email": "ada@example.com", "fullname": "Ada Lovelace",
-                                                           "password": STRONG, "phone": "+44 20 7946 0000",
-                                                           "address": address})
+    body = {"email": "ada@example.com", "fullname": "Ada Lovelace", "password": STRONG, "phone": "+44 20 7946 0000",
+            "address": address}
+    response = client.post("/api/v1/auth/register", json=body)
     assert response.status_code == 202
     assert stored(app, "ada@example.com") == ("+44 20 7946 0000", address)
 

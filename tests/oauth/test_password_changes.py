@@ -27,8 +27,8 @@ def change_through_the_api(app, client, user, mailbox):
 def reset_by_code(app, client, user, mailbox):
     anonymous = app.test_client()
     anonymous.post("/api/v1/auth/password/forgot", json={"email": user.email})
-    return anonymous.post("/api/v1/auth/password/reset", json={"email": user.email, "password": NEW_PASSWORD,
-                                                                "code": mailbox.last_code(user.email)})
+    body = {"email": user.email, "password": NEW_PASSWORD, "code": mailbox.last_code(user.email)}
+    return anonymous.post("/api/v1/auth/password/reset", json=body)
 
 
 def set_on_the_command_line(app, client, user, mailbox):
