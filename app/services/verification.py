@@ -155,9 +155,15 @@ def hold_address_window(purpose: str, address: str, strict: bool = True) -> None
     is. The account's own codes keep their window too; this one answers for addresses with none.
     """
     limiter, item, key, window = _address_window(purpose, address)
-    if window and not limiter.hit(item, *key) and strict:
-        reset_at, _ = limiter.get_window_stats(item, *key)
-        raise ResendTooSoon(max(1, math.ceil(reset_at - time.time())))
+    if not window or limiter.hit(item, *key):
+        return
+    wait = limiter.get_window_stats(item, *key).reset_time - time.time()
+    if wait <= 0:
+        # The window ends at this very moment (a code's window does too): a new one starts.
+        limiter.clear(item, *key)
+        limiter.hit(item, *key)
+    elif strict:
+        raise ResendTooSoon(math.ceil(wait))
 
 
 def release_address_window(purpose: str, address: str) -> None:
