@@ -53,11 +53,27 @@ def _str(env: Mapping[str, str], name: str, default: str | None) -> str | None:
     return raw.strip()
 
 
+def _instance_folder(instance_path: str) -> Path:
+    """The instance folder, created private (0700): it holds the secrets and the SQLite database."""
+    folder = Path(instance_path)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists, before a library creates it 0644.
+
+    SQLite gives its journal and WAL files the mode of the database file, so they stay private too.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def _instance_secret(instance_path: str, name: str) -> str:
     """Read a generated secret from the instance folder, creating it (mode 0600) once."""
-    folder = Path(instance_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
+    path = _instance_folder(instance_path) / name
     try:
         return path.read_text().strip()
     except FileNotFoundError:
@@ -187,7 +203,9 @@ def derive_settings(config: dict, instance_path: str) -> None:
 def _database_url(url: str | None, instance_path: str) -> str:
     """The SQLAlchemy URL; plain postgres(ql):// means the psycopg2 driver the project ships."""
     if not url:
-        return "sqlite:///" + str(Path(instance_path) / "idp.sqlite3")
+        path = _instance_folder(instance_path) / "idp.sqlite3"
+        _private_file(path)
+        return "sqlite:///" + str(path)
     scheme, sep, rest = url.partition("://")
     if scheme in ("postgres", "postgresql"):
         return f"postgresql+psycopg2{sep}{rest}"

@@ -15,7 +15,13 @@ from ..extensions import csrf
 from ..models import LoginAttempt
 from ..models import User
 from ..models import UserSession
+from ..services import accounts
+from ..services import email_change
+from ..services import history
+from ..services import passwords
 from ..services import profile
+from ..services import second_factor
+from ..services import sessions as user_sessions
 from ..services.account_errors import EmailChangeRefused
 from ..services.account_errors import InvalidFields
 from ..services.account_errors import WrongPassword
@@ -114,7 +120,7 @@ def delete_me():
     if not request.is_json:
         return _not_json()
     body = _body()
-    profile.delete_account(current_session().user_id, _required(body, "password"))
+    accounts.delete_account(current_session().user_id, _required(body, "password"))
     return clear_session_cookie(Response(status=204))
 
 
@@ -126,7 +132,7 @@ def change_password():
     body = _body()
     session = current_session()
     current, new = _required(body, "current_password", "new_password")
-    ended = profile.change_password(session.user_id, current, new, keep=session.id)
+    ended = passwords.change_password(session.user_id, current, new, keep=session.id)
     return jsonify({"sessions_ended": ended})
 
 
@@ -136,14 +142,14 @@ def request_email_change():
     body = _body()
     session = current_session()
     email, password = _required(body, "email", "password")
-    pending = profile.request_email_change(session.user_id, email, password)
+    pending = email_change.request_change(session.user_id, email, password)
     return jsonify({"email": session.user.email, "pending_email": pending}), 202
 
 
 @bp.post("/email/confirm")
 def confirm_email_change():
     """The code from the new address (``code``): the account takes that address."""
-    user = profile.confirm_email_change(current_session().user_id, _required(_body(), "code"))
+    user = email_change.confirm_change(current_session().user_id, _required(_body(), "code"))
     return jsonify(_account(user))
 
 
@@ -157,7 +163,7 @@ def set_two_factor():
     password = body.get("password")
     if password is not None and not isinstance(password, str):
         raise InvalidFields({"password": ["Must be text."]})
-    user = profile.set_two_factor(current_session().user_id, enabled, password)
+    user = second_factor.set_two_factor(current_session().user_id, enabled, password)
     return jsonify({"two_factor_enabled": user.two_factor_enabled})
 
 
@@ -168,14 +174,14 @@ def sessions():
     """The live sessions, most recently used first; ``current`` marks this request's."""
     current = current_session()
     return jsonify({"sessions": [_session(item, item.id == current.id)
-                                 for item in profile.list_sessions(current.user_id)]})
+                                 for item in user_sessions.list_for_user(current.user_id)]})
 
 
 @bp.delete("/sessions/<uuid:session_id>")
 def end_session(session_id: UUID):
     """End one session (404 unless it is a live one of this user); ending this one signs out."""
     current = current_session()
-    profile.end_session(current.user_id, session_id)
+    user_sessions.end_for_user(current.user_id, session_id)
     response = Response(status=204)
     if session_id == current.id and g.authenticated_by == "cookie":
         clear_session_cookie(response)
@@ -186,13 +192,13 @@ def end_session(session_id: UUID):
 def end_other_sessions():
     """End every session but this one."""
     current = current_session()
-    return jsonify({"sessions_ended": profile.end_other_sessions(current.user_id, keep=current.id)})
+    return jsonify({"sessions_ended": user_sessions.end_others(current.user_id, keep=current.id)})
 
 
 @bp.get("/login-history")
 def login_history():
     """The latest sign-in attempts on this account, newest first."""
-    return jsonify({"logins": [_login(attempt) for attempt in profile.recent_logins(current_session().user_id)]})
+    return jsonify({"logins": [_login(attempt) for attempt in history.recent(current_session().user_id)]})
 
 
 # --- shapes ------------------------------------------------------------------------------------------
@@ -221,7 +227,7 @@ def _session(session: UserSession, current: bool) -> dict:
     return {
         "id": str(session.id),
         "current": current,
-        "device": profile.device_name(session.user_agent),
+        "device": history.device_name(session.user_agent),
         "user_agent": session.user_agent,
         "ip_address": session.ip_address,
         "amr": session.amr,
@@ -237,7 +243,7 @@ def _login(attempt: LoginAttempt) -> dict:
         "outcome": attempt.outcome,
         "method": attempt.method,
         "ip_address": attempt.ip_address,
-        "device": profile.device_name(attempt.device_info),
+        "device": history.device_name(attempt.device_info),
         "user_agent": attempt.device_info,
     }
 

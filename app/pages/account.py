@@ -14,7 +14,13 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from ..services import accounts
+from ..services import email_change
+from ..services import history as login_history
+from ..services import passwords
 from ..services import profile
+from ..services import second_factor
+from ..services import sessions as user_sessions
 from ..services.account_errors import EmailChangeRefused
 from ..services.account_errors import InvalidFields
 from ..services.account_errors import WrongPassword
@@ -64,7 +70,7 @@ def home():
 @signed_in
 def overview(session):
     return render_template("account/overview.html", session=session, user=session.user,
-                           pending_email=profile.pending_email_change(session.user_id), logout_form=LogoutForm())
+                           pending_email=email_change.pending(session.user_id), logout_form=LogoutForm())
 
 
 # --- profile ---------------------------------------------------------------------------------------
@@ -132,8 +138,8 @@ def password_submit(session):
     if not form.validate_on_submit():
         return render_template("account/password.html", form=form), 400
     try:
-        ended = profile.change_password(session.user_id, form.current_password.data, form.new_password.data,
-                                        keep=session.id)
+        ended = passwords.change_password(session.user_id, form.current_password.data, form.new_password.data,
+                                          keep=session.id)
     except WrongPassword:
         g.password_refused = True
         form.current_password.errors.append(WrongPassword.public_message)
@@ -151,7 +157,7 @@ def password_submit(session):
 @signed_in
 def email(session):
     return render_template("account/email.html", form=EmailChangeForm(), user=session.user,
-                           pending_email=profile.pending_email_change(session.user_id))
+                           pending_email=email_change.pending(session.user_id))
 
 
 @bp.post("/account/email")
@@ -161,12 +167,12 @@ def email_submit(session):
 
     def again(status: int):
         return render_template("account/email.html", form=form, user=session.user,
-                               pending_email=profile.pending_email_change(session.user_id)), status
+                               pending_email=email_change.pending(session.user_id)), status
 
     if not form.validate_on_submit():
         return again(400)
     try:
-        address = profile.request_email_change(session.user_id, form.email.data, form.password.data)
+        address = email_change.request_change(session.user_id, form.email.data, form.password.data)
     except WrongPassword:
         g.password_refused = True
         form.password.errors.append(WrongPassword.public_message)
@@ -190,22 +196,22 @@ def email_submit(session):
 @signed_in
 def email_confirm(session):
     return render_template("account/email_confirm.html", form=EmailConfirmForm(),
-                           pending_email=profile.pending_email_change(session.user_id))
+                           pending_email=email_change.pending(session.user_id))
 
 
 @bp.post("/account/email/confirm")
 @signed_in
 def email_confirm_submit(session):
     form = EmailConfirmForm()
-    pending = profile.pending_email_change(session.user_id)
+    pending = email_change.pending(session.user_id)
     if not form.validate_on_submit():
         return render_template("account/email_confirm.html", form=form, pending_email=pending), 400
     try:
-        user = profile.confirm_email_change(session.user_id, form.code.data)
+        user = email_change.confirm_change(session.user_id, form.code.data)
     except (CodeRejected, EmailChangeRefused) as refusal:
         form.code.errors.append(refusal.public_message)
         return render_template("account/email_confirm.html", form=form,
-                               pending_email=profile.pending_email_change(session.user_id)), 400
+                               pending_email=email_change.pending(session.user_id)), 400
     flash(f"Your email address is now {user.email}.", "info")
     return redirect(url_for("account.overview"))
 
@@ -226,7 +232,7 @@ def two_factor_submit(session):
         return render_template("account/two_factor.html", form=form, user=session.user), 400
     enabled = form.enabled.data == "on"
     try:
-        profile.set_two_factor(session.user_id, enabled, form.password.data)
+        second_factor.set_two_factor(session.user_id, enabled, form.password.data)
     except WrongPassword:
         g.password_refused = True
         form.password.errors.append(WrongPassword.public_message)
@@ -241,8 +247,8 @@ def two_factor_submit(session):
 @bp.get("/account/sessions")
 @signed_in
 def sessions(session):
-    return render_template("account/sessions.html", sessions=profile.list_sessions(session.user_id),
-                           current_id=session.id, device_name=profile.device_name, form=ActionForm())
+    return render_template("account/sessions.html", sessions=user_sessions.list_for_user(session.user_id),
+                           current_id=session.id, device_name=login_history.device_name, form=ActionForm())
 
 
 @bp.post("/account/sessions/<uuid:session_id>/end")
@@ -251,11 +257,11 @@ def end_session(session, session_id: UUID):
     if not ActionForm().validate_on_submit():
         return redirect(url_for("account.sessions"))
     try:
-        profile.end_session(session.user_id, session_id)
+        user_sessions.end_for_user(session.user_id, session_id)
     except NotFound:
         flash("That session has already ended.", "error")
-        return render_template("account/sessions.html", sessions=profile.list_sessions(session.user_id),
-                               current_id=session.id, device_name=profile.device_name, form=ActionForm()), 404
+        return render_template("account/sessions.html", sessions=user_sessions.list_for_user(session.user_id),
+                               current_id=session.id, device_name=login_history.device_name, form=ActionForm()), 404
     if session_id == session.id:
         flash("You have been signed out.", "info")
         return clear_session_cookie(redirect(url_for("auth.login")))
@@ -267,7 +273,7 @@ def end_session(session, session_id: UUID):
 @signed_in
 def end_other_sessions(session):
     if ActionForm().validate_on_submit():
-        ended = profile.end_other_sessions(session.user_id, keep=session.id)
+        ended = user_sessions.end_others(session.user_id, keep=session.id)
         flash(f"Other sessions signed out: {ended}.", "info")
     return redirect(url_for("account.sessions"))
 
@@ -275,8 +281,8 @@ def end_other_sessions(session):
 @bp.get("/account/history")
 @signed_in
 def history(session):
-    return render_template("account/history.html", logins=profile.recent_logins(session.user_id),
-                           device_name=profile.device_name)
+    return render_template("account/history.html", logins=login_history.recent(session.user_id),
+                           device_name=login_history.device_name)
 
 
 # --- deletion --------------------------------------------------------------------------------------
@@ -294,7 +300,7 @@ def delete_submit(session):
     if not form.validate_on_submit():
         return render_template("account/delete.html", form=form, user=session.user), 400
     try:
-        profile.delete_account(session.user_id, form.password.data)
+        accounts.delete_account(session.user_id, form.password.data)
     except WrongPassword:
         g.password_refused = True
         form.password.errors.append(WrongPassword.public_message)

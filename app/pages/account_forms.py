@@ -11,10 +11,10 @@ from wtforms import URLField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
+from ..services.email_change import EMAIL_LIMIT
+from ..services.passwords import MAX_PASSWORD_INPUT
 from ..services.profile import ADDRESS_LIMITS
 from ..services.profile import AVATAR_LIMIT
-from ..services.profile import EMAIL_LIMIT
-from ..services.profile import MAX_PASSWORD_INPUT
 from ..services.profile import PHONE_LIMIT
 from ..services.profile import TEXT_LIMITS
 

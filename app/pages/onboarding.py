@@ -11,6 +11,7 @@ from flask import url_for
 
 from ..services import onboarding
 from ..services import recovery
+from ..services.account_errors import InvalidFields
 from ..services.errors import CodeRejected
 from ..services.errors import DomainError
 from ..services.errors import InvalidInput
@@ -53,6 +54,10 @@ def register_submit():
                                     phone=form.phone.data or None, address=address or None)
     except PasswordRejected as refusal:
         form.password.errors.extend(refusal.reasons)
+        return render_template("auth/register.html", form=form), 400
+    except InvalidFields as invalid:
+        for name, messages in invalid.errors.items():
+            form._fields[name.removeprefix("address.")].errors.extend(messages)
         return render_template("auth/register.html", form=form), 400
     except InvalidInput as refusal:
         form.email.errors.append(refusal.public_message)

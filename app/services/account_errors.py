@@ -1,6 +1,7 @@
 """Refusals of the signed-in user's account services (beside errors.py, which they extend)."""
 
 from .errors import DomainError
+from .errors import InvalidInput
 
 
 class WrongPassword(DomainError):
@@ -13,7 +14,7 @@ class WrongPassword(DomainError):
         super().__init__()
 
 
-class InvalidFields(DomainError):
+class InvalidFields(InvalidInput):
     """Input fields are malformed; ``errors`` maps each field name to what is wrong with it."""
 
     public_message = "Some fields are not valid."

@@ -1,4 +1,4 @@
-"""Accounts: creation, sign-in, the super admin, password changes, deactivation."""
+"""Accounts: creation, sign-in, the super admin, deactivation and deletion."""
 
 import hashlib
 import logging
@@ -10,7 +10,6 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..clock import now
 from ..extensions import db
 from ..models import User
 from ..models import UserSession
@@ -56,14 +55,27 @@ def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
+def require_active(user_id) -> User:
+    """The active account; NotFound if it is gone or deleted."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise NotFound()
+    return user
+
+
 def create_user(email: str, password: str, fullname: str = "", *, verified: bool = False,
                 extra_roles: frozenset[str] = frozenset()) -> User:
     """Create an account; it always has the ``user`` role, whatever else it is given."""
     email = normalise_email(email)
     passwords.require_acceptable(password, email, (fullname,))
-    user = User(email=email, fullname=fullname.strip(), email_verified=verified,
-                password_hash=passwords.hash_password(password), avatar=gravatar_url(email),
-                roles=rbac.roles_named({rbac.DEFAULT_ROLE, *extra_roles}))
+    return add_user(email, passwords.hash_password(password), fullname, verified=verified, extra_roles=extra_roles)
+
+
+def add_user(email: str, password_hash: str, fullname: str = "", *, verified: bool = False,
+             extra_roles: frozenset[str] = frozenset()) -> User:
+    """Store a new account for a normalised address and an accepted, hashed password; AccountExists."""
+    user = User(email=email, fullname=fullname.strip(), email_verified=verified, password_hash=password_hash,
+                avatar=gravatar_url(email), roles=rbac.roles_named({rbac.DEFAULT_ROLE, *extra_roles}))
     db.session.add(user)
     try:
         db.session.commit()
@@ -115,9 +127,10 @@ def complete_second_factor(user_id, code: str, origin: Origin,
     try:
         verification.check(user.id, "mobile_2fa" if by_sms else "email_2fa", code)
     except CodeRejected:
-        history.record(user.id, origin, "email_otp", "2fa_failed")
+        method = "sms_otp" if by_sms else "email_otp"
+        history.record(user.id, origin, method, "2fa_failed")
         db.session.commit()
-        security.info("login.2fa_failed user_id=%s ip=%s", user.id, origin.ip_address)
+        security.info("login.2fa_failed method=%s user_id=%s ip=%s", method, user.id, origin.ip_address)
         raise
     if by_sms:  # RFC 8176: "sms" for a code sent by text message
         return _open_session(user, origin, current, "password+sms_otp", ["pwd", "sms", "mfa"])
@@ -170,15 +183,9 @@ def ensure_superadmin(email: str, password: str | None) -> tuple[User, str | Non
 
 
 def set_password(email: str, password: str) -> User:
-    """Give an account a new password and end its sessions."""
+    """An administrator's new password for an account (``flask users set-password``)."""
     user = _existing(email)
-    passwords.require_acceptable(password, user.email, (user.fullname,))
-    user.password_hash = passwords.hash_password(password)
-    user.updated_at = now()
-    db.session.commit()
-    sessions.end_all_for(user.id)
-    events.credentials_revoked.send(user.id)
-    security.info("password.changed user_id=%s", user.id)
+    passwords.set_password(user, password, via="cli")
     return user
 
 
@@ -191,6 +198,13 @@ def deactivate(email: str) -> User:
     events.credentials_revoked.send(user.id)
     security.info("account.deactivated user_id=%s", user.id)
     return user
+
+
+def delete_account(user_id, password) -> None:
+    """The signed-in user deletes the account (the password confirms): a soft delete, as above."""
+    user = require_active(user_id)
+    passwords.confirm(user, password)
+    deactivate(user.email)
 
 
 def list_users(limit: int = 1000) -> list[User]:

@@ -3,8 +3,17 @@
 from typing import NamedTuple
 from uuid import UUID
 
+from sqlalchemy import select
+
 from ..extensions import db
 from ..models import LoginAttempt
+
+HISTORY_LENGTH = 50
+# Checked in order: Edge and Opera also name Chrome, Chrome also names Safari.
+BROWSERS = (("Edg", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("FxiOS/", "Firefox"),
+            ("CriOS/", "Chrome"), ("Chrome/", "Chrome"), ("Safari/", "Safari"), ("curl/", "curl"))
+SYSTEMS = (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Windows", "Windows"),
+           ("CrOS", "ChromeOS"), ("Mac OS X", "macOS"), ("Linux", "Linux"))
 
 
 class Origin(NamedTuple):
@@ -21,3 +30,21 @@ def record(user_id: UUID | None, origin: Origin, method: str, outcome: str) -> L
                            method=method, outcome=outcome)
     db.session.add(attempt)
     return attempt
+
+
+def recent(user_id: UUID, limit: int = HISTORY_LENGTH) -> list[LoginAttempt]:
+    """The user's latest sign-in attempts, newest first."""
+    return list(db.session.scalars(
+        select(LoginAttempt).where(LoginAttempt.user_id == user_id)
+        .order_by(LoginAttempt.time.desc(), LoginAttempt.created_at.desc()).limit(limit)))
+
+
+def device_name(user_agent: str | None) -> str:
+    """A short, human name for a user agent ("Firefox on Linux"), for the sessions and history lists."""
+    if not user_agent:
+        return "Unknown device"
+    browser = next((name for marker, name in BROWSERS if marker in user_agent), None)
+    system = next((name for marker, name in SYSTEMS if marker in user_agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or user_agent.split(" ", 1)[0][:40]

@@ -36,15 +36,7 @@ def send_code(user_id, to: str, purpose: str, template: str, subject: str, targe
     delivery fails (the code is then resendable at once)."""
     code = verification.issue(user_id, purpose, target=target)
     try:
-        send(to, subject, template, code=code, expires_in=_duration(verification.lifetime(purpose).total_seconds()))
+        send(to, subject, template, code=code, expires_in=verification.lifetime_text(purpose))
     except MessageNotSent:
         verification.unsent(user_id, purpose)
         raise
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 3600:
-        hours = round(seconds / 3600)
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    minutes = max(1, round(seconds / 60))
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"

@@ -38,7 +38,8 @@ def request_verification(user: User, phone: str) -> None:
     _require_enabled()
     phone = normalise_phone(phone)
     code = verification.issue(user.id, "mobile_verification", target=phone)
-    _text(user.id, "mobile_verification", phone, f"Your verification code is {code}. It expires in 5 minutes.")
+    _text(user.id, "mobile_verification", phone,
+          f"Your verification code is {code}. It expires in {verification.lifetime_text('mobile_verification')}.")
 
 
 def confirm(user: User, code: str) -> str:
@@ -62,7 +63,8 @@ def sends_second_factor(user: User) -> bool:
 
 def send_second_factor(user: User) -> None:
     code = verification.issue(user.id, "mobile_2fa", target=user.phone)
-    _text(user.id, "mobile_2fa", user.phone, f"Your sign-in code is {code}. It expires in 5 minutes.")
+    _text(user.id, "mobile_2fa", user.phone,
+          f"Your sign-in code is {code}. It expires in {verification.lifetime_text('mobile_2fa')}.")
 
 
 def _text(user_id, purpose: str, phone: str, text: str) -> None:

@@ -1,14 +1,31 @@
-"""Password hashing (argon2id, rehash on login) and the password policy, in one place."""
+"""Passwords: hashing (argon2id, rehash on login), the policy, and the one way to set a new one."""
+
+import logging
+from collections.abc import Callable
+from uuid import UUID
 
 from flask import Flask
 from flask import current_app
 from passlib.context import CryptContext
 from zxcvbn import zxcvbn
 
+from ..clock import now
+from ..extensions import db
+from ..models import User
+from . import events
+from . import mailer
+from . import sessions
+from .account_errors import WrongPassword
+from .errors import MessageNotSent
+from .errors import NotFound
 from .errors import PasswordRejected
+
+security = logging.getLogger("security")
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
+# Longer than any password the policy accepts: anything beyond is wrong without hashing it.
+MAX_PASSWORD_INPUT = 1024
 
 
 def configure(app: Flask) -> None:
@@ -97,3 +114,53 @@ def require_acceptable(password: str, email: str = "", other_inputs: tuple[str, 
 def _sentence(text: str) -> str:
     text = text.strip()
     return text if text.endswith(".") else text + "."
+
+
+def confirm(user: User, password, field: str = "password") -> None:
+    """WrongPassword unless ``password`` is the account's (an outdated hash is replaced)."""
+    if not isinstance(password, str) or not password or len(password) > MAX_PASSWORD_INPUT:
+        ok, new_hash = False, None
+    else:
+        ok, new_hash = verify(password, user.password_hash)
+    if not ok:
+        security.info("account.password_refused user_id=%s", user.id)
+        raise WrongPassword(field)
+    if new_hash:
+        user.password_hash = new_hash
+
+
+def set_password(user: User, new_password, via: str, keep: UUID | None = None,
+                 proof: Callable[[], None] | None = None) -> int:
+    """Give ``user`` a new password, the same way from every path (account page and API, reset, CLI).
+
+    The policy applies; ``proof`` (a reset code being spent, say) runs once the password passes it.
+    Every session but ``keep`` ends, every token of the account stops (offline refresh tokens
+    too: they were granted on the strength of the old password) and the owner is told by mail.
+    Returns how many sessions ended.
+    """
+    if not isinstance(new_password, str):
+        raise PasswordRejected(["Enter a new password."])
+    require_acceptable(new_password, user.email, (user.fullname,))
+    if proof is not None:
+        proof()
+    user.password_hash = hash_password(new_password)
+    user.updated_at = now()
+    db.session.commit()
+    ended = sessions.end_all_for(user.id, keep=keep)
+    events.credentials_revoked.send(user.id)
+    security.info("password.changed user_id=%s via=%s sessions_ended=%d", user.id, via, ended)
+    try:
+        mailer.send(user.email, "Your password was changed", "password_changed",
+                    signed_out="your other sessions were signed out" if keep else "every session was signed out")
+    except MessageNotSent:  # the change stands; the mailer logged the failure
+        pass
+    return ended
+
+
+def change_password(user_id: UUID, current_password, new_password, keep: UUID | None) -> int:
+    """The signed-in user's change: the current password first, then ``set_password``."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise NotFound()
+    confirm(user, current_password, "current_password")
+    return set_password(user, new_password, via="account", keep=keep)

@@ -2,25 +2,24 @@
 
 import logging
 
-from ..clock import now
-from ..extensions import db
 from . import accounts
-from . import events
 from . import mailer
 from . import passwords
-from . import sessions
 from . import verification
-from .errors import CodeRejected
-from .errors import MessageNotSent
 from .errors import ResendTooSoon
 
 security = logging.getLogger("security")
 
 
+def _account(email: str):
+    user = accounts.find_by_email(email) if email and len(email) <= 254 else None
+    return user if user is not None and user.is_active else None
+
+
 def request_reset(email: str) -> None:
     """Mail a reset code if the address has an active account; the caller answers the same either way."""
-    user = accounts.find_by_email(email) if email and len(email) <= 254 else None
-    if user is None or not user.is_active:
+    user = _account(email)
+    if user is None:
         security.info("password_reset.unknown_email")
         return
     try:
@@ -31,20 +30,13 @@ def request_reset(email: str) -> None:
 
 
 def reset(email: str, code: str, new_password: str) -> None:
-    """Check the code and set the new password; every session and token of the user ends."""
-    user = accounts.find_by_email(email) if email and len(email) <= 254 else None
-    if user is None or not user.is_active:
-        raise CodeRejected("That code is not right. Check the latest message and try again.")
-    passwords.require_acceptable(new_password, user.email, (user.fullname,))  # before the code is spent
-    verification.check(user.id, "password_reset", code)
-    user.password_hash = passwords.hash_password(new_password)
-    user.updated_at = now()
-    db.session.commit()
-    sessions.end_all_for(user.id)
-    events.credentials_revoked.send(user.id)
-    security.info("password.reset user_id=%s", user.id)
-    try:
-        mailer.send(user.email, "Your password was changed", "password_changed",
-                    signed_out="every session was signed out")
-    except MessageNotSent:  # the reset stands; the mailer logged the failure
-        pass
+    """Check the code, then the password policy, then set the password (``passwords.set_password``).
+
+    The code comes first for every address, with the same refusal and the same work whether or not
+    it has an account, so only the holder of a right code learns anything, the policy included. The
+    code is spent only once the new password passes the policy, so a refused password can be
+    corrected with the same code.
+    """
+    user = _account(email)
+    proven = verification.check_by_address(user.id if user else None, "password_reset", code, consume=False)
+    passwords.set_password(user, new_password, via="reset", proof=lambda: verification.spend(proven))

@@ -6,10 +6,10 @@ from uuid import UUID
 
 from ..extensions import db
 from ..models import User
+from . import accounts
 from . import mailer
 from . import mobile
 from . import passwords
-from .errors import SignInRefused
 
 security = logging.getLogger("security")
 
@@ -23,12 +23,17 @@ def send(user_id: UUID) -> None:
         mailer.send_code(user.id, user.email, "email_2fa", "login_code", "Your sign-in code")
 
 
+def set_two_factor(user_id: UUID, enabled: bool, password: str | None = None) -> User:
+    """The signed-in user turns email 2FA on, or off (WrongPassword unless the password is given)."""
+    user = accounts.require_active(user_id)
+    set_enabled(user, enabled, password)
+    return user
+
+
 def set_enabled(user: User, enabled: bool, password: str | None = None) -> None:
     """Turn email 2FA on, or off (which needs the current password)."""
     if not enabled:
-        ok, _ = passwords.verify(password or "", user.password_hash)
-        if not ok:
-            raise SignInRefused("bad_password", "The password is not right.")
+        passwords.confirm(user, password)
     user.two_factor_enabled = enabled
     db.session.commit()
     security.info("2fa.%s user_id=%s", "enabled" if enabled else "disabled", user.id)

@@ -1,6 +1,7 @@
-"""Server-side sessions: start, resolve a cookie token, end."""
+"""Server-side sessions: start, resolve a cookie token, list a user's, end."""
 
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
 from uuid import UUID
@@ -14,7 +15,10 @@ from ..extensions import db
 from ..models import User
 from ..models import UserSession
 from . import events
+from .errors import NotFound
 from .history import Origin
+
+security = logging.getLogger("security")
 
 TOKEN_BYTES = 32
 
@@ -121,3 +125,29 @@ def find_live(session_id: UUID) -> UserSession | None:
     if session is None or not session.is_live(now(), current_app.config["SESSION_IDLE_TTL"]):
         return None
     return session if session.user.is_active else None
+
+
+def list_for_user(user_id: UUID) -> list[UserSession]:
+    """The user's live sessions, most recently used first."""
+    at = now()
+    idle = timedelta(seconds=current_app.config["SESSION_IDLE_TTL"])
+    return list(db.session.scalars(
+        select(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None), UserSession.expires_at > at,
+               UserSession.last_seen_at > at - idle)
+        .order_by(UserSession.last_seen_at.desc(), UserSession.created_at.desc())))
+
+
+def end_for_user(user_id: UUID, session_id: UUID) -> None:
+    """The user ends one of their live sessions; NotFound for any other id (another user's too)."""
+    if not any(session.id == session_id for session in list_for_user(user_id)):
+        raise NotFound("No such session.")
+    end(session_id)
+    security.info("session.ended_by_user user_id=%s session_id=%s", user_id, session_id)
+
+
+def end_others(user_id: UUID, keep: UUID) -> int:
+    """The user ends every session but ``keep``; returns how many ended."""
+    ended = end_all_for(user_id, keep=keep)
+    security.info("session.others_ended user_id=%s count=%d", user_id, ended)
+    return ended

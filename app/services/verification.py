@@ -6,15 +6,19 @@ import hmac
 import logging
 import math
 import secrets
+import time
 from datetime import timedelta
 from uuid import UUID
 
 from flask import current_app
+from limits import RateLimitItemPerSecond
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import select
 from sqlalchemy import update
 
 from ..clock import now
 from ..extensions import db
+from ..extensions import get_limiter
 from ..models import VerificationCode
 from .errors import CodeRejected
 from .errors import ResendTooSoon
@@ -23,6 +27,11 @@ log = logging.getLogger("security")
 
 EMAIL_PURPOSES = ("email_verification", "password_reset", "email_2fa", "email_change")
 MOBILE_PURPOSES = ("mobile_verification", "mobile_2fa")
+# For flows that name the account by an address anyone can type (verification, reset): every
+# refusal reads the same, so the answer tells nothing about the account behind the address.
+UNIFORM_REFUSAL = "That code is not right or has expired. Check the latest message, or ask for a new code."
+# No account has it: a lookup with it costs what a real one costs and finds nothing.
+NOBODY = UUID(int=0)
 
 
 def _digest(code: str) -> str:
@@ -36,6 +45,16 @@ def lifetime(purpose: str) -> timedelta:
     config = current_app.config
     seconds = config["MOBILE_CODE_TTL"] if purpose in MOBILE_PURPOSES else config["EMAIL_CODE_TTL"]
     return timedelta(seconds=seconds)
+
+
+def lifetime_text(purpose: str) -> str:
+    """The lifetime of a code for ``purpose`` in words ("5 minutes", "24 hours"), for messages."""
+    seconds = lifetime(purpose).total_seconds()
+    if seconds >= 3600:
+        hours = round(seconds / 3600)
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _latest(user_id: UUID, purpose: str) -> VerificationCode | None:
@@ -72,8 +91,12 @@ def unsent(user_id: UUID, purpose: str) -> None:
         db.session.commit()
 
 
-def check(user_id: UUID, purpose: str, code: str) -> VerificationCode:
-    """Use a code: the live one for ``purpose``, right, in time, within its attempts; else CodeRejected."""
+def check(user_id: UUID, purpose: str, code: str, consume: bool = True) -> VerificationCode:
+    """Use a code: the live one for ``purpose``, right, in time, within its attempts; else CodeRejected.
+
+    ``consume=False`` only proves the code (a wrong one still counts as an attempt); ``spend``
+    then uses it up, so a caller can check what else the request needs before the code is gone.
+    """
     at = now()
     latest = _latest(user_id, purpose)
     live = (latest is not None and latest.consumed_at is None and latest.expires_at > at
@@ -87,10 +110,63 @@ def check(user_id: UUID, purpose: str, code: str) -> VerificationCode:
         db.session.commit()
         log.info("code.failed purpose=%s user_id=%s", purpose, user_id)
         raise CodeRejected("That code is not right. Check the latest message and try again.")
+    if consume:
+        spend(latest)
+    return latest
+
+
+def spend(code: VerificationCode) -> None:
+    """Spend a proven code; CodeRejected if a parallel request spent it first."""
+    at = now()
     used = db.session.execute(update(VerificationCode)
-                              .where(VerificationCode.id == latest.id, VerificationCode.consumed_at.is_(None))
+                              .where(VerificationCode.id == code.id, VerificationCode.consumed_at.is_(None))
                               .values(consumed_at=at, updated_at=at)).rowcount
     db.session.commit()
     if not used:
         raise CodeRejected("This code has already been used. Ask for a new one.")
-    return latest
+
+
+def check_by_address(user_id: UUID | None, purpose: str, code: str, consume: bool = True) -> VerificationCode:
+    """``check`` for a flow that found the account by an address the caller typed: no account (None)
+    costs the same lookup and digest, and every refusal is UNIFORM_REFUSAL."""
+    try:
+        if user_id is None:
+            _latest(NOBODY, purpose)
+            hmac.compare_digest(_digest((code or "").strip()), _digest(""))
+            raise CodeRejected(UNIFORM_REFUSAL)
+        return check(user_id, purpose, code, consume=consume)
+    except CodeRejected:
+        raise CodeRejected(UNIFORM_REFUSAL) from None
+
+
+def _address_window(purpose: str, address: str):
+    window = current_app.config["CODE_RESEND_WINDOW"]
+    # A moving window on the rate limiter's store (Redis when configured): its entries carry the
+    # time they were taken, so every process and instance sees the same window.
+    limiter = MovingWindowRateLimiter(get_limiter().storage)
+    key = hashlib.sha256(address.strip().lower().encode()).hexdigest()
+    return limiter, RateLimitItemPerSecond(1, max(window, 1)), ("resend-window", purpose, key), window
+
+
+def hold_address_window(purpose: str, address: str, strict: bool = True) -> None:
+    """Open the resend window of ``purpose`` for an address, whether or not an account has it.
+
+    Inside an open window ``strict`` raises ResendTooSoon; not strict, the window just stays as it
+    is. The account's own codes keep their window too; this one answers for addresses with none.
+    """
+    limiter, item, key, window = _address_window(purpose, address)
+    if not window or limiter.hit(item, *key):
+        return
+    wait = limiter.get_window_stats(item, *key).reset_time - time.time()
+    if wait <= 0:
+        # The window ends at this very moment (a code's window does too): a new one starts.
+        limiter.clear(item, *key)
+        limiter.hit(item, *key)
+    elif strict:
+        raise ResendTooSoon(math.ceil(wait))
+
+
+def release_address_window(purpose: str, address: str) -> None:
+    """The message that opened the window was not sent: allow a resend at once."""
+    limiter, item, key, _ = _address_window(purpose, address)
+    limiter.clear(item, *key)

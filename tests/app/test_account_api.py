@@ -545,8 +545,9 @@ def test_a_bearer_token_reads_and_changes_the_account_without_csrf(app, account,
     assert api.get("/api/v1/me/login-history", headers=headers).status_code == 200
 
 
-def test_a_bearer_password_change_keeps_the_tokens_session(app, user):
-    """The token's session is kept; the others end and their tokens stop."""
+def test_a_bearer_password_change_keeps_the_session_but_revokes_every_token(app, user):
+    """The token's browser session is kept and the others end; every token of the account stops, the
+    one that made the change included (a new password revokes what the old one granted)."""
     browser = Browser(app, user)
     other = Browser(app, user)
     application = register_application(app, skip_consent=True)
@@ -556,10 +557,12 @@ def test_a_bearer_password_change_keeps_the_tokens_session(app, user):
     response = api.post("/api/v1/me/password", headers=bearer(mine["access_token"]),
                         json={"current_password": user.password, "new_password": STRONG_PASSWORD})
     assert response.status_code == 200 and response.get_json() == {"sessions_ended": 1}
-    assert api.get("/api/v1/me", headers=bearer(mine["access_token"])).status_code == 200
-    assert_problem(api.get("/api/v1/me", headers=bearer(theirs["access_token"])), 401)
-    again = refresh(api, application, theirs["refresh_token"])
-    assert again.status_code == 400 and again.get_json()["error"] == "invalid_grant"
+    assert browser.get("/currentuser").status_code == 200
+    assert other.get("/currentuser").status_code == 401
+    for tokens in (mine, theirs):
+        assert_problem(api.get("/api/v1/me", headers=bearer(tokens["access_token"])), 401)
+        again = refresh(api, application, tokens["refresh_token"])
+        assert again.status_code == 400 and again.get_json()["error"] == "invalid_grant"
 
 
 def test_a_bearer_token_deletes_the_account(app, account, user):

@@ -19,7 +19,8 @@ NEW_PASSWORD = "violet tractor moonlight sandwich"
 PROBLEM = "application/problem+json"
 BAD_CREDENTIALS = "Incorrect email address or password."
 WRONG_CODE = "That code is not right. Check the latest message and try again."
-DEAD_CODE = "This code has expired or was replaced. Ask for a new one."
+# Verification and reset name the account by an address: one refusal for every way a code fails.
+BY_ADDRESS_REFUSAL = "That code is not right or has expired. Check the latest message, or ask for a new code."
 VERIFY_SUBJECT = "Confirm your email address"
 
 
@@ -172,11 +173,11 @@ def test_wrong_codes_are_rejected_and_five_burn_the_right_one(app, client, mailb
         wrong = post(client, "/verify", {"email": email, "code": other_code(code)})
         assert wrong.status_code == 400
         assert wrong.headers["Content-Type"] == PROBLEM
-        assert wrong.get_json() == problem_body(400, "Code Rejected", WRONG_CODE)
+        assert wrong.get_json() == problem_body(400, "Code Rejected", BY_ADDRESS_REFUSAL)
 
     right = post(client, "/verify", {"email": email, "code": code})
     assert right.status_code == 400
-    assert right.get_json() == problem_body(400, "Code Rejected", DEAD_CODE)
+    assert right.get_json() == problem_body(400, "Code Rejected", BY_ADDRESS_REFUSAL)
     assert sets_no_session(right)
     assert stored_user(app, email) == (["user"], False)
 
@@ -209,7 +210,7 @@ def test_resend_inside_the_window_waits_then_replaces_the_code(app, client, mail
     new = mailbox.last_code(email)
 
     assert post(client, "/verify", {"email": email, "code": old}).get_json() == problem_body(
-        400, "Code Rejected", WRONG_CODE)
+        400, "Code Rejected", BY_ADDRESS_REFUSAL)
     assert post(client, "/verify", {"email": email, "code": new}).status_code == 200
 
 
@@ -234,7 +235,7 @@ def test_verification_code_lives_one_day(client, mailbox, clock, age, status):
     response = post(client, "/verify", {"email": email, "code": code})
     assert response.status_code == status
     if status == 400:
-        assert response.get_json() == problem_body(400, "Code Rejected", DEAD_CODE)
+        assert response.get_json() == problem_body(400, "Code Rejected", BY_ADDRESS_REFUSAL)
 
 
 @pytest.mark.parametrize("setting", ["server", "user"], ids=["EMAIL_2FA_REQUIRED", "two_factor_enabled"])
@@ -395,7 +396,7 @@ def test_password_reset_ends_every_session_and_notifies(app, user, mailbox):
 
     reused = post(client, "/password/reset", {"email": user.email, "code": code, "password": PASSWORD})
     assert reused.status_code == 400
-    assert reused.get_json() == problem_body(400, "Code Rejected", DEAD_CODE)
+    assert reused.get_json() == problem_body(400, "Code Rejected", BY_ADDRESS_REFUSAL)
 
 
 def test_password_reset_with_a_weak_password_keeps_the_code(client, user, mailbox):
@@ -416,7 +417,7 @@ def test_password_reset_with_a_wrong_code_changes_nothing(client, user, mailbox)
     code = mailbox.last_code(user.email)
     wrong = post(client, "/password/reset", {"email": user.email, "code": other_code(code), "password": NEW_PASSWORD})
     assert wrong.status_code == 400
-    assert wrong.get_json() == problem_body(400, "Code Rejected", WRONG_CODE)
+    assert wrong.get_json() == problem_body(400, "Code Rejected", BY_ADDRESS_REFUSAL)
     assert post(client, "/login", {"email": user.email, "password": user.password}).status_code == 200
 
 

@@ -2,8 +2,12 @@
 
 import os
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from app import create_app
@@ -127,3 +131,39 @@ def test_trusted_proxy_hops_apply_forwarded_for(make_app, make_user):
                                                 **{"X-Forwarded-For": "203.0.113.8"})
     with untrusting.app_context():
         assert "203.0.113.8" not in db.session.scalars(select(LoginAttempt.ip_address)).all()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_entry_point(args, tmp_path):
+    """A real process of the installed entry point, in the project folder, with a bad setting."""
+    env = {**os.environ, "ACCESS_TOKEN_TTL": "soon", "DATABASE_URL": f"sqlite:///{tmp_path / 'idp.sqlite3'}"}
+    return subprocess.run([str(Path(sys.executable).parent / args[0]), *args[1:]], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("args", [["flask", "--app", "wsgi", "users", "list"],
+                                  ["gunicorn", "--bind", "127.0.0.1:0", "--workers", "1", "wsgi:app"]],
+                         ids=["flask", "gunicorn"])
+def test_a_bad_setting_stops_the_entry_points_with_one_line(tmp_path, args):
+    result = run_entry_point(args, tmp_path)
+    message = "Configuration error: ACCESS_TOKEN_TTL must be a whole number, not 'soon'"
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    if args[0] == "flask":
+        assert result.stderr.strip().splitlines() == [message]
+    else:  # gunicorn's own log lines come and go around it (two processes share the stream)
+        assert result.stderr.count(message) == 1 and "App failed to load" in result.stderr
+
+
+def test_the_default_database_and_instance_folder_are_private(tmp_path):
+    """make run's SQLite file is 0600 and its instance folder 0700, from the first start."""
+    instance = tmp_path / "instance"
+    config = settings({"SECRET_KEY": "s" * 40, "KEY_ENCRYPTION_SECRET": "k" * 40}, instance)
+    engine = sa.create_engine(config["SQLALCHEMY_DATABASE_URI"])
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE probe (id INTEGER)"))
+    engine.dispose()
+    assert stat.S_IMODE(os.stat(instance).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(instance / "idp.sqlite3").st_mode) == 0o600

@@ -1,0 +1,1 @@
+"""The identity domain: plain functions over the models; each call is one unit of work."""

@@ -1,0 +1,49 @@
+"""A new password is set one way (passwords.set_password) from every path, and every path ends the
+other sessions and revokes every token of the account, offline_access refresh tokens included."""
+
+import pytest
+
+from ..helpers import csrf_token
+from .test_token import exchange
+from .test_token import get_code
+from .test_token import refresh
+
+NEW_PASSWORD = "a brand new and lengthy passphrase"
+
+
+def change_on_the_account_page(app, client, user, mailbox):
+    page = client.get("/account/password")
+    return client.post("/account/password", data={"csrf_token": csrf_token(page.text),
+                                                  "current_password": user.password,
+                                                  "new_password": NEW_PASSWORD})
+
+
+def change_through_the_api(app, client, user, mailbox):
+    token = csrf_token(client.get("/account").text)
+    return client.post("/api/v1/me/password", json={"current_password": user.password, "new_password": NEW_PASSWORD},
+                       headers={"X-CSRFToken": token})
+
+
+def reset_by_code(app, client, user, mailbox):
+    anonymous = app.test_client()
+    anonymous.post("/api/v1/auth/password/forgot", json={"email": user.email})
+    body = {"email": user.email, "password": NEW_PASSWORD, "code": mailbox.last_code(user.email)}
+    return anonymous.post("/api/v1/auth/password/reset", json=body)
+
+
+def set_on_the_command_line(app, client, user, mailbox):
+    return app.test_cli_runner().invoke(args=["users", "set-password", "--email", user.email,
+                                              "--password", NEW_PASSWORD])
+
+
+@pytest.mark.parametrize("change", [change_on_the_account_page, change_through_the_api, reset_by_code,
+                                    set_on_the_command_line], ids=["page", "api", "reset", "cli"])
+def test_every_password_change_revokes_offline_refresh_tokens(app, signed_in, user, make_client, mailbox, change):
+    application = make_client(public=True, skip_consent=True)
+    request, code = get_code(signed_in, application, scope="openid offline_access")
+    offline = exchange(signed_in, application, request, code).get_json()["refresh_token"]
+    result = change(app, signed_in, user, mailbox)
+    assert getattr(result, "status_code", None) in (200, 204, 302) or result.exit_code == 0
+    refused = refresh(app.test_client(), application, offline)
+    assert refused.status_code == 400 and refused.get_json()["error"] == "invalid_grant"
+    assert mailbox.to(user.email)[-1]["Subject"] == "Your password was changed"
