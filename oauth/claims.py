@@ -13,6 +13,7 @@ SCOPE_CLAIMS = {
 def for_user(user: User, scope: str) -> dict:
     """``sub`` and the claims the granted scopes release; absent values are left out."""
     profile = user.profile
+    phone = (profile.phone_number if profile else None) or user.phone
     every = {
         "name": user.fullname or None,
         "given_name": profile.given_name if profile else None,
@@ -23,8 +24,9 @@ def for_user(user: User, scope: str) -> dict:
         "updated_at": int(user.updated_at.timestamp()),
         "email": user.email,
         "email_verified": user.email_verified,
-        "phone_number": (profile.phone_number if profile else None) or user.phone,
-        "phone_number_verified": False if ((profile and profile.phone_number) or user.phone) else None,
+        "phone_number": phone,
+        # Verified only when the released number is the one the user proved by SMS.
+        "phone_number_verified": (user.phone_verified and phone == user.phone) if phone else None,
         "address": profile.address if profile else None,
     }
     released = {"sub": str(user.id)}

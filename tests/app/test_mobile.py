@@ -4,7 +4,6 @@ import logging
 import re
 from types import SimpleNamespace
 
-import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -126,8 +125,6 @@ def test_a_new_phone_number_in_the_profile_is_no_longer_verified(make_app, make_
         assert (stored.phone, stored.phone_verified) == ("+44 20 7946 0999", False)
 
 
-@pytest.mark.xfail(strict=True, reason="oauth/claims.py (not this branch's) releases phone_number_verified as a "
-                                       "constant False; it must read User.phone_verified")
 def test_userinfo_says_a_texted_phone_is_verified(make_app, make_user, caplog):
     from oauth import clients
 
