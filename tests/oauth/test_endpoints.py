@@ -411,7 +411,7 @@ def test_logout_with_a_hint_for_another_session_asks_to_confirm(app, signed_in, 
         other = user
     elsewhere = app.test_client()
     assert elsewhere.post("/login", data={"csrf_token": csrf_token(elsewhere.get("/login").text),
-                                          "email": other.email, "password": other.password}).status_code == 302
+                                          "email": other.email, "password": other.password}).status_code == 303
     hint = get_tokens(elsewhere, application)["id_token"]
     cookie = session_cookie(signed_in)
     query = {"id_token_hint": hint, "post_logout_redirect_uri": POST_LOGOUT_URI, "state": "s-1"}
@@ -420,7 +420,7 @@ def test_logout_with_a_hint_for_another_session_asks_to_confirm(app, signed_in, 
     assert '<form method="post" action="/oauth/logout">' in page.text
     assert is_signed_in(app, cookie)
     posted = signed_in.post("/oauth/logout", data={"csrf_token": csrf_token(page.text), **query})
-    assert posted.status_code == 302 and posted.headers["Location"] == POST_LOGOUT_URI + "?state=s-1"
+    assert posted.status_code == 303 and posted.headers["Location"] == POST_LOGOUT_URI + "?state=s-1"
     assert not is_signed_in(app, cookie)
     assert is_signed_in(app, session_cookie(elsewhere))
 
