@@ -5,7 +5,6 @@ from uuid import UUID
 
 from flask import Blueprint
 from flask import Response
-from flask import current_app
 from flask import g
 from flask import jsonify
 from flask import request
@@ -26,8 +25,12 @@ from ..services.errors import MessageNotSent
 from ..services.errors import NotFound
 from ..services.errors import PasswordRejected
 from ..services.errors import ResendTooSoon
-from ..web import clear_session_cookie
-from ..web import current_session
+from ..web.limits import limits_credentials
+from ..web.limits import limits_mail
+from ..web.limits import signed_in_email
+from ..web.session import clear_session_cookie
+from ..web.session import current_session
+from ..web.session import requires_session
 from .errors import problem
 
 bp = Blueprint("account_api", __name__, url_prefix="/api/v1/me")
@@ -51,19 +54,12 @@ STATUSES = (
     (MessageNotSent, 503),
 )
 RETRY_AFTER_MAIL = "5"
-# Views that check the user's password, under the brute-force limits (web.limit_password_checks).
-PASSWORD_CHECKS = ("account_api.delete_me", "account_api.change_password", "account_api.request_email_change",
-                   "account_api.set_two_factor")
 
 
 @bp.before_request
+@requires_session
 def authenticate():
-    """401 without a live session; CSRF for the cookie on changes; a JSON body where one is read."""
-    if current_session() is None:
-        response = problem(401, "Unauthorized", "No valid session or access token.")
-        # RFC 6750 §3: the scheme accepted.
-        response.headers["WWW-Authenticate"] = f'Bearer realm="{current_app.config["ISSUER"]}"'
-        return response
+    """A live session (401 without); CSRF for the cookie on changes; a JSON body where one is read."""
     if request.method in STATE_CHANGING and g.authenticated_by == "cookie":
         csrf.protect()
     if request.method in JSON_BODY and not request.is_json:
@@ -81,7 +77,6 @@ def refused(error: DomainError) -> Response:
     elif isinstance(error, PasswordRejected):
         extra["errors"] = {"new_password": error.reasons}
     elif isinstance(error, WrongPassword):
-        g.password_refused = True  # counted by the per-account limit (web.limit_password_checks)
         extra["errors"] = {error.field: [error.public_message]}
     elif isinstance(error, CodeRejected):
         extra["errors"] = {"code": [error.public_message]}
@@ -109,6 +104,7 @@ def update_me():
 
 
 @bp.delete("")
+@limits_credentials(account=signed_in_email)
 def delete_me():
     """Delete the account (``password`` in the body): sessions end, tokens die, the cookie goes."""
     if not request.is_json:
@@ -121,6 +117,7 @@ def delete_me():
 # --- credentials -------------------------------------------------------------------------------------
 
 @bp.post("/password")
+@limits_credentials(account=signed_in_email)
 def change_password():
     """A new password (``current_password``, ``new_password``); the other sessions end."""
     body = _body()
@@ -131,6 +128,8 @@ def change_password():
 
 
 @bp.post("/email")
+@limits_credentials(account=signed_in_email)
+@limits_mail
 def request_email_change():
     """Mail a code to the new address (``email``, ``password``); the address changes once it comes back."""
     body = _body()
@@ -141,6 +140,7 @@ def request_email_change():
 
 
 @bp.post("/email/confirm")
+@limits_credentials(account=signed_in_email)
 def confirm_email_change():
     """The code from the new address (``code``): the account takes that address."""
     user = profile.confirm_email_change(current_session().user_id, _required(_body(), "code"))
@@ -148,6 +148,7 @@ def confirm_email_change():
 
 
 @bp.put("/2fa")
+@limits_credentials(account=signed_in_email)
 def set_two_factor():
     """Email 2FA on or off (``enabled``; ``password`` to turn it off)."""
     body = _body()
