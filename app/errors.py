@@ -19,13 +19,16 @@ from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 from werkzeug.exceptions import ServiceUnavailable
 
+from .api.errors import domain_problem
 from .api.errors import problem
 from .extensions import db
 from .extensions import get_limiter
+from .services.errors import DomainError
 from .web.areas import wants_problem_json
 
 log = logging.getLogger(__name__)
@@ -101,7 +104,17 @@ def handle_unexpected(error: Exception):
     return render_error(InternalServerError())
 
 
+def handle_refusal(error: DomainError):
+    """A refusal of the services that a view let through: problem JSON on the API (the one table
+    in app/api/errors.py); on a page, which handles its own refusals, the error page."""
+    if wants_problem_json():
+        return domain_problem(error)
+    log.warning("refusal not handled by the page %s: %s", request.endpoint, type(error).__name__)
+    return render_error(BadRequest(error.public_message))
+
+
 def init_app(app: Flask) -> None:
+    app.register_error_handler(DomainError, handle_refusal)
     app.register_error_handler(HTTPException, handle_http_error)
     for outage in OUTAGES:
         app.register_error_handler(outage, handle_outage)

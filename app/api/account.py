@@ -8,23 +8,16 @@ from flask import Response
 from flask import g
 from flask import jsonify
 from flask import request
-from werkzeug.http import HTTP_STATUS_CODES
 
 from ..extensions import csrf
 from ..models import LoginAttempt
 from ..models import User
 from ..models import UserSession
 from ..services import profile
-from ..services.account_errors import EmailChangeRefused
 from ..services.account_errors import InvalidFields
-from ..services.account_errors import WrongPassword
 from ..services.errors import CodeRejected
-from ..services.errors import DomainError
-from ..services.errors import InvalidInput
-from ..services.errors import MessageNotSent
-from ..services.errors import NotFound
 from ..services.errors import PasswordRejected
-from ..services.errors import ResendTooSoon
+from ..web.limits import credential_refused
 from ..web.limits import limits_credentials
 from ..web.limits import limits_mail
 from ..web.limits import signed_in_email
@@ -41,20 +34,6 @@ csrf.exempt(bp)
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON_BODY = frozenset({"POST", "PUT", "PATCH"})
 
-# Domain refusal -> HTTP status, the first match in order (subclasses before their bases).
-STATUSES = (
-    (InvalidFields, 400),
-    (PasswordRejected, 400),
-    (CodeRejected, 400),
-    (InvalidInput, 400),
-    (WrongPassword, 403),
-    (NotFound, 404),
-    (EmailChangeRefused, 409),
-    (ResendTooSoon, 429),
-    (MessageNotSent, 503),
-)
-RETRY_AFTER_MAIL = "5"
-
 
 @bp.before_request
 @requires_session
@@ -65,27 +44,6 @@ def authenticate():
     if request.method in JSON_BODY and not request.is_json:
         return _not_json()
     return None
-
-
-@bp.errorhandler(DomainError)
-def refused(error: DomainError) -> Response:
-    """A domain refusal as problem JSON; field errors under ``errors``."""
-    status = next((code for kind, code in STATUSES if isinstance(error, kind)), 400)
-    extra = {}
-    if isinstance(error, InvalidFields):
-        extra["errors"] = error.errors
-    elif isinstance(error, PasswordRejected):
-        extra["errors"] = {"new_password": error.reasons}
-    elif isinstance(error, WrongPassword):
-        extra["errors"] = {error.field: [error.public_message]}
-    elif isinstance(error, CodeRejected):
-        extra["errors"] = {"code": [error.public_message]}
-    response = problem(status, HTTP_STATUS_CODES[status], error.public_message, **extra)
-    if isinstance(error, ResendTooSoon):
-        response.headers["Retry-After"] = str(error.retry_after)
-    elif isinstance(error, MessageNotSent):
-        response.headers["Retry-After"] = RETRY_AFTER_MAIL
-    return response
 
 
 # --- profile ---------------------------------------------------------------------------------------
@@ -123,7 +81,10 @@ def change_password():
     body = _body()
     session = current_session()
     current, new = _required(body, "current_password", "new_password")
-    ended = profile.change_password(session.user_id, current, new, keep=session.id)
+    try:
+        ended = profile.change_password(session.user_id, current, new, keep=session.id)
+    except PasswordRejected as refusal:  # the reasons belong to one field of this form
+        raise InvalidFields({"new_password": refusal.reasons}) from None
     return jsonify({"sessions_ended": ended})
 
 
@@ -143,7 +104,11 @@ def request_email_change():
 @limits_credentials(account=signed_in_email)
 def confirm_email_change():
     """The code from the new address (``code``): the account takes that address."""
-    user = profile.confirm_email_change(current_session().user_id, _required(_body(), "code"))
+    try:
+        user = profile.confirm_email_change(current_session().user_id, _required(_body(), "code"))
+    except CodeRejected as refusal:  # the message belongs to the code field
+        credential_refused()
+        raise InvalidFields({"code": [refusal.public_message]}) from None
     return jsonify(_account(user))
 
 

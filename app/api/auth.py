@@ -35,7 +35,6 @@ from ..web.session import clear_session_cookie
 from ..web.session import current_session
 from ..web.session import requires_session
 from ..web.session import set_session_cookie
-from .errors import domain_problem
 from .errors import problem
 
 bp = Blueprint("api_auth", __name__, url_prefix="/api/v1/auth")
@@ -46,11 +45,6 @@ csrf.exempt(bp)
 def require_json():
     if request.method == "POST" and not request.is_json:
         abort(415, "Send a JSON body (Content-Type: application/json).")
-
-
-@bp.errorhandler(DomainError)
-def refused(error: DomainError):
-    return domain_problem(error)
 
 
 def _body() -> dict:

@@ -8,13 +8,11 @@ from flask import request
 
 from ..extensions import csrf
 from ..services import mobile
-from ..services.errors import DomainError
 from ..web.limits import limits_credentials
 from ..web.limits import limits_mail
 from ..web.limits import signed_in_email
 from ..web.session import current_session
 from ..web.session import requires_session
-from .errors import domain_problem
 from .errors import problem
 
 bp = Blueprint("api_phone", __name__, url_prefix="/api/v1/me/phone")
@@ -34,11 +32,6 @@ def signed_in_json():
         csrf.protect()  # a cookie-authenticated change needs the X-CSRFToken header
     if not request.is_json or not isinstance(request.get_json(silent=True), dict):
         abort(415, "Send a JSON object (Content-Type: application/json).")
-
-
-@bp.errorhandler(DomainError)
-def refused(error: DomainError):
-    return domain_problem(error)
 
 
 @bp.post("")

@@ -120,3 +120,40 @@ def test_mail_requests_are_limited_per_ip(make_app, path, body):
     app = make_app(MAIL_RATE_LIMIT_IP="2 per minute")
     client = app.test_client()
     assert [client.post(path, json=body).status_code for _ in range(3)] == [202, 202, 429]
+
+
+# --- one problem table ---------------------------------------------------------------------------
+
+def test_every_refusal_of_the_services_has_its_status_and_title():
+    """app/api/errors.py is the one table: no refusal falls through to a generic answer."""
+    import importlib
+    import pkgutil
+
+    import app.services
+    from app.api.errors import PROBLEMS
+    from app.services.errors import DomainError
+    for module in pkgutil.iter_modules(app.services.__path__):
+        importlib.import_module(f"app.services.{module.name}")
+    refusals = set()
+    pending = [DomainError]
+    while pending:
+        kind = pending.pop()
+        refusals.add(kind)
+        pending.extend(kind.__subclasses__())
+    # SecondFactorRequired is not a refusal the API shows: the sign-in answers 202.
+    missing = {kind.__name__ for kind in refusals if kind not in PROBLEMS} - {"SecondFactorRequired"}
+    assert missing == set()
+
+
+def test_a_mail_outage_answers_alike_on_every_json_endpoint(make_app, make_user):
+    """MessageNotSent: 503 problem JSON with Retry-After, on the auth API as on the account API."""
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    app = make_app(MAIL_PORT=closed_port)
+    response = app.test_client().post("/api/v1/auth/password/forgot", json={"email": make_user().email})
+    assert response.status_code == 503
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.get_json()["title"] == "Service Unavailable"
+    assert response.headers["Retry-After"] == "5"
