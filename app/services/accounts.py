@@ -3,6 +3,7 @@
 import hashlib
 import logging
 import secrets
+from uuid import UUID
 
 from email_validator import EmailNotValidError
 from email_validator import validate_email
@@ -54,6 +55,16 @@ def gravatar_url(email: str) -> str:
 def find_by_email(email: str) -> User | None:
     """The account with this address, active or not."""
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def active_user(user_id: UUID | str) -> User | None:
+    """The account with this id if it may still act (not deactivated), else None."""
+    try:
+        user_id = user_id if isinstance(user_id, UUID) else UUID(str(user_id))
+    except ValueError:
+        return None
+    user = db.session.get(User, user_id)
+    return user if user is not None and user.is_active else None
 
 
 def create_user(email: str, password: str, fullname: str = "", *, verified: bool = False,
