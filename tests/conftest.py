@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.extensions import db
 from app.services import accounts
+from oauth import clients
 
 from .helpers import AuthActions
 from .helpers import Mailbox
@@ -150,6 +151,29 @@ def make_user(app):
 @pytest.fixture
 def user(make_user):
     return make_user()
+
+
+@pytest.fixture
+def signed_in(client, user):
+    """A test client signed in as ``user`` through the login page."""
+    assert AuthActions(client).login(user.email, user.password).status_code == 302
+    return client
+
+
+@pytest.fixture
+def make_client(app):
+    """Register an application through the service; returns its id, secret and redirect URIs."""
+
+    def factory(public=False, redirect_uris=("https://app.example.com/callback",), grant_types=None,
+                scope=None, skip_consent=False, post_logout_redirect_uris=(), name="Example App"):
+        with app.app_context():
+            application, secret = clients.register(
+                name, list(redirect_uris), public=public, grant_types=grant_types, scope=scope,
+                post_logout_redirect_uris=list(post_logout_redirect_uris), skip_consent=skip_consent)
+            return SimpleNamespace(client_id=application.client_id, client_secret=secret,
+                                   redirect_uris=list(application.redirect_uris), public=public)
+
+    return factory
 
 
 @pytest.fixture
