@@ -24,6 +24,7 @@ FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.
 STRONG_PASSWORD = "plum tractor origami lantern 42"
 WRONG_PASSWORD = "The password is not right."
 ACCOUNT_SCOPES = "openid profile email account"
+ACCOUNT_CLIENT_SCOPE = f"{clients.DEFAULT_SCOPE} account"
 
 
 # --- helpers: a signed-in browser, an OAuth client ---------------------------------------------------
@@ -57,7 +58,7 @@ def account(app, user):
 @pytest.fixture
 def application(make_client):
     """A first-party application that may act on the account API (the account scope)."""
-    return make_client(skip_consent=True, scope=f"{clients.DEFAULT_SCOPE} account")
+    return make_client(skip_consent=True, scope=ACCOUNT_CLIENT_SCOPE)
 
 
 def assert_problem(response, status, errors=None):
