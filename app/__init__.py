@@ -44,7 +44,6 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     pages.init_app(app)
     api.init_app(app)
-    pages.auth.limit_credential_checks(app)  # pages and API both registered: limit their checks
     cli.init_app(app)
     health.register(app, "database", health.check_database)
     if app.config["REDIS_URL"]:

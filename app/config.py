@@ -166,6 +166,10 @@ def load_settings(env: Mapping[str, str]) -> dict:
         # Brute-force limits on password checks: every attempt per IP, failures per account.
         "LOGIN_RATE_LIMIT_IP": _str(env, "LOGIN_RATE_LIMIT_IP", "30 per minute"),
         "LOGIN_RATE_LIMIT_ACCOUNT": _str(env, "LOGIN_RATE_LIMIT_ACCOUNT", "10 per 15 minutes"),
+        # Requests per client IP to views that send a mail or a text (registration, resends, reset).
+        "MAIL_RATE_LIMIT_IP": _str(env, "MAIL_RATE_LIMIT_IP", "5 per minute;30 per hour"),
+        # The largest request body any endpoint reads, in bytes (larger: 413).
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1048576, 1024),
     }
 
 
@@ -186,7 +190,9 @@ def derive_settings(config: dict, instance_path: str) -> None:
         "MAIL_SUPPRESS_SEND": not config["MAIL_SERVER"],
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2} if redis_url else {},
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # No X-RateLimit-* counters: answers must not differ by what was tried before (the 429
+        # itself carries Retry-After, app/errors.py).
+        "RATELIMIT_HEADERS_ENABLED": False,
         "RATELIMIT_KEY_PREFIX": "idp-rl",
         # With Redis down, sign-in stays limited per process instead of failing.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

@@ -19,27 +19,22 @@ from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 from werkzeug.exceptions import ServiceUnavailable
 
+from .api.errors import domain_problem
 from .api.errors import problem
 from .extensions import db
 from .extensions import get_limiter
+from .services.errors import DomainError
+from .web.areas import wants_problem_json
 
 log = logging.getLogger(__name__)
 
 OUTAGES = (OperationalError, DisconnectionError, redis.ConnectionError, redis.TimeoutError, StorageError)
 RETRY_AFTER_OUTAGE = "5"
-
-# Blueprints whose errors are JSON problems; OAuth endpoints shape their own (RFC 6749).
-JSON_BLUEPRINTS = {"api", "keys"}
-# The same by path, for errors raised before routing chose a blueprint (404, 405).
-JSON_PATHS = ("/api/", "/currentuser", "/health", "/admin/health", "/publickey", "/.well-known/")
-
-
-def wants_problem_json() -> bool:
-    return request.blueprint in JSON_BLUEPRINTS or request.path.startswith(JSON_PATHS)
 
 
 def register_shape(app: Flask, path_prefix: str, render) -> None:
@@ -53,24 +48,34 @@ def render_error(error: HTTPException) -> Response:
     for prefix, render in current_app.extensions.get("error_shapes", ()):
         if request.path.startswith(prefix):
             return render(error)
+    wait = _wait_seconds() if status == 429 else None
     if wants_problem_json():
         response = problem(status, error.name, error.description)
     else:
         response = make_response(render_template(
             "errors/error.html", status=status, title=error.name, detail=error.description,
-            wait=_wait_text() if status == 429 else None), status)
+            wait=_in_words(wait) if wait else None), status)
     for name, value in error.get_headers():
         if name.lower() != "content-type":
             response.headers[name] = value
+    if wait:
+        response.headers["Retry-After"] = str(wait)
     return response
 
 
-def _wait_text() -> str | None:
-    """How long a rate-limited person must wait, in words."""
+def _wait_seconds() -> int | None:
+    """How long a rate-limited client must wait: until the breached limit's window resets."""
     limit = get_limiter().current_limit
     if limit is None:
         return None
-    seconds = max(1, int(limit.reset_at - time.time()))
+    try:
+        return max(1, int(limit.reset_at - time.time()))
+    except Exception:  # the limiter's storage went away meanwhile; the 429 stands without a time
+        log.warning("rate_limit.reset_unknown")
+        return None
+
+
+def _in_words(seconds: int) -> str:
     if seconds < 90:
         return f"{seconds} seconds"
     return f"{round(seconds / 60)} minutes"
@@ -99,7 +104,17 @@ def handle_unexpected(error: Exception):
     return render_error(InternalServerError())
 
 
+def handle_refusal(error: DomainError):
+    """A refusal of the services that a view let through: problem JSON on the API (the one table
+    in app/api/errors.py); on a page, which handles its own refusals, the error page."""
+    if wants_problem_json():
+        return domain_problem(error)
+    log.warning("refusal not handled by the page %s: %s", request.endpoint, type(error).__name__)
+    return render_error(BadRequest(error.public_message))
+
+
 def init_app(app: Flask) -> None:
+    app.register_error_handler(DomainError, handle_refusal)
     app.register_error_handler(HTTPException, handle_http_error)
     for outage in OUTAGES:
         app.register_error_handler(outage, handle_outage)

@@ -83,7 +83,7 @@ def _is_secure_issuer(issuer: str) -> bool:
 ACCOUNT_SCOPE = "account"
 
 OAUTH_ERRORS = {400: "invalid_request", 401: "invalid_client", 404: "invalid_request", 405: "invalid_request",
-                429: "slow_down", 503: "temporarily_unavailable"}
+                413: "invalid_request", 429: "slow_down", 503: "temporarily_unavailable"}
 
 
 def _oauth_error(error):

@@ -8,11 +8,11 @@ from flask import Blueprint
 from flask import flash
 from flask import redirect
 from flask import render_template
-from flask import request
 from flask import url_for
 from flask_wtf import FlaskForm
 
-from app.web import current_session
+from app.web.session import current_session
+from app.web.session import requires_session
 
 from . import consent
 
@@ -24,20 +24,17 @@ class RevokeForm(FlaskForm):
 
 
 @bp.get("/account/applications")
+@requires_session
 def applications():
     """The applications the user has granted access to, with a Revoke button each."""
-    session = current_session()
-    if session is None:
-        return redirect(url_for("auth.login", next=request.path))
-    return _page(session)
+    return _page(current_session())
 
 
 @bp.post("/account/applications/<client_id>/revoke")
+@requires_session
 def revoke(client_id: str):
     """Withdraw a grant: that application's tokens for the user stop working."""
     session = current_session()
-    if session is None:
-        return redirect(url_for("auth.login", next=url_for("oauth_account.applications")))
     if not RevokeForm().validate_on_submit():
         return _page(session, status=400)
     if not consent.revoke(session.user_id, client_id):

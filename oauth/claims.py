@@ -1,6 +1,9 @@
 """OpenID Connect standard claims (Core §5.1) of a user, released by scope (Core §5.4)."""
 
-from app.models import User
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a type only: oauth reads users through app.services
+    from app.models import User
 
 SCOPE_CLAIMS = {
     "profile": ("name", "given_name", "family_name", "preferred_username", "picture", "birthdate", "updated_at"),
@@ -10,7 +13,7 @@ SCOPE_CLAIMS = {
 }
 
 
-def for_user(user: User, scope: str) -> dict:
+def for_user(user: "User", scope: str) -> dict:
     """``sub`` and the claims the granted scopes release; absent values are left out."""
     profile = user.profile
     phone = (profile.phone_number if profile else None) or user.phone

@@ -1,7 +1,5 @@
 """Applications (OAuth clients): registration, lookup with a per-process cache, secrets."""
 
-import hashlib
-import hmac
 import ipaddress
 import re
 import secrets
@@ -25,6 +23,7 @@ from app.services.errors import NotFound
 from app.services.notices import Channel
 
 from .models import Application
+from .models import secret_digest as digest
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
@@ -32,18 +31,6 @@ DEFAULT_SCOPE = "openid profile email phone address offline_access"
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")
 LOOPBACK_HOSTS = {"localhost"}
-
-
-def digest(secret: str) -> str:
-    """SHA-256 of a generated secret (256 random bits: a password hash would only add cost)."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def secret_matches(application: Application, secret: str | None) -> bool:
-    """Constant-time check of a presented client secret."""
-    if not secret or not application.client_secret_hash:
-        return False
-    return hmac.compare_digest(digest(secret), application.client_secret_hash)
 
 
 def _is_loopback(host: str) -> bool:

@@ -2,25 +2,28 @@
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy import update
 
 from app.clock import now
 from app.extensions import db
-from app.models import User
-from app.models import UserSession
 
 from . import tokens
 from .models import Application
 from .models import AuthorizationCode
+
+if TYPE_CHECKING:  # types only: oauth reads users and sessions through app.services
+    from app.models import User
+    from app.models import UserSession
 
 log = logging.getLogger("security")
 
 CODE_TTL = timedelta(seconds=60)
 
 
-def store(value: str, application: Application, user: User, session: UserSession, redirect_uri: str,
+def store(value: str, application: Application, user: "User", session: "UserSession", redirect_uri: str,
           scope: str, nonce: str | None, code_challenge: str | None, code_challenge_method: str | None) -> None:
     """Keep what the token request must match, under the code's digest (never the code)."""
     at = now()

@@ -1,6 +1,5 @@
 """Revocation, introspection, userinfo and end-session endpoints, and the bearer token check."""
 
-import uuid
 from dataclasses import dataclass
 from dataclasses import fields
 
@@ -21,7 +20,7 @@ from sqlalchemy import select
 
 from app.clock import now
 from app.extensions import db
-from app.models import User
+from app.services import accounts
 from app.services import sessions
 from keys import ring
 
@@ -123,8 +122,8 @@ class IntrospectionEndpoint(BaseIntrospectionEndpoint):
         if isinstance(token, IntrospectedRefreshToken):
             record = token.record
             application = db.session.get(Application, record.application_id)
-            user = db.session.get(User, record.user_id)
-            if application is None or application.deleted_at or user is None or not user.is_active:
+            user = accounts.active_user(record.user_id)
+            if application is None or application.deleted_at or user is None:
                 return {"active": False}
             return {"active": True, "token_type": "refresh_token", "client_id": application.client_id,
                     "sub": str(user.id), "username": user.email, "scope": record.scope,
@@ -146,9 +145,8 @@ class IntrospectionEndpoint(BaseIntrospectionEndpoint):
         """The user's email; False when the user is gone or deactivated (the token is then dead)."""
         if "userId" not in found:
             return None
-        query = select(User.email, User.is_active).where(User.id == uuid.UUID(found["userId"]))
-        row = db.session.execute(query).first()
-        return row.email if row is not None and row.is_active else False
+        user = accounts.active_user(found["userId"])
+        return user.email if user is not None else False
 
 
 class VerifiedToken:
@@ -168,10 +166,9 @@ class VerifiedToken:
     def is_revoked(self) -> bool:
         return False  # checked when validated
 
-    def get_user(self) -> User | None:
+    def get_user(self):
         user_id = self.claims.get("userId")
-        user = db.session.get(User, uuid.UUID(user_id)) if user_id else None
-        return user if user is not None and user.is_active else None
+        return accounts.active_user(user_id) if user_id else None
 
     def get_client(self) -> Application:
         return self.application

@@ -7,8 +7,7 @@ from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode as BaseOpenIDCode
 from flask import current_app
 
-from app.extensions import db
-from app.models import User
+from app.services import accounts
 from keys import ring
 
 from . import claims
@@ -79,8 +78,7 @@ class AuthorizationCodeGrant(TokenIssuingGrant, grants.AuthorizationCodeGrant):
         """Nothing to do: ``codes.consume`` marked it used in the transaction that saves the tokens."""
 
     def authenticate_user(self, authorization_code: AuthorizationCode):
-        user = db.session.get(User, authorization_code.user_id)
-        return user if user is not None and user.is_active else None
+        return accounts.active_user(authorization_code.user_id)
 
     def token_grant(self, user, scope):
         code: AuthorizationCode = self.request.authorization_code
@@ -99,8 +97,7 @@ class RefreshTokenGrant(TokenIssuingGrant, grants.RefreshTokenGrant):
         return tokens.claim_refresh_token(refresh_token)
 
     def authenticate_user(self, refresh_token: RefreshToken):
-        user = db.session.get(User, refresh_token.user_id)
-        return user if user is not None and user.is_active else None
+        return accounts.active_user(refresh_token.user_id)
 
     def revoke_old_credential(self, refresh_token):
         """Nothing to do: claiming the token marked it rotated in the same transaction."""
@@ -144,7 +141,7 @@ class OpenIDCode(BaseOpenIDCode):
     def exists_nonce(self, nonce, request):
         return codes.nonce_was_used(request.client, nonce)
 
-    def generate_user_info(self, user: User, scope: str) -> UserInfo:
+    def generate_user_info(self, user, scope: str) -> UserInfo:
         return UserInfo(claims.for_user(user, scope))
 
     def process_token(self, grant, response):

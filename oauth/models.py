@@ -5,6 +5,8 @@ SHA-256 digests (they carry 256 random bits, so a fast hash is right), access to
 ``jti`` only.
 """
 
+import hashlib
+import hmac
 import uuid
 from datetime import datetime
 
@@ -23,6 +25,11 @@ from app.extensions import UTCDateTime
 from app.extensions import db
 from app.models.base import IdMixin
 from app.models.base import TimestampMixin
+
+
+def secret_digest(secret: str) -> str:
+    """SHA-256 of a generated secret (256 random bits: a password hash would only add cost)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class Application(IdMixin, TimestampMixin, db.Model):
@@ -70,9 +77,11 @@ class Application(IdMixin, TimestampMixin, db.Model):
         # RFC 9700 §2.1 / §4.1.3: exact string matching, no patterns, no normalisation.
         return redirect_uri in self.redirect_uris
 
-    def check_client_secret(self, client_secret: str) -> bool:
-        from .clients import secret_matches
-        return secret_matches(self, client_secret)
+    def check_client_secret(self, client_secret: str | None) -> bool:
+        """Constant-time check of a presented client secret."""
+        if not client_secret or not self.client_secret_hash:
+            return False
+        return hmac.compare_digest(secret_digest(client_secret), self.client_secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.is_public:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
+from typing import TYPE_CHECKING
 
 import redis
 from flask import current_app
@@ -20,14 +21,17 @@ from sqlalchemy import update
 from app.clock import now
 from app.extensions import db
 from app.extensions import get_redis
-from app.models import User
-from app.models import UserSession
+from app.services import accounts
+from app.services import sessions
 from keys import ring
 
 from . import clients
 from .models import AccessToken
 from .models import Application
 from .models import RefreshToken
+
+if TYPE_CHECKING:  # a type only: oauth reads users through app.services
+    from app.models import User
 
 log = logging.getLogger("security")
 
@@ -44,7 +48,7 @@ class Grant:
     and where it came from (session, sign-in time and methods, code, refresh family)."""
 
     application: Application
-    user: User | None
+    user: "User | None"
     scope: str
     session_id: uuid.UUID | None = None
     auth_time: datetime | None = None
@@ -144,14 +148,12 @@ def claim_refresh_token(value: str) -> RefreshToken | None:
 
 
 def _grant_still_valid(token: RefreshToken, at: datetime) -> bool:
-    user = db.session.get(User, token.user_id)
-    if user is None or not user.is_active:
+    if accounts.active_user(token.user_id) is None:
         return False
     if token.offline or token.session_id is None:
         return True
     # Without offline_access, a refresh token lives only as long as its sign-in session.
-    session = db.session.get(UserSession, token.session_id)
-    return session is not None and session.revoked_at is None and session.expires_at > at
+    return sessions.is_open(token.session_id, at)
 
 
 def revoke_family(family_id: uuid.UUID) -> None:

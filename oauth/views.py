@@ -19,8 +19,9 @@ from werkzeug.exceptions import HTTPException
 
 from app.clock import now
 from app.extensions import csrf
-from app.web import clear_session_cookie
-from app.web import current_session
+from app.web.session import clear_session_cookie
+from app.web.session import current_session
+from app.web.session import requires_session
 
 from . import consent
 from . import pending
@@ -232,9 +233,10 @@ def metadata():
 # --- the signed-in user's grants ----------------------------------------------------------------
 
 @bp.get("/api/v1/me/applications")
+@requires_session
 def my_applications():
     """The applications the user has granted access to."""
-    session = _api_session()
+    session = current_session()
     return jsonify({"applications": [
         {"client_id": application.client_id, "name": application.name, "scope": grant.scope,
          "granted_at": grant.granted_at.isoformat().replace("+00:00", "Z")}
@@ -243,9 +245,10 @@ def my_applications():
 
 @bp.delete("/api/v1/me/applications/<client_id>")
 @csrf.exempt  # checked below when the request is authenticated by the cookie
+@requires_session
 def revoke_my_application(client_id):
     """Withdraw a grant: the application's tokens for this user stop working."""
-    session = _api_session()
+    session = current_session()
     if g.authenticated_by == "cookie":
         csrf.protect()
     if not consent.revoke(session.user_id, client_id):
@@ -256,18 +259,3 @@ def revoke_my_application(client_id):
 class _NotGranted(HTTPException):
     code = 404
     description = "You have not granted access to this application."
-
-
-def _api_session():
-    session = current_session()
-    if session is None:
-        raise _Unauthenticated()
-    return session
-
-
-class _Unauthenticated(HTTPException):
-    code = 401
-    description = "No valid session or access token."
-
-    def get_headers(self, environ=None, scope=None):
-        return [("Content-Type", "application/problem+json"), ("WWW-Authenticate", 'Bearer realm="api"')]

@@ -27,6 +27,7 @@ from app import create_app
 from app.extensions import db
 from app.services import accounts
 from app.services import notices
+from oauth import clients
 
 from .helpers import AuthActions
 from .helpers import Mailbox
@@ -156,6 +157,31 @@ def make_user(app):
 @pytest.fixture
 def user(make_user):
     return make_user()
+
+
+@pytest.fixture
+def signed_in(client, user):
+    """A test client signed in as ``user`` through the login page."""
+    assert AuthActions(client).login(user.email, user.password).status_code == 303
+    return client
+
+
+@pytest.fixture
+def make_client(app):
+    """Register an application through the service; returns its id, secret and redirect URIs."""
+
+    def factory(public=False, redirect_uris=("https://app.example.com/callback",), grant_types=None,
+                scope=None, skip_consent=False, post_logout_redirect_uris=(), name="Example App",
+                introspect=False):
+        with app.app_context():
+            application, secret = clients.register(
+                name, list(redirect_uris), public=public, grant_types=grant_types, scope=scope,
+                post_logout_redirect_uris=list(post_logout_redirect_uris), skip_consent=skip_consent,
+                introspect=introspect)
+            return SimpleNamespace(client_id=application.client_id, client_secret=secret,
+                                   redirect_uris=list(application.redirect_uris), public=public)
+
+    return factory
 
 
 @pytest.fixture

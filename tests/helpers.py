@@ -1,4 +1,5 @@
-"""Test helpers: the real login form, CSRF tokens, and a TCP proxy that can cut a dependency."""
+"""Test helpers: the real login form, CSRF tokens, what an OAuth client does (authorize, exchange,
+refresh, introspect), and a TCP proxy that can cut a dependency."""
 
 import os
 import re
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 
 CI = os.environ.get("CI", "").lower() == "true"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+CONSENT_ACTION = re.compile(r'<form method="post" action="(/oauth/authorize/[^"]+)"')
 
 
 def require(condition: bool, reason: str) -> None:
@@ -193,3 +195,53 @@ class Mailbox:
         match = re.search(r"^\s+(\d{6})\s*$", text, re.MULTILINE)
         assert match, text
         return match.group(1)
+
+
+# --- what an OAuth client does, through a Flask test client ---------------------------------------
+
+def token_request(http, application, **form):
+    """POST /oauth/token as ``application``: the secret in Basic auth, or client_id alone if public.
+    Members given as None are left out."""
+    form = {key: value for key, value in form.items() if value is not None}
+    if application.public:
+        return http.post("/oauth/token", data={**form, "client_id": application.client_id})
+    return http.post("/oauth/token", data=form, auth=(application.client_id, application.client_secret))
+
+
+def exchange(http, application, request: AuthorizationRequest, code: str, changes: dict | None = None):
+    """The code exchange for ``request``'s code, with its redirect URI and PKCE verifier; ``changes``
+    replaces members (None leaves one out)."""
+    return token_request(http, application, **{
+        "grant_type": "authorization_code", "code": code, "redirect_uri": request.redirect_uri,
+        "code_verifier": request.verifier, **(changes or {})})
+
+
+def refresh(http, application, refresh_token: str, **changes):
+    return token_request(http, application, grant_type="refresh_token", refresh_token=refresh_token, **changes)
+
+
+def introspect(http, resource_server, token: str) -> dict:
+    """RFC 7662 introspection as ``resource_server``; the answer's JSON (always 200, no-store)."""
+    response = http.post("/oauth/introspect", data={"token": token},
+                         auth=(resource_server.client_id, resource_server.client_secret))
+    assert response.status_code == 200, response.get_json()
+    assert response.headers["Cache-Control"] == "no-store"
+    return response.get_json()
+
+
+def grant_tokens(signed_in, application, scope="openid profile email") -> dict:
+    """Authorization code flow with PKCE for a signed-in test client, allowing on the consent page
+    when it is shown; the token response's JSON."""
+    request = AuthorizationRequest(application, scope=scope)
+    response = signed_in.get(request.url)
+    if response.status_code == 200:  # the consent page, unless consent was given before
+        action = CONSENT_ACTION.search(response.text).group(1)
+        response = signed_in.post(action, data={"csrf_token": csrf_token(response.text), "decision": "allow"})
+    assert response.status_code == (303 if response.request.method == "POST" else 302), response.text
+    response = exchange(signed_in, application, request, request.callback(response.headers["Location"])["code"])
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}

@@ -2,7 +2,6 @@
 
 from flask import Flask
 
-from ..web import limit_password_checks
 from . import account
 from . import auth
 from . import phone
@@ -14,4 +13,3 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(account.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(phone.bp)
-    limit_password_checks(app, account.PASSWORD_CHECKS)

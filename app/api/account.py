@@ -5,11 +5,9 @@ from uuid import UUID
 
 from flask import Blueprint
 from flask import Response
-from flask import current_app
 from flask import g
 from flask import jsonify
 from flask import request
-from werkzeug.http import HTTP_STATUS_CODES
 
 from ..extensions import csrf
 from ..models import LoginAttempt
@@ -22,18 +20,16 @@ from ..services import passwords
 from ..services import profile
 from ..services import second_factor
 from ..services import sessions as user_sessions
-from ..services.account_errors import EmailChangeRefused
 from ..services.account_errors import InvalidFields
-from ..services.account_errors import WrongPassword
 from ..services.errors import CodeRejected
-from ..services.errors import DomainError
-from ..services.errors import InvalidInput
-from ..services.errors import MessageNotSent
-from ..services.errors import NotFound
 from ..services.errors import PasswordRejected
-from ..services.errors import ResendTooSoon
-from ..web import clear_session_cookie
-from ..web import current_session
+from ..web.limits import credential_refused
+from ..web.limits import limits_credentials
+from ..web.limits import limits_mail
+from ..web.limits import signed_in_email
+from ..web.session import clear_session_cookie
+from ..web.session import current_session
+from ..web.session import requires_session
 from .errors import problem
 
 bp = Blueprint("account_api", __name__, url_prefix="/api/v1/me")
@@ -44,59 +40,16 @@ csrf.exempt(bp)
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON_BODY = frozenset({"POST", "PUT", "PATCH"})
 
-# Domain refusal -> HTTP status, the first match in order (subclasses before their bases).
-STATUSES = (
-    (InvalidFields, 400),
-    (PasswordRejected, 400),
-    (CodeRejected, 400),
-    (InvalidInput, 400),
-    (WrongPassword, 403),
-    (NotFound, 404),
-    (EmailChangeRefused, 409),
-    (ResendTooSoon, 429),
-    (MessageNotSent, 503),
-)
-RETRY_AFTER_MAIL = "5"
-# Views that check the user's password, under the brute-force limits (web.limit_password_checks).
-PASSWORD_CHECKS = ("account_api.delete_me", "account_api.change_password", "account_api.request_email_change",
-                   "account_api.set_two_factor")
-
 
 @bp.before_request
+@requires_session
 def authenticate():
-    """401 without a live session; CSRF for the cookie on changes; a JSON body where one is read."""
-    if current_session() is None:
-        response = problem(401, "Unauthorized", "No valid session or access token.")
-        # RFC 6750 §3: the scheme accepted.
-        response.headers["WWW-Authenticate"] = f'Bearer realm="{current_app.config["ISSUER"]}"'
-        return response
+    """A live session (401 without); CSRF for the cookie on changes; a JSON body where one is read."""
     if request.method in STATE_CHANGING and g.authenticated_by == "cookie":
         csrf.protect()
     if request.method in JSON_BODY and not request.is_json:
         return _not_json()
     return None
-
-
-@bp.errorhandler(DomainError)
-def refused(error: DomainError) -> Response:
-    """A domain refusal as problem JSON; field errors under ``errors``."""
-    status = next((code for kind, code in STATUSES if isinstance(error, kind)), 400)
-    extra = {}
-    if isinstance(error, InvalidFields):
-        extra["errors"] = error.errors
-    elif isinstance(error, PasswordRejected):
-        extra["errors"] = {"new_password": error.reasons}
-    elif isinstance(error, WrongPassword):
-        g.password_refused = True  # counted by the per-account limit (web.limit_password_checks)
-        extra["errors"] = {error.field: [error.public_message]}
-    elif isinstance(error, CodeRejected):
-        extra["errors"] = {"code": [error.public_message]}
-    response = problem(status, HTTP_STATUS_CODES[status], error.public_message, **extra)
-    if isinstance(error, ResendTooSoon):
-        response.headers["Retry-After"] = str(error.retry_after)
-    elif isinstance(error, MessageNotSent):
-        response.headers["Retry-After"] = RETRY_AFTER_MAIL
-    return response
 
 
 # --- profile ---------------------------------------------------------------------------------------
@@ -115,6 +68,7 @@ def update_me():
 
 
 @bp.delete("")
+@limits_credentials(account=signed_in_email)
 def delete_me():
     """Delete the account (``password`` in the body): sessions end, tokens die, the cookie goes."""
     if not request.is_json:
@@ -127,16 +81,22 @@ def delete_me():
 # --- credentials -------------------------------------------------------------------------------------
 
 @bp.post("/password")
+@limits_credentials(account=signed_in_email)
 def change_password():
     """A new password (``current_password``, ``new_password``); the other sessions end."""
     body = _body()
     session = current_session()
     current, new = _required(body, "current_password", "new_password")
-    ended = passwords.change_password(session.user_id, current, new, keep=session.id)
+    try:
+        ended = passwords.change_password(session.user_id, current, new, keep=session.id)
+    except PasswordRejected as refusal:  # the reasons belong to one field of this form
+        raise InvalidFields({"new_password": refusal.reasons}) from None
     return jsonify({"sessions_ended": ended})
 
 
 @bp.post("/email")
+@limits_credentials(account=signed_in_email)
+@limits_mail
 def request_email_change():
     """Mail a code to the new address (``email``, ``password``); the address changes once it comes back."""
     body = _body()
@@ -147,13 +107,19 @@ def request_email_change():
 
 
 @bp.post("/email/confirm")
+@limits_credentials(account=signed_in_email)
 def confirm_email_change():
     """The code from the new address (``code``): the account takes that address."""
-    user = email_change.confirm_change(current_session().user_id, _required(_body(), "code"))
+    try:
+        user = email_change.confirm_change(current_session().user_id, _required(_body(), "code"))
+    except CodeRejected as refusal:  # the message belongs to the code field
+        credential_refused()
+        raise InvalidFields({"code": [refusal.public_message]}) from None
     return jsonify(_account(user))
 
 
 @bp.put("/2fa")
+@limits_credentials(account=signed_in_email)
 def set_two_factor():
     """Email 2FA on or off (``enabled``; ``password`` to turn it off)."""
     body = _body()

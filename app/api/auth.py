@@ -23,14 +23,18 @@ from ..services.errors import MessageNotSent
 from ..services.errors import ResendTooSoon
 from ..services.errors import SecondFactorRequired
 from ..services.errors import SignInRefused
-from ..web import begin_second_factor
-from ..web import clear_session_cookie
-from ..web import current_session
-from ..web import finish_second_factor
-from ..web import pending_second_factor
-from ..web import request_origin
-from ..web import set_session_cookie
-from .errors import domain_problem
+from ..web.limits import form_email
+from ..web.limits import limits_credentials
+from ..web.limits import limits_mail
+from ..web.limits import pending_email
+from ..web.origin import request_origin
+from ..web.second_factor import begin_second_factor
+from ..web.second_factor import finish_second_factor
+from ..web.second_factor import pending_second_factor
+from ..web.session import clear_session_cookie
+from ..web.session import current_session
+from ..web.session import requires_session
+from ..web.session import set_session_cookie
 from .errors import problem
 
 bp = Blueprint("api_auth", __name__, url_prefix="/api/v1/auth")
@@ -41,11 +45,6 @@ csrf.exempt(bp)
 def require_json():
     if request.method == "POST" and not request.is_json:
         abort(415, "Send a JSON body (Content-Type: application/json).")
-
-
-@bp.errorhandler(DomainError)
-def refused(error: DomainError):
-    return domain_problem(error)
 
 
 def _body() -> dict:
@@ -73,6 +72,7 @@ def _signed_in(session, token, status=200):
 
 
 @bp.post("/register")
+@limits_mail
 def register():
     """Create an account and mail a code; the same 202 whether or not the address was taken."""
     body = _body()
@@ -85,6 +85,7 @@ def register():
 
 
 @bp.post("/verify")
+@limits_credentials(account=form_email)
 def verify():
     body = _body()
     session, token = onboarding.verify_email(_text(body, "email", limit=254), _text(body, "code", limit=12),
@@ -93,12 +94,14 @@ def verify():
 
 
 @bp.post("/verify/resend")
+@limits_mail
 def resend_verification():
     onboarding.resend_verification(_text(_body(), "email", limit=254))
     return jsonify({"status": "sent_if_waiting"}), 202
 
 
 @bp.post("/login")
+@limits_credentials(account=form_email)
 def login():
     body = _body()
     email, password = _text(body, "email", limit=254), _text(body, "password")
@@ -125,6 +128,7 @@ def login():
 
 
 @bp.post("/2fa")
+@limits_credentials(account=pending_email)
 def complete_second_factor():
     pending = pending_second_factor()
     if pending is None:
@@ -145,22 +149,22 @@ def logout():
 
 
 @bp.post("/session/renew")
+@requires_session
 def renew():
     """A new cookie token for the current session (its lifetime limits stay)."""
-    session = current_session()
-    if session is None:
-        return problem(401, "Unauthorized", "No valid session.")
-    session, token = sessions.renew(session)
+    session, token = sessions.renew(current_session())
     return _signed_in(session, token)
 
 
 @bp.post("/password/forgot")
+@limits_mail
 def forgot_password():
     recovery.request_reset(_text(_body(), "email", limit=254))
     return jsonify({"status": "sent_if_registered"}), 202
 
 
 @bp.post("/password/reset")
+@limits_credentials(account=form_email)
 def reset_password():
     body = _body()
     recovery.reset(_text(body, "email", limit=254), _text(body, "code", limit=12), _text(body, "password"))

@@ -1,8 +1,15 @@
-"""RFC 9457 problem details: the only place that builds the JSON API's error bodies."""
+"""RFC 9457 problem details: the only place that builds the JSON API's error bodies.
+
+``PROBLEMS`` maps each refusal of the services to its status and title; ``domain_problem`` turns
+one into a response, with the members and headers its kind carries (``errors``, ``Retry-After``).
+"""
 
 from flask import Response
 from flask import jsonify
 
+from ..services.account_errors import EmailChangeRefused
+from ..services.account_errors import InvalidFields
+from ..services.account_errors import WrongPassword
 from ..services.errors import AccountExists
 from ..services.errors import CodeRejected
 from ..services.errors import DomainError
@@ -13,6 +20,25 @@ from ..services.errors import PasswordRejected
 from ..services.errors import RegistrationClosed
 from ..services.errors import ResendTooSoon
 from ..services.errors import SignInRefused
+
+# Domain refusal -> (status, title); the most specific class wins (looked up along the MRO).
+PROBLEMS = {
+    SignInRefused: (401, "Unauthorized"),
+    WrongPassword: (403, "Forbidden"),
+    PasswordRejected: (400, "Password Rejected"),
+    CodeRejected: (400, "Code Rejected"),
+    InvalidFields: (400, "Bad Request"),
+    InvalidInput: (400, "Bad Request"),
+    AccountExists: (409, "Conflict"),
+    EmailChangeRefused: (409, "Conflict"),
+    NotFound: (404, "Not Found"),
+    RegistrationClosed: (404, "Not Found"),
+    ResendTooSoon: (429, "Too Many Requests"),
+    MessageNotSent: (503, "Service Unavailable"),
+    DomainError: (400, "Bad Request"),
+}
+# A failed delivery is usually brief: try again after this many seconds.
+RETRY_AFTER_MAIL = "5"
 
 
 def problem(status: int, title: str, detail: str | None = None, **extra) -> Response:
@@ -27,26 +53,23 @@ def problem(status: int, title: str, detail: str | None = None, **extra) -> Resp
     return response
 
 
-# Domain refusal -> (status, title); the most specific class wins (looked up along the MRO).
-STATUS_TITLES = {
-    SignInRefused: (401, "Unauthorized"),
-    PasswordRejected: (400, "Password Rejected"),
-    CodeRejected: (400, "Code Rejected"),
-    InvalidInput: (400, "Bad Request"),
-    AccountExists: (409, "Conflict"),
-    NotFound: (404, "Not Found"),
-    RegistrationClosed: (404, "Not Found"),
-    ResendTooSoon: (429, "Too Many Requests"),
-    MessageNotSent: (503, "Service Unavailable"),
-    DomainError: (400, "Bad Request"),
-}
-
-
 def domain_problem(error: DomainError) -> Response:
     """The problem response for a refusal from the services."""
-    status, title = next(STATUS_TITLES[cls] for cls in type(error).__mro__ if cls in STATUS_TITLES)
-    extra = {"errors": error.reasons} if isinstance(error, PasswordRejected) else {}
-    response = problem(status, title, error.public_message, **extra)
+    status, title = next(PROBLEMS[kind] for kind in type(error).__mro__ if kind in PROBLEMS)
+    response = problem(status, title, error.public_message, **_members(error))
     if isinstance(error, ResendTooSoon):
         response.headers["Retry-After"] = str(error.retry_after)
+    elif isinstance(error, MessageNotSent):
+        response.headers["Retry-After"] = RETRY_AFTER_MAIL
     return response
+
+
+def _members(error: DomainError) -> dict:
+    """What a client needs beyond the detail: which inputs to fix."""
+    if isinstance(error, InvalidFields):
+        return {"errors": error.errors}
+    if isinstance(error, WrongPassword):
+        return {"errors": {error.field: [error.public_message]}}
+    if isinstance(error, PasswordRejected):
+        return {"errors": error.reasons}
+    return {}

@@ -8,9 +8,11 @@ from flask import request
 
 from ..extensions import csrf
 from ..services import mobile
-from ..services.errors import DomainError
-from ..web import current_session
-from .errors import domain_problem
+from ..web.limits import limits_credentials
+from ..web.limits import limits_mail
+from ..web.limits import signed_in_email
+from ..web.session import current_session
+from ..web.session import requires_session
 from .errors import problem
 
 bp = Blueprint("api_phone", __name__, url_prefix="/api/v1/me/phone")
@@ -18,23 +20,22 @@ csrf.exempt(bp)
 
 
 @bp.before_request
-def signed_in_json():
+def enabled():
     if not mobile.enabled():
         return problem(404, "Not Found", "Mobile features are not enabled on this server.")
-    if current_session() is None:
-        return problem(401, "Unauthorized", "No valid session or access token.")
+    return signed_in_json()
+
+
+@requires_session
+def signed_in_json():
     if g.authenticated_by == "cookie":
         csrf.protect()  # a cookie-authenticated change needs the X-CSRFToken header
     if not request.is_json or not isinstance(request.get_json(silent=True), dict):
         abort(415, "Send a JSON object (Content-Type: application/json).")
 
 
-@bp.errorhandler(DomainError)
-def refused(error: DomainError):
-    return domain_problem(error)
-
-
 @bp.post("")
+@limits_mail
 def request_verification():
     """Text a code to the phone number given."""
     phone = request.get_json().get("phone")
@@ -45,6 +46,7 @@ def request_verification():
 
 
 @bp.post("/confirm")
+@limits_credentials(account=signed_in_email)
 def confirm():
     """Confirm the phone with the texted code."""
     code = request.get_json().get("code")

@@ -5,21 +5,17 @@ from flask import current_app
 from flask import jsonify
 
 from ..services import health
-from ..web import current_session
-from .errors import problem
+from ..web.session import current_session
+from ..web.session import requires_session
 
 bp = Blueprint("api", __name__)
 
 
 @bp.get("/currentuser")
+@requires_session
 def current_user():
-    """The signed-in user and the session, or 401 when the cookie opens no live session."""
+    """The signed-in user and the session (401 when the cookie or token opens no live session)."""
     session = current_session()
-    if session is None:
-        response = problem(401, "Unauthorized", "No valid session.")
-        if "bearer_session_resolver" in current_app.extensions:  # RFC 6750 §3: the scheme accepted
-            response.headers["WWW-Authenticate"] = f'Bearer realm="{current_app.config["ISSUER"]}"'
-        return response
     user = session.user
     return jsonify({
         "id": str(user.id),

@@ -2,7 +2,6 @@
 
 from flask import Flask
 
-from ..web import limit_password_checks
 from . import account
 from . import auth
 from . import onboarding
@@ -12,6 +11,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(onboarding.bp)
     app.register_blueprint(account.bp)
-    limit_password_checks(app, account.PASSWORD_CHECKS)
     # Browsers ask for /favicon.ico whatever a page links: the local icon, never a 404.
     app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.ico"))

@@ -3,15 +3,12 @@
 Connected applications are a page of the OAuth package (oauth/account.py, /account/applications).
 """
 
-import functools
 from uuid import UUID
 
 from flask import Blueprint
 from flask import flash
-from flask import g
 from flask import redirect
 from flask import render_template
-from flask import request
 from flask import url_for
 
 from ..services import accounts
@@ -29,8 +26,13 @@ from ..services.errors import MessageNotSent
 from ..services.errors import NotFound
 from ..services.errors import PasswordRejected
 from ..services.errors import ResendTooSoon
-from ..web import clear_session_cookie
-from ..web import current_session
+from ..web.limits import credential_refused
+from ..web.limits import limits_credentials
+from ..web.limits import limits_mail
+from ..web.limits import signed_in_email
+from ..web.session import clear_session_cookie
+from ..web.session import current_session
+from ..web.session import requires_session
 from .account_forms import ADDRESS_FIELDS
 from .account_forms import ActionForm
 from .account_forms import DeleteAccountForm
@@ -43,23 +45,6 @@ from .forms import LogoutForm
 
 bp = Blueprint("account", __name__)
 
-# Views that check the user's password, under the brute-force limits (web.limit_password_checks).
-PASSWORD_CHECKS = ("account.password_submit", "account.email_submit", "account.two_factor_submit",
-                   "account.delete_submit")
-
-
-def signed_in(view):
-    """Run ``view`` with the live session as first argument; without one, go to the login page."""
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        session = current_session()
-        if session is None:
-            # After signing in, come back to the page (a form's target cannot be reached by GET).
-            back = request.path if request.method == "GET" else url_for("account.overview")
-            return redirect(url_for("auth.login", next=back))
-        return view(session, *args, **kwargs)
-    return wrapper
-
 
 @bp.get("/")
 def home():
@@ -67,8 +52,9 @@ def home():
 
 
 @bp.get("/account")
-@signed_in
-def overview(session):
+@requires_session
+def overview():
+    session = current_session()
     return render_template("account/overview.html", session=session, user=session.user,
                            pending_email=email_change.pending(session.user_id), logout_form=LogoutForm())
 
@@ -76,8 +62,9 @@ def overview(session):
 # --- profile ---------------------------------------------------------------------------------------
 
 @bp.get("/account/profile")
-@signed_in
-def profile_page(session):
+@requires_session
+def profile_page():
+    session = current_session()
     user = session.user
     details = user.profile
     address = (details.address if details else None) or {}
@@ -90,8 +77,9 @@ def profile_page(session):
 
 
 @bp.post("/account/profile")
-@signed_in
-def profile_submit(session):
+@requires_session
+def profile_submit():
+    session = current_session()
     form = ProfileForm()
     if not form.validate_on_submit():
         return render_template("account/profile.html", form=form), 400
@@ -126,14 +114,16 @@ def _attach(form, errors: dict[str, list[str]]) -> None:
 # --- password --------------------------------------------------------------------------------------
 
 @bp.get("/account/password")
-@signed_in
-def password(session):
+@requires_session
+def password():
     return render_template("account/password.html", form=PasswordChangeForm())
 
 
 @bp.post("/account/password")
-@signed_in
-def password_submit(session):
+@requires_session
+@limits_credentials(account=signed_in_email)
+def password_submit():
+    session = current_session()
     form = PasswordChangeForm()
     if not form.validate_on_submit():
         return render_template("account/password.html", form=form), 400
@@ -141,7 +131,7 @@ def password_submit(session):
         ended = passwords.change_password(session.user_id, form.current_password.data, form.new_password.data,
                                           keep=session.id)
     except WrongPassword:
-        g.password_refused = True
+        credential_refused()
         form.current_password.errors.append(WrongPassword.public_message)
         return render_template("account/password.html", form=form), 400
     except PasswordRejected as refusal:
@@ -154,15 +144,19 @@ def password_submit(session):
 # --- email address ---------------------------------------------------------------------------------
 
 @bp.get("/account/email")
-@signed_in
-def email(session):
+@requires_session
+def email():
+    session = current_session()
     return render_template("account/email.html", form=EmailChangeForm(), user=session.user,
                            pending_email=email_change.pending(session.user_id))
 
 
 @bp.post("/account/email")
-@signed_in
-def email_submit(session):
+@requires_session
+@limits_credentials(account=signed_in_email)
+@limits_mail
+def email_submit():
+    session = current_session()
     form = EmailChangeForm()
 
     def again(status: int):
@@ -174,7 +168,7 @@ def email_submit(session):
     try:
         address = email_change.request_change(session.user_id, form.email.data, form.password.data)
     except WrongPassword:
-        g.password_refused = True
+        credential_refused()
         form.password.errors.append(WrongPassword.public_message)
         return again(400)
     except InvalidFields as invalid:
@@ -193,15 +187,18 @@ def email_submit(session):
 
 
 @bp.get("/account/email/confirm")
-@signed_in
-def email_confirm(session):
+@requires_session
+def email_confirm():
+    session = current_session()
     return render_template("account/email_confirm.html", form=EmailConfirmForm(),
                            pending_email=email_change.pending(session.user_id))
 
 
 @bp.post("/account/email/confirm")
-@signed_in
-def email_confirm_submit(session):
+@requires_session
+@limits_credentials(account=signed_in_email)
+def email_confirm_submit():
+    session = current_session()
     form = EmailConfirmForm()
     pending = email_change.pending(session.user_id)
     if not form.validate_on_submit():
@@ -209,6 +206,8 @@ def email_confirm_submit(session):
     try:
         user = email_change.confirm_change(session.user_id, form.code.data)
     except (CodeRejected, EmailChangeRefused) as refusal:
+        if isinstance(refusal, CodeRejected):
+            credential_refused()
         form.code.errors.append(refusal.public_message)
         return render_template("account/email_confirm.html", form=form,
                                pending_email=email_change.pending(session.user_id)), 400
@@ -219,14 +218,17 @@ def email_confirm_submit(session):
 # --- two-factor authentication -----------------------------------------------------------------------
 
 @bp.get("/account/2fa")
-@signed_in
-def two_factor(session):
+@requires_session
+def two_factor():
+    session = current_session()
     return render_template("account/two_factor.html", form=TwoFactorForm(), user=session.user)
 
 
 @bp.post("/account/2fa")
-@signed_in
-def two_factor_submit(session):
+@requires_session
+@limits_credentials(account=signed_in_email)
+def two_factor_submit():
+    session = current_session()
     form = TwoFactorForm()
     if not form.validate_on_submit() or form.enabled.data not in ("on", "off"):
         return render_template("account/two_factor.html", form=form, user=session.user), 400
@@ -234,7 +236,7 @@ def two_factor_submit(session):
     try:
         second_factor.set_two_factor(session.user_id, enabled, form.password.data)
     except WrongPassword:
-        g.password_refused = True
+        credential_refused()
         form.password.errors.append(WrongPassword.public_message)
         return render_template("account/two_factor.html", form=form, user=session.user), 400
     flash("Two-step sign-in is on: each sign-in now needs a code we email you." if enabled
@@ -245,15 +247,17 @@ def two_factor_submit(session):
 # --- sessions and history --------------------------------------------------------------------------
 
 @bp.get("/account/sessions")
-@signed_in
-def sessions(session):
+@requires_session
+def sessions():
+    session = current_session()
     return render_template("account/sessions.html", sessions=user_sessions.list_for_user(session.user_id),
                            current_id=session.id, device_name=login_history.device_name, form=ActionForm())
 
 
 @bp.post("/account/sessions/<uuid:session_id>/end")
-@signed_in
-def end_session(session, session_id: UUID):
+@requires_session
+def end_session(session_id: UUID):
+    session = current_session()
     if not ActionForm().validate_on_submit():
         return redirect(url_for("account.sessions"))
     try:
@@ -270,8 +274,9 @@ def end_session(session, session_id: UUID):
 
 
 @bp.post("/account/sessions/end-others")
-@signed_in
-def end_other_sessions(session):
+@requires_session
+def end_other_sessions():
+    session = current_session()
     if ActionForm().validate_on_submit():
         ended = user_sessions.end_others(session.user_id, keep=session.id)
         flash(f"Other sessions signed out: {ended}.", "info")
@@ -279,8 +284,9 @@ def end_other_sessions(session):
 
 
 @bp.get("/account/history")
-@signed_in
-def history(session):
+@requires_session
+def history():
+    session = current_session()
     return render_template("account/history.html", logins=login_history.recent(session.user_id),
                            device_name=login_history.device_name)
 
@@ -288,21 +294,24 @@ def history(session):
 # --- deletion --------------------------------------------------------------------------------------
 
 @bp.get("/account/delete")
-@signed_in
-def delete(session):
+@requires_session
+def delete():
+    session = current_session()
     return render_template("account/delete.html", form=DeleteAccountForm(), user=session.user)
 
 
 @bp.post("/account/delete")
-@signed_in
-def delete_submit(session):
+@requires_session
+@limits_credentials(account=signed_in_email)
+def delete_submit():
+    session = current_session()
     form = DeleteAccountForm()
     if not form.validate_on_submit():
         return render_template("account/delete.html", form=form, user=session.user), 400
     try:
         accounts.delete_account(session.user_id, form.password.data)
     except WrongPassword:
-        g.password_refused = True
+        credential_refused()
         form.password.errors.append(WrongPassword.public_message)
         return render_template("account/delete.html", form=form, user=session.user), 400
     flash("Your account was deleted and you have been signed out.", "info")

@@ -3,8 +3,6 @@
 import uuid
 
 from flask import Blueprint
-from flask import Flask
-from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -20,14 +18,19 @@ from ..services.errors import MessageNotSent
 from ..services.errors import ResendTooSoon
 from ..services.errors import SecondFactorRequired
 from ..services.errors import SignInRefused
-from ..web import begin_second_factor
-from ..web import clear_session_cookie
-from ..web import current_session
-from ..web import finish_second_factor
-from ..web import local_path_or
-from ..web import pending_second_factor
-from ..web import request_origin
-from ..web import set_session_cookie
+from ..web.limits import credential_refused
+from ..web.limits import form_email
+from ..web.limits import limits_credentials
+from ..web.limits import limits_mail
+from ..web.limits import pending_email
+from ..web.origin import local_path_or
+from ..web.origin import request_origin
+from ..web.second_factor import begin_second_factor
+from ..web.second_factor import finish_second_factor
+from ..web.second_factor import pending_second_factor
+from ..web.session import clear_session_cookie
+from ..web.session import current_session
+from ..web.session import set_session_cookie
 from .forms import LoginForm
 from .forms import LogoutForm
 from .forms import SecondFactorForm
@@ -35,29 +38,6 @@ from .forms import SecondFactorForm
 bp = Blueprint("auth", __name__)
 
 HOME = "/account"
-
-
-def _account_email() -> str:
-    """The account a credential check is about: the form's email, or the pending 2FA sign-in's."""
-    if request.endpoint in ("auth.second_factor_submit", "api_auth.complete_second_factor"):
-        return (pending_second_factor() or {}).get("email", "")
-    source = request.get_json(silent=True) if request.is_json else request.form
-    email = source.get("email", "") if isinstance(source, dict) or hasattr(source, "get") else ""
-    return email.strip().lower()[:254] if isinstance(email, str) else ""
-
-
-def _account_key() -> str:
-    """Rate-limit key of the account (normalised like stored emails)."""
-    return "account:" + _account_email()
-
-
-def _record_lockout(_limit) -> None:
-    accounts.record_lockout(_account_email(), request_origin())
-
-
-def _failed(response) -> bool:
-    """A refused check: pages answer 400 (success redirects), the API a 4xx (success 2xx)."""
-    return response.status_code >= 400
 
 
 @bp.get("/login")
@@ -70,6 +50,7 @@ def login():
 
 
 @bp.post("/login")
+@limits_credentials(account=form_email)
 def login_submit():
     form = LoginForm()
     if not form.validate_on_submit():
@@ -82,6 +63,7 @@ def login_submit():
     except SignInRefused as refusal:  # one message for an unknown email and a wrong password
         if refusal.outcome == "unverified":
             return _to_email_verification(form)
+        credential_refused()
         flash(refusal.public_message, "error")
         return render_template("auth/login.html", form=form), 400
     response = redirect(local_path_or(form.next.data, HOME))
@@ -117,6 +99,7 @@ def second_factor():
 
 
 @bp.post("/login/2fa")
+@limits_credentials(account=pending_email)
 def second_factor_submit():
     pending = pending_second_factor()
     if pending is None:
@@ -129,6 +112,7 @@ def second_factor_submit():
         session, token = accounts.complete_second_factor(uuid.UUID(pending["user_id"]), form.code.data,
                                                          request_origin(), current=current_session())
     except CodeRejected as refusal:
+        credential_refused()
         form.code.errors.append(refusal.public_message)
         return render_template("auth/second_factor.html", form=form, resend=LogoutForm()), 400
     finish_second_factor()
@@ -136,6 +120,7 @@ def second_factor_submit():
 
 
 @bp.post("/login/2fa/resend")
+@limits_mail
 def second_factor_resend():
     pending = pending_second_factor()
     if pending is None or not LogoutForm().validate_on_submit():
@@ -146,28 +131,6 @@ def second_factor_resend():
     except (ResendTooSoon, MessageNotSent) as problem:
         flash(problem.public_message, "error")
     return redirect(url_for("auth.second_factor"))
-
-
-# Every view that checks a credential (password or code), per IP and, for failures, per account.
-CREDENTIAL_CHECKS = ("auth.login_submit", "auth.second_factor_submit", "onboarding.verify_submit",
-                     "onboarding.reset_submit", "api_auth.login", "api_auth.complete_second_factor",
-                     "api_auth.verify", "api_auth.reset_password")
-
-
-def limit_credential_checks(app: Flask) -> None:
-    """Brute-force limits on credential checks: every attempt per IP, failures per account.
-
-    Shared limits: one counter per IP and one per account across every page and API view that
-    checks a password or a code, so guesses spread over several endpoints still add up.
-    """
-    limiter = app.extensions["rate_limiter"]
-    per_account = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
-                                       scope="credential-account", key_func=_account_key, deduct_when=_failed,
-                                       on_breach=_record_lockout)
-    per_ip = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], scope="credential-ip",
-                                  on_breach=_record_lockout)
-    for endpoint in CREDENTIAL_CHECKS:
-        app.view_functions[endpoint] = per_ip(per_account(app.view_functions[endpoint]))
 
 
 @bp.get("/logout")

@@ -18,9 +18,13 @@ from ..services.errors import InvalidInput
 from ..services.errors import MessageNotSent
 from ..services.errors import PasswordRejected
 from ..services.errors import ResendTooSoon
-from ..web import local_path_or
-from ..web import request_origin
-from ..web import set_session_cookie
+from ..web.limits import credential_refused
+from ..web.limits import form_email
+from ..web.limits import limits_credentials
+from ..web.limits import limits_mail
+from ..web.origin import local_path_or
+from ..web.origin import request_origin
+from ..web.session import set_session_cookie
 from .forms import CodeForm
 from .forms import ForgotForm
 from .forms import RegisterForm
@@ -40,6 +44,7 @@ def register():
 
 
 @bp.post("/register")
+@limits_mail
 def register_submit():
     if not current_app.config["PUBLIC_REGISTRATION"]:
         abort(404)
@@ -78,6 +83,7 @@ def verify():
 
 
 @bp.post("/verify-email")
+@limits_credentials(account=form_email)
 def verify_submit():
     form = CodeForm()
     resend = ResendForm(email=form.email.data, next=form.next.data)
@@ -86,6 +92,7 @@ def verify_submit():
     try:
         session, token = onboarding.verify_email(form.email.data, form.code.data, request_origin())
     except CodeRejected as refusal:
+        credential_refused()
         form.code.errors.append(refusal.public_message)
         return render_template("auth/verify.html", form=form, resend=resend), 400
     flash("Your email address is confirmed. Welcome!", "info")
@@ -93,6 +100,7 @@ def verify_submit():
 
 
 @bp.post("/verify-email/resend")
+@limits_mail
 def verify_resend():
     form = ResendForm()
     if not form.validate_on_submit():
@@ -119,6 +127,7 @@ def forgot():
 
 
 @bp.post("/password/forgot")
+@limits_mail
 def forgot_submit():
     form = ForgotForm()
     if not form.validate_on_submit():
@@ -139,6 +148,7 @@ def reset():
 
 
 @bp.post("/password/reset")
+@limits_credentials(account=form_email)
 def reset_submit():
     form = ResetForm()
     if not form.validate_on_submit():
@@ -149,6 +159,7 @@ def reset_submit():
         form.password.errors.extend(refusal.reasons)
         return render_template("auth/reset.html", form=form), 400
     except DomainError as refusal:
+        credential_refused()
         form.code.errors.append(refusal.public_message)
         return render_template("auth/reset.html", form=form), 400
     flash("Your password was changed and every session was signed out. Sign in with the new password.", "info")

@@ -3,6 +3,7 @@
 import hashlib
 import logging
 import secrets
+from uuid import UUID
 
 from email_validator import EmailNotValidError
 from email_validator import validate_email
@@ -55,10 +56,20 @@ def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
+def active_user(user_id: UUID | str) -> User | None:
+    """The account with this id if it may still act (not deactivated), else None."""
+    try:
+        user_id = user_id if isinstance(user_id, UUID) else UUID(str(user_id))
+    except ValueError:
+        return None
+    user = db.session.get(User, user_id)
+    return user if user is not None and user.is_active else None
+
+
 def require_active(user_id) -> User:
     """The active account; NotFound if it is gone or deleted."""
-    user = db.session.get(User, user_id)
-    if user is None or not user.is_active:
+    user = active_user(user_id)
+    if user is None:
         raise NotFound()
     return user
 

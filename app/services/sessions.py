@@ -119,6 +119,12 @@ def _end(query) -> int:
     return len(ids)
 
 
+def is_open(session_id: UUID, at) -> bool:
+    """Whether a session has neither been ended nor reached its absolute limit (idle time aside)."""
+    session = db.session.get(UserSession, session_id)
+    return session is not None and session.revoked_at is None and session.expires_at > at
+
+
 def find_live(session_id: UUID) -> UserSession | None:
     """A session by id, if it is still live (for tokens that name their session)."""
     session = db.session.get(UserSession, session_id)

@@ -8,11 +8,12 @@ import pytest
 
 from ..helpers import AuthActions
 from ..helpers import csrf_token
+from ..helpers import grant_tokens
+from ..helpers import refresh
+from .test_account_api import ACCOUNT_CLIENT_SCOPE
+from .test_account_api import ACCOUNT_SCOPES
 from .test_account_api import FIREFOX
 from .test_account_api import STRONG_PASSWORD
-from .test_account_api import grant_tokens
-from .test_account_api import refresh
-from .test_account_api import register_application
 
 WRONG_PASSWORD = "The password is not right."
 SECTIONS = ["/account/profile", "/account/password", "/account/email", "/account/email/confirm", "/account/2fa",
@@ -37,12 +38,6 @@ def field_errors(page: str, field_id: str) -> list[str]:
 
 def notices(page: str) -> list[str]:
     return [html.unescape(text) for text in re.findall(r'<p class="notice notice-\w+" role="\w+">(.*?)</p>', page)]
-
-
-@pytest.fixture
-def signed_in(client, auth, user):
-    assert auth.login(user.email, user.password).status_code == 303
-    return client
 
 
 # --- overview and access ---------------------------------------------------------------------------
@@ -331,12 +326,12 @@ def test_history_page_shows_the_last_50_attempts_newest_first(make_app, make_use
 
 # --- connected applications ----------------------------------------------------------------------------
 
-def test_applications_page_lists_grants_and_revokes_one(app, signed_in):
+def test_applications_page_lists_grants_and_revokes_one(app, signed_in, make_client):
     """Each granted application with its scopes; Revoke stops its tokens and leaves the others."""
-    application = register_application(app, name="Example App")
-    other = register_application(app, name="Other App")
+    application = make_client(name="Example App", scope=ACCOUNT_CLIENT_SCOPE)
+    other = make_client(name="Other App", scope=ACCOUNT_CLIENT_SCOPE)
     tokens = grant_tokens(signed_in, application, scope="openid email")
-    others = grant_tokens(signed_in, other)
+    others = grant_tokens(signed_in, other, scope=ACCOUNT_SCOPES)
     page = signed_in.get("/account/applications").text
     assert "Example App" in page and "Other App" in page and 'data-scope="email"' in page
     response = post_form(signed_in, "/account/applications",
@@ -350,11 +345,11 @@ def test_applications_page_lists_grants_and_revokes_one(app, signed_in):
     assert refresh(app.test_client(), other, others["refresh_token"]).status_code == 200
 
 
-def test_revoking_needs_the_csrf_token_and_a_grant(app, signed_in):
+def test_revoking_needs_the_csrf_token_and_a_grant(app, signed_in, make_client):
     """Without the token: 400 and the grant stays; an application never granted: 404."""
-    application = register_application(app)
-    never = register_application(app, name="Never Used")
-    grant_tokens(signed_in, application)
+    application = make_client(scope=ACCOUNT_CLIENT_SCOPE)
+    never = make_client(name="Never Used", scope=ACCOUNT_CLIENT_SCOPE)
+    grant_tokens(signed_in, application, scope=ACCOUNT_SCOPES)
     response = signed_in.post(f"/account/applications/{application.client_id}/revoke")
     assert response.status_code == 400
     assert len(signed_in.get("/api/v1/me/applications").get_json()["applications"]) == 1
@@ -380,12 +375,12 @@ def test_deleting_with_a_wrong_password_is_refused(app, signed_in, user):
     assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 303
 
 
-def test_deleting_signs_out_and_the_account_cannot_sign_in(app, signed_in, user):
+def test_deleting_signs_out_and_the_account_cannot_sign_in(app, signed_in, user, make_client):
     """The browser is signed out (cookie cleared), other sessions end, tokens die, sign-in fails."""
     other = app.test_client()
     AuthActions(other).login(user.email, user.password)
-    application = register_application(app, skip_consent=True)
-    tokens = grant_tokens(other, application)
+    application = make_client(skip_consent=True, scope=ACCOUNT_CLIENT_SCOPE)
+    tokens = grant_tokens(other, application, scope=ACCOUNT_SCOPES)
     response = post_form(signed_in, "/account/delete", "/account/delete", password=user.password)
     assert response.status_code == 303 and response.headers["Location"] == "/login"
     assert signed_in.get_cookie("idp_session") is None

@@ -1,9 +1,7 @@
 """/api/v1/me: the signed-in user's account as JSON, with the session cookie (+ X-CSRFToken) or a
 bearer access token."""
 
-import re
 import uuid
-from types import SimpleNamespace
 
 import pytest
 
@@ -11,11 +9,12 @@ from app.services import accounts
 from oauth import clients
 
 from ..helpers import AuthActions
-from ..helpers import AuthorizationRequest
+from ..helpers import bearer
 from ..helpers import csrf_token
+from ..helpers import grant_tokens
+from ..helpers import refresh
 
 PROBLEM = "application/problem+json"
-CONSENT_ACTION = re.compile(r'<form method="post" action="(/oauth/authorize/[^"]+)"')
 ACCOUNT_KEYS = {"id", "email", "email_verified", "fullname", "given_name", "family_name", "phone", "address",
                 "birthdate", "avatar", "two_factor_enabled", "roles", "created_at", "updated_at"}
 SESSION_KEYS = {"id", "current", "device", "user_agent", "ip_address", "amr", "created_at", "last_seen_at",
@@ -24,6 +23,8 @@ LOGIN_KEYS = {"time", "outcome", "method", "ip_address", "device", "user_agent"}
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 STRONG_PASSWORD = "plum tractor origami lantern 42"
 WRONG_PASSWORD = "The password is not right."
+ACCOUNT_SCOPES = "openid profile email account"
+ACCOUNT_CLIENT_SCOPE = f"{clients.DEFAULT_SCOPE} account"
 
 
 # --- helpers: a signed-in browser, an OAuth client ---------------------------------------------------
@@ -54,38 +55,10 @@ def account(app, user):
     return Browser(app, user)
 
 
-def register_application(app, name="Example App", skip_consent=False):
-    """A confidential client, through the OAuth service."""
-    with app.app_context():
-        application, secret = clients.register(name, ["https://app.example.com/callback"],
-                                               skip_consent=skip_consent, scope=f"{clients.DEFAULT_SCOPE} account")
-        return SimpleNamespace(client_id=application.client_id, client_secret=secret,
-                               redirect_uris=list(application.redirect_uris), public=False)
-
-
-def grant_tokens(http, application, scope="openid profile email account"):
-    """Authorization code + PKCE through the consent page (Allow); the token response's JSON."""
-    request = AuthorizationRequest(application, scope=scope)
-    response = http.get(request.url)
-    if response.status_code == 200:
-        action = CONSENT_ACTION.search(response.text).group(1)
-        response = http.post(action, data={"csrf_token": csrf_token(response.text), "decision": "allow"})
-    assert response.status_code == (303 if response.request.method == "POST" else 302), response.text
-    code = request.callback(response.headers["Location"])["code"]
-    response = http.post("/oauth/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": request.redirect_uri,
-        "code_verifier": request.verifier}, auth=(application.client_id, application.client_secret))
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def refresh(http, application, refresh_token):
-    return http.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-                     auth=(application.client_id, application.client_secret))
-
-
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
+@pytest.fixture
+def application(make_client):
+    """A first-party application that may act on the account API (the account scope)."""
+    return make_client(skip_consent=True, scope=ACCOUNT_CLIENT_SCOPE)
 
 
 def assert_problem(response, status, errors=None):
@@ -187,11 +160,10 @@ def test_patch_changes_only_the_fields_sent(account):
     assert account.get("/api/v1/me").get_json() == second
 
 
-def test_profile_reaches_the_oidc_claims(app, account):
+def test_profile_reaches_the_oidc_claims(app, account, application):
     """What the account page saves is what userinfo releases to an application."""
     account.send("PATCH", "/api/v1/me", json={"given_name": "Ada", "birthdate": "1985-12-10",
                                               "address": {"locality": "London"}})
-    application = register_application(app, skip_consent=True)
     tokens = grant_tokens(account.http, application, scope="openid profile address")
     claims = account.http.get("/oauth/userinfo", headers=bearer(tokens["access_token"])).get_json()
     assert claims["given_name"] == "Ada" and claims["birthdate"] == "1985-12-10"
@@ -511,11 +483,10 @@ def test_deleting_needs_the_password_in_the_body(account):
     assert_problem(account.send("DELETE", "/api/v1/me", json={}), 400, {"password": ["This field is required."]})
 
 
-def test_deleting_signs_out_everywhere_kills_tokens_and_blocks_sign_in(app, user):
+def test_deleting_signs_out_everywhere_kills_tokens_and_blocks_sign_in(app, user, application):
     """204 and the cookie cleared; other sessions end; refresh tokens are invalid_grant; no sign-in."""
     browser = Browser(app, user)
     other = Browser(app, user)
-    application = register_application(app, skip_consent=True)
     tokens = grant_tokens(other.http, application, scope="openid offline_access")
     response = browser.send("DELETE", "/api/v1/me", json={"password": user.password})
     assert response.status_code == 204
@@ -531,10 +502,9 @@ def test_deleting_signs_out_everywhere_kills_tokens_and_blocks_sign_in(app, user
 
 # --- bearer access tokens ------------------------------------------------------------------------------
 
-def test_a_bearer_token_reads_and_changes_the_account_without_csrf(app, account, user):
+def test_a_bearer_token_reads_and_changes_the_account_without_csrf(app, account, user, application):
     """An access token authenticates; no CSRF header is needed; its session is the current one."""
-    application = register_application(app, skip_consent=True)
-    tokens = grant_tokens(account.http, application)
+    tokens = grant_tokens(account.http, application, scope=ACCOUNT_SCOPES)
     api = app.test_client()
     headers = bearer(tokens["access_token"])
     assert api.get("/api/v1/me", headers=headers).get_json()["email"] == user.email
@@ -545,14 +515,13 @@ def test_a_bearer_token_reads_and_changes_the_account_without_csrf(app, account,
     assert api.get("/api/v1/me/login-history", headers=headers).status_code == 200
 
 
-def test_a_bearer_password_change_keeps_the_session_but_revokes_every_token(app, user):
+def test_a_bearer_password_change_keeps_the_session_but_revokes_every_token(app, user, application):
     """The token's browser session is kept and the others end; every token of the account stops, the
     one that made the change included (a new password revokes what the old one granted)."""
     browser = Browser(app, user)
     other = Browser(app, user)
-    application = register_application(app, skip_consent=True)
-    mine = grant_tokens(browser.http, application)
-    theirs = grant_tokens(other.http, application)
+    mine = grant_tokens(browser.http, application, scope=ACCOUNT_SCOPES)
+    theirs = grant_tokens(other.http, application, scope=ACCOUNT_SCOPES)
     api = app.test_client()
     response = api.post("/api/v1/me/password", headers=bearer(mine["access_token"]),
                         json={"current_password": user.password, "new_password": STRONG_PASSWORD})
@@ -565,10 +534,9 @@ def test_a_bearer_password_change_keeps_the_session_but_revokes_every_token(app,
         assert again.status_code == 400 and again.get_json()["error"] == "invalid_grant"
 
 
-def test_a_bearer_token_deletes_the_account(app, account, user):
+def test_a_bearer_token_deletes_the_account(app, account, user, application):
     """DELETE /api/v1/me with a bearer token and the password: the account is gone, the token too."""
-    application = register_application(app, skip_consent=True)
-    tokens = grant_tokens(account.http, application)
+    tokens = grant_tokens(account.http, application, scope=ACCOUNT_SCOPES)
     api = app.test_client()
     response = api.delete("/api/v1/me", json={"password": user.password}, headers=bearer(tokens["access_token"]))
     assert response.status_code == 204

@@ -24,7 +24,7 @@ def test_currentuser_without_session_is_problem_json(client):
     assert response.status_code == 401
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.get_json() == {"type": "about:blank", "title": "Unauthorized", "status": 401,
-                                   "detail": "No valid session."}
+                                   "detail": "No valid session or access token."}
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="http://localhost:5000"'
 
 

@@ -440,7 +440,7 @@ def test_session_renewal_without_a_session_is_refused(client):
     """No cookie, no renewal: 401 problem JSON."""
     response = client.post(API + "/session/renew", json={})
     assert response.status_code == 401
-    assert response.get_json() == problem_body(401, "Unauthorized", "No valid session.")
+    assert response.get_json() == problem_body(401, "Unauthorized", "No valid session or access token.")
     assert sets_no_session(response)
 
 

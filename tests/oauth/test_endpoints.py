@@ -10,8 +10,12 @@ import pytest
 
 from app.services import accounts
 
-from ..helpers import AuthorizationRequest
+from ..helpers import bearer
 from ..helpers import csrf_token
+from ..helpers import grant_tokens as get_tokens
+from ..helpers import introspect
+from ..helpers import refresh
+from ..helpers import token_request
 
 ISSUER = "http://localhost:5000"
 ACCESS_TOKEN_TTL = 900
@@ -24,49 +28,11 @@ POST_LOGOUT_URI = "https://app.example.com/signed-out"
 
 # --- helpers: what a client does ------------------------------------------------------------------
 
-def token_request(http, application, **form):
-    """POST /oauth/token as ``application``: the secret in Basic auth, or client_id alone if public."""
-    if application.public:
-        return http.post("/oauth/token", data={**form, "client_id": application.client_id})
-    return http.post("/oauth/token", data=form, auth=(application.client_id, application.client_secret))
-
-
-def get_tokens(signed_in, application, scope="openid profile email") -> dict:
-    """Authorization code flow with PKCE through the consent page; the token response's JSON."""
-    request = AuthorizationRequest(application, scope=scope)
-    response = signed_in.get(request.url)
-    if response.status_code == 200:  # the consent page, unless consent was given before
-        action = CONSENT_ACTION.search(response.text).group(1)
-        response = signed_in.post(action, data={"csrf_token": csrf_token(response.text), "decision": "allow"})
-    assert response.status_code == (303 if response.request.method == "POST" else 302), response.text
-    code = request.callback(response.headers["Location"])["code"]
-    response = token_request(signed_in, application, grant_type="authorization_code", code=code,
-                             redirect_uri=request.redirect_uri, code_verifier=request.verifier)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def refresh(http, application, refresh_token):
-    return token_request(http, application, grant_type="refresh_token", refresh_token=refresh_token)
-
-
 def revoke(http, application, token, **form):
     if application.public:
         return http.post("/oauth/revoke", data={"token": token, "client_id": application.client_id, **form})
     return http.post("/oauth/revoke", data={"token": token, **form},
                      auth=(application.client_id, application.client_secret))
-
-
-def introspect(http, resource_server, token) -> dict:
-    response = http.post("/oauth/introspect", data={"token": token},
-                         auth=(resource_server.client_id, resource_server.client_secret))
-    assert response.status_code == 200, response.get_json()
-    assert response.headers["Cache-Control"] == "no-store"
-    return response.get_json()
-
-
-def bearer(token) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

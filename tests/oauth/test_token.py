@@ -18,7 +18,10 @@ from oauth.models import AuthorizationCode
 from ..helpers import AuthActions
 from ..helpers import AuthorizationRequest
 from ..helpers import csrf_token
+from ..helpers import exchange
+from ..helpers import introspect
 from ..helpers import production_only
+from ..helpers import refresh
 
 
 def claims_of(jwt: str) -> tuple[dict, dict]:
@@ -33,28 +36,6 @@ def get_code(signed_in, application, scope="openid profile email", **extra):
     response = signed_in.get(request.url)
     assert response.status_code == 302, response.text  # the fixtures' clients skip consent
     return request, request.callback(response.headers["Location"])["code"]
-
-
-def exchange(client, application, request, code, changes=None):
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": request.redirect_uri,
-            "code_verifier": request.verifier}
-    form.update(changes or {})
-    form = {key: value for key, value in form.items() if value is not None}
-    if application.public:
-        return client.post("/oauth/token", data={**form, "client_id": application.client_id})
-    return client.post("/oauth/token", data=form, auth=(application.client_id, application.client_secret))
-
-
-def refresh(client, application, token, **changes):
-    form = {"grant_type": "refresh_token", "refresh_token": token, **changes}
-    if application.public:
-        return client.post("/oauth/token", data={**form, "client_id": application.client_id})
-    return client.post("/oauth/token", data=form, auth=(application.client_id, application.client_secret))
-
-
-def introspect(client, resource_server, token):
-    return client.post("/oauth/introspect", data={"token": token},
-                       auth=(resource_server.client_id, resource_server.client_secret)).get_json()
 
 
 @pytest.fixture

@@ -1,0 +1,23 @@
+"""Request handling shared by pages, the JSON API and the OAuth views, one module per concern:
+
+- ``session``: the browser session cookie, ``current_session()``, the ``requires_session`` guard
+- ``limits``: ``@limits_credentials`` (brute force) and ``@limits_mail`` (mail sent per IP)
+- ``second_factor``: the sign-in waiting for its code
+- ``headers``: security headers on every response
+- ``redirects``: 303 for every redirect that answers a POST
+- ``bodies``: body size and JSON nesting limits
+- ``origin``: the client's address, and local redirect targets
+- ``areas``: which requests answer problem JSON
+"""
+
+from flask import Flask
+
+from .bodies import RequestJSONProvider
+from .headers import add_security_headers
+from .redirects import see_other_after_post
+
+
+def init_app(app: Flask) -> None:
+    app.json = RequestJSONProvider(app)
+    app.after_request(add_security_headers)
+    app.after_request(see_other_after_post)
