@@ -105,8 +105,9 @@ def _send(targets, who: str, method: str, path: str, *, query=None, data=None, j
     elif data is not None:
         kwargs["data"] = data
     response = client.open(path, **kwargs)
-    _check(method, path, response, describe=f"{who} {method} {path} query={query!r} data={data!r} "
-                                           f"json={json_body!r} raw={(raw or b'')[:80]!r} headers={headers!r}")
+    describe = (f"{who} {method} {path} query={query!r} data={data!r} json={json_body!r} "
+                f"raw={(raw or b'')[:80]!r} headers={headers!r}")
+    _check(method, path, response, describe)
     return response
 
 
@@ -187,4 +188,3 @@ def test_random_requests_never_reach_a_server_error(targets):
               raw=content if kind == "raw" else None)
 
     attack()
-
