@@ -5,7 +5,7 @@
 - ``second_factor``: the sign-in waiting for its code
 - ``headers``: security headers on every response
 - ``redirects``: 303 for every redirect that answers a POST
-- ``bodies``: body size and JSON nesting limits
+- ``bodies``: body size and JSON nesting limits, no NUL characters in parameters
 - ``origin``: the client's address, and local redirect targets
 - ``areas``: which requests answer problem JSON
 """
@@ -13,11 +13,13 @@
 from flask import Flask
 
 from .bodies import RequestJSONProvider
+from .bodies import refuse_nul_parameters
 from .headers import add_security_headers
 from .redirects import see_other_after_post
 
 
 def init_app(app: Flask) -> None:
     app.json = RequestJSONProvider(app)
+    app.before_request(refuse_nul_parameters)
     app.after_request(add_security_headers)
     app.after_request(see_other_after_post)

@@ -1,12 +1,20 @@
-"""Request bodies: a size limit on every endpoint and a nesting limit on JSON.
+"""Request input: a size limit on every endpoint, a nesting limit on JSON, no NUL characters.
 
 Python's JSON decoder recurses once per nesting level: ``[`` x 100000 raised RecursionError
 wherever a body was parsed (a 500, and inside a rate limiter's key function a fallback that
 dropped the per-account limit). Here a body nested deeper than ``MAX_JSON_DEPTH`` is malformed
 JSON like any other: ``get_json(silent=True)`` gives None, ``get_json()`` a 400.
+
+A NUL character is never part of an email, a token or a name, and PostgreSQL refuses it in any
+text it is asked to compare or store (psycopg2 raises ValueError: a 500). A parameter or JSON
+string holding one is refused at the edge with a 400, in the answer's usual family.
 """
 
+from flask import request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import BadRequest
+
+NUL = "\x00"
 
 # The deepest body any endpoint takes is an object holding an object (a profile's address).
 MAX_JSON_DEPTH = 32
@@ -20,21 +28,39 @@ class RequestJSONProvider(DefaultJSONProvider):
             value = super().loads(s, **kwargs)
         except RecursionError:
             raise ValueError("JSON nested too deeply") from None
-        if too_deep(value, MAX_JSON_DEPTH):
-            raise ValueError("JSON nested too deeply")
+        problem = unacceptable(value, MAX_JSON_DEPTH)
+        if problem:
+            raise ValueError(problem)
         return value
 
 
-def too_deep(value, limit: int) -> bool:
-    """Whether arrays and objects in ``value`` nest deeper than ``limit`` (without recursion)."""
+def unacceptable(value, limit: int) -> str | None:
+    """Why a decoded JSON document is refused (nested deeper than ``limit``, or a string or key
+    holding NUL), or None; walked without recursion."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return "JSON strings must not contain NUL characters"
+            continue
         if isinstance(item, dict):
+            if any(NUL in key for key in item):
+                return "JSON keys must not contain NUL characters"
             item = item.values()
         elif not isinstance(item, list):
             continue
         if depth > limit:
-            return True
+            return "JSON nested too deeply"
         stack.extend((child, depth + 1) for child in item)
-    return False
+    return None
+
+
+def refuse_nul_parameters() -> None:
+    """Before every request: the path, query and form parameters hold no NUL character."""
+    if NUL in request.path:
+        raise BadRequest("The path must not contain NUL characters.")
+    for source in (request.args, request.form):
+        for key, value in source.items(multi=True):
+            if NUL in key or NUL in value:
+                raise BadRequest("Parameters must not contain NUL characters.")

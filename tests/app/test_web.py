@@ -88,6 +88,27 @@ def test_a_body_over_the_size_limit_is_413_in_the_area_format(client, path, cont
         assert response.get_json()["error"] == "invalid_request"
 
 
+@pytest.mark.parametrize("method, path, kwargs, shape", [
+    ("GET", "/oauth/logout", {"query_string": {"id_token_hint": "a\x00b"}}, "page"),
+    ("POST", "/oauth/revoke", {"data": {"token": "a\x00b"}}, "oauth"),
+    ("POST", "/oauth/token", {"data": {"grant_type": "authorization_code", "code": "\x00"}}, "oauth"),
+    ("GET", "/oauth/authorize/%00", {}, "page"),
+    ("POST", "/api/v1/auth/login", {"json": {"email": "a\x00@example.com", "password": "x"}}, "problem"),
+    ("POST", "/api/v1/auth/password/forgot", {"json": {"email\x00": "a@example.com"}}, "problem"),
+    ("POST", "/login", {"data": {"email": "a\x00@example.com", "password": "x"}}, "page"),
+], ids=["logout-query", "revoke-form", "token-form", "handle-path", "api-json", "api-json-key", "login-form"])
+def test_a_nul_character_is_a_400_in_the_area_format(client, method, path, kwargs, shape):
+    """PostgreSQL refuses NUL in text (a 500 once): refused at the edge, in the area's error format."""
+    response = client.open(path, method=method, **kwargs)
+    assert response.status_code == 400, response.text
+    if shape == "problem":
+        assert response.headers["Content-Type"] == "application/problem+json"
+    elif shape == "page":
+        assert response.headers["Content-Type"].startswith("text/html")
+    else:
+        assert response.get_json()["error"] == "invalid_request"
+
+
 # --- mail-sending views ----------------------------------------------------------------------------
 
 def test_registration_is_limited_per_ip_across_page_and_api(make_app, mailbox):
