@@ -107,8 +107,10 @@ def _send(targets, who: str, method: str, path: str, *, query=None, data=None, j
     response = client.open(path, **kwargs)
     describe = (f"{who} {method} {path} query={query!r} data={data!r} json={json_body!r} "
                 f"raw={(raw or b'')[:80]!r} headers={headers!r}")
-    _check(method, path, response, describe)
-    return response
+    try:
+        _check(method, path, response, describe)
+    finally:
+        response.close()  # a static file's answer holds the file open until closed
 
 
 def _check(method, path, response, describe):
