@@ -42,18 +42,8 @@ def update_profile(user_id: UUID, changes: dict) -> User:
     picture), address (an object with the OIDC address members), birthdate (YYYY-MM-DD).
     """
     user = accounts.require_active(user_id)
-    errors: dict[str, list[str]] = {}
-    clean = {}
-    for name, value in changes.items():
-        if name not in PROFILE_FIELDS:
-            errors[name] = ["Unknown field."]
-            continue
-        try:
-            clean[name] = _VALIDATORS[name](name, value)
-        except InvalidFields as invalid:
-            errors.update(invalid.errors)
-    if errors:
-        raise InvalidFields(errors)
+    unknown = {name: ["Unknown field."] for name in changes if name not in PROFILE_FIELDS}
+    clean = _validated(changes.items(), unknown)
     profile = user.profile
     if profile is None and set(clean) & PROFILE_COLUMNS:
         profile = Profile(user=user)
@@ -161,13 +151,21 @@ _VALIDATORS = {"fullname": _fullname, "given_name": _text, "family_name": _text,
 
 def clean_contact(phone, address) -> tuple[str | None, dict | None]:
     """The phone and address a registration gives, by the profile's rules; InvalidFields otherwise."""
-    errors: dict[str, list[str]] = {}
+    clean = _validated((("phone", phone), ("address", address)))
+    return clean["phone"], clean["address"]
+
+
+def _validated(fields, errors: dict[str, list[str]] | None = None) -> dict:
+    """Each known field's clean value; InvalidFields with every field's reasons (and ``errors``)."""
+    errors = dict(errors or {})
     clean = {}
-    for name, value in (("phone", phone), ("address", address)):
+    for name, value in fields:
+        if name in errors:
+            continue
         try:
             clean[name] = _VALIDATORS[name](name, value)
         except InvalidFields as invalid:
             errors.update(invalid.errors)
     if errors:
         raise InvalidFields(errors)
-    return clean["phone"], clean["address"]
+    return clean

@@ -58,13 +58,18 @@ def test_phone_endpoints_need_mobile_enabled_csrf_and_a_valid_number(make_app, m
     assert app.test_client().post("/api/v1/me/phone", json={"phone": "+442079460018"}).status_code == 401
 
 
-def test_sms_second_factor_for_a_verified_phone(make_app, make_user, caplog):
-    app = make_app(MOBILE_ENABLED=True, EMAIL_2FA_REQUIRED=True)
-    user = make_user()
+def with_verified_phone(app, user, phone):
+    """The account with a phone already proved by SMS."""
     with app.app_context():
         stored = db.session.get(User, user.id)
-        stored.phone, stored.phone_verified = "+442079460018", True
+        stored.phone, stored.phone_verified = phone, True
         db.session.commit()
+    return user
+
+
+def test_sms_second_factor_for_a_verified_phone(make_app, make_user, caplog):
+    app = make_app(MOBILE_ENABLED=True, EMAIL_2FA_REQUIRED=True)
+    user = with_verified_phone(app, make_user(), "+442079460018")
     caplog.set_level(logging.INFO, logger="sms")
     client = app.test_client()
     assert AuthActions(client).login(user.email, user.password).headers["Location"] == "/login/2fa"
@@ -78,11 +83,7 @@ def test_sms_second_factor_for_a_verified_phone(make_app, make_user, caplog):
 
 def test_a_wrong_sms_code_is_recorded_as_sms(make_app, make_user, caplog):
     app = make_app(MOBILE_ENABLED=True, EMAIL_2FA_REQUIRED=True)
-    user = make_user()
-    with app.app_context():
-        stored = db.session.get(User, user.id)
-        stored.phone, stored.phone_verified = "+442079460018", True
-        db.session.commit()
+    user = with_verified_phone(app, make_user(), "+442079460018")
     caplog.set_level(logging.INFO, logger="sms")
     client = app.test_client()
     AuthActions(client).login(user.email, user.password)
