@@ -84,6 +84,7 @@ def test_after_a_lost_redis_connection_every_cache_is_dropped(backend, make_app)
 
 @production_only
 def test_one_listening_thread_per_redis_url_that_ends_with_its_apps(make_app):
+    wait_until(lambda: not listeners())  # an earlier test's listener ends after its apps closed
     apps = [make_app() for _ in range(4)]
     for app in apps:
         with app.app_context():

@@ -98,7 +98,8 @@ def test_unsafe_response_type_and_redirect_uri_is_an_error_page(client, make_cli
 EXPIRED = "has expired or is not yours"
 
 
-@pytest.mark.parametrize("handle", ["%C3%A9t%C3%A9", "%E2%98%83" * 10, "%00"], ids=["latin1", "snowman", "nul"])
+# A NUL is refused before routing (tests/app/test_web.py: test_a_nul_character_is_a_400_in_the_area_format).
+@pytest.mark.parametrize("handle", ["%C3%A9t%C3%A9", "%E2%98%83" * 10], ids=["latin1", "snowman"])
 def test_foreign_handles_show_the_expired_page(signed_in, make_client, handle):
     """GET and POST (with a valid CSRF token) of a non-ASCII handle: the expired page, 400."""
     consent = signed_in.get(AuthorizationRequest(make_client()).url)  # a pending request in this browser
