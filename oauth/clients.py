@@ -220,7 +220,9 @@ def invalidate() -> None:
 
 def find(client_id: str | None) -> Application | None:
     """The live application with this client_id, from the cache when it is current."""
-    if not client_id or len(client_id) > 64:
+    # Ours are UUIDs; anything else (a NUL from Basic credentials: PostgreSQL cannot even compare
+    # it) names no client and is not looked up.
+    if not client_id or len(client_id) > 64 or not client_id.isascii() or not client_id.isprintable():
         return None
     cache: _Cache = current_app.extensions["oauth_client_cache"]
     cache.notices.poll()

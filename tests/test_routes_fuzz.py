@@ -36,10 +36,13 @@ PROTOCOL_JSON = ("/oauth/token", "/oauth/revoke", "/oauth/introspect")
 DEEP_JSON = b"[" * 100_000
 NASTY_TEXT = ["\t", '"', "\\", "\x00", "\x1f\x7f", "é", "\u202e", "%", "%zz", "a" * 5000, "../..", "\ud7ff",
               "javascript:alert(1)", "https://evil.example/cb", "-1", "1e309", "null", "[]", "{}"]
+UNREADABLE_HOSTS = ["a..b", "a" * 64 + ".com", "h\u00e9.example", "localhost:port"]
 NASTY_HEADERS = [
     {"Authorization": "Basic " + base64.b64encode(b"\xff\xfe:\xc3(").decode()},
     {"Authorization": "Basic !!!not-base64"},
     {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()},
+    {"Authorization": "Basic " + base64.b64encode(b"a\x00:b").decode()},
+    {"Authorization": "Basic " + base64.b64encode(b"%00:x").decode()},
     {"Authorization": "Bearer a.b.c"},
     {"Authorization": "Bearer " + "é"},
     {"Authorization": "Digest x"},
@@ -91,12 +94,13 @@ def targets(app, make_user):
 
 
 def _send(targets, who: str, method: str, path: str, *, query=None, data=None, json_body=None, raw=None,
-          headers=None, base_url="http://localhost"):
+          headers=None, base_url="http://localhost", environ=None):
     client = targets["browser"] if who == "browser" else targets["anonymous"]
     headers = dict(headers or {})
     if who == "client":
         headers = {**targets["client_auth"], **headers}
-    kwargs = {"method": method, "headers": headers, "base_url": base_url, "query_string": query}
+    kwargs = {"method": method, "headers": headers, "base_url": base_url, "query_string": query,
+              "environ_overrides": environ or {}}
     if raw is not None:
         kwargs["data"] = raw
         kwargs["content_type"] = headers.pop("Content-Type", "application/json")
@@ -106,7 +110,7 @@ def _send(targets, who: str, method: str, path: str, *, query=None, data=None, j
         kwargs["data"] = data
     response = client.open(path, **kwargs)
     describe = (f"{who} {method} {path} query={query!r} data={data!r} json={json_body!r} "
-                f"raw={(raw or b'')[:80]!r} headers={headers!r}")
+                f"raw={(raw or b'')[:80]!r} headers={headers!r} environ={environ!r}")
     try:
         _check(method, path, response, describe)
     finally:
@@ -148,6 +152,9 @@ def test_every_route_survives_known_attacks(targets):
             # Plain http under a foreign name: Authlib's transport check must not become a 500.
             _send(targets, who, method, path, base_url="http://idp.example.com",
                   data={"grant_type": "client_credentials"} if method == "POST" else None)
+            # Host names the router cannot encode.
+            for host in UNREADABLE_HOSTS:
+                _send(targets, who, method, path, environ={"HTTP_HOST": host})
 
 
 _text = st.text(max_size=40) | st.sampled_from(NASTY_TEXT)

@@ -6,6 +6,7 @@
 - ``headers``: security headers on every response
 - ``redirects``: 303 for every redirect that answers a POST
 - ``bodies``: body size and JSON nesting limits, no NUL characters in parameters
+- ``hosts``: a Host header the router cannot read is a 400, not a 500
 - ``origin``: the client's address, and local redirect targets
 - ``areas``: which requests answer problem JSON
 """
@@ -15,11 +16,13 @@ from flask import Flask
 from .bodies import RequestJSONProvider
 from .bodies import refuse_nul_parameters
 from .headers import add_security_headers
+from .hosts import refuse_unreadable_host
 from .redirects import see_other_after_post
 
 
 def init_app(app: Flask) -> None:
     app.json = RequestJSONProvider(app)
+    app.before_request(refuse_unreadable_host)
     app.before_request(refuse_nul_parameters)
     app.after_request(add_security_headers)
     app.after_request(see_other_after_post)

@@ -109,6 +109,24 @@ def test_a_nul_character_is_a_400_in_the_area_format(client, method, path, kwarg
         assert response.get_json()["error"] == "invalid_request"
 
 
+@pytest.mark.parametrize("host", ["a..b", "a" * 64 + ".com", "h\u00e9.example", "localhost:port"],
+                         ids=["empty-label", "long-label", "non-ascii", "bad-port"])
+@pytest.mark.parametrize("path, shape", [
+    ("/login", "page"), ("/api/v1/me", "problem"), ("/oauth/token", "oauth"), ("/oauth/authorize", "page"),
+], ids=["page", "api", "token", "authorize"])
+def test_an_unreadable_host_is_a_400_in_the_area_format(client, host, path, shape):
+    """A Host the router cannot encode (it raised before any error handler: a bare 500) is a 400."""
+    method = "POST" if path == "/oauth/token" else "GET"
+    response = client.open(path, method=method, environ_overrides={"HTTP_HOST": host})
+    assert response.status_code == 400, response.text
+    if shape == "problem":
+        assert response.headers["Content-Type"] == "application/problem+json"
+    elif shape == "page":
+        assert response.headers["Content-Type"].startswith("text/html")
+    else:
+        assert response.get_json()["error"] == "invalid_request"
+
+
 # --- mail-sending views ----------------------------------------------------------------------------
 
 def test_registration_is_limited_per_ip_across_page_and_api(make_app, mailbox):

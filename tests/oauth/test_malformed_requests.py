@@ -39,7 +39,9 @@ def form_for(path: str) -> dict:
     "Basic " + base64.b64encode("client:sécret".encode("latin-1")).decode(),
     "Basic \u00e9t\u00e9",
     "Basic !!!not-base64!!!",
-], ids=["not-utf8", "latin1-secret", "non-ascii-header", "not-base64"])
+    "Basic " + base64.b64encode(b"a\x00:b").decode(),
+    "Basic " + base64.b64encode(b"%00:b").decode(),
+], ids=["not-utf8", "latin1-secret", "non-ascii-header", "not-base64", "nul-client-id", "escaped-nul-client-id"])
 def test_undecodable_basic_credentials_are_invalid_client(client, service, path, authorization):
     """RFC 6749 §5.2: 401 invalid_client with a Basic challenge (RFC 7617), whatever the bytes."""
     response = client.post(path, data=form_for(path), headers={"Authorization": authorization})
