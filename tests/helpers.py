@@ -1,11 +1,14 @@
 """Test helpers: the real login form, CSRF tokens, what an OAuth client does (authorize, exchange,
 refresh, introspect), and a TCP proxy that can cut a dependency."""
 
+import base64
+import json
 import os
 import re
 import selectors
 import socket
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -216,6 +219,14 @@ def exchange(http, application, request: AuthorizationRequest, code: str, change
         "code_verifier": request.verifier, **(changes or {})})
 
 
+def get_code(signed_in, application, scope="openid profile email", **extra):
+    """An authorization code for a client that skips consent: the request and the code."""
+    request = AuthorizationRequest(application, scope=scope, **extra)
+    response = signed_in.get(request.url)
+    assert response.status_code == 302, response.text
+    return request, request.callback(response.headers["Location"])["code"]
+
+
 def refresh(http, application, refresh_token: str, **changes):
     return token_request(http, application, grant_type="refresh_token", refresh_token=refresh_token, **changes)
 
@@ -227,6 +238,17 @@ def introspect(http, resource_server, token: str) -> dict:
     assert response.status_code == 200, response.get_json()
     assert response.headers["Cache-Control"] == "no-store"
     return response.get_json()
+
+
+INACTIVE = {"active": False}
+
+
+def revoke(http, application, token, **form):
+    """RFC 7009 revocation as ``application`` (Basic auth, or client_id alone if public)."""
+    if application.public:
+        return http.post("/oauth/revoke", data={"token": token, "client_id": application.client_id, **form})
+    return http.post("/oauth/revoke", data={"token": token, **form},
+                     auth=(application.client_id, application.client_secret))
 
 
 def grant_tokens(signed_in, application, scope="openid profile email") -> dict:
@@ -245,3 +267,44 @@ def grant_tokens(signed_in, application, scope="openid profile email") -> dict:
 
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+def claims_of(jwt: str) -> tuple[dict, dict]:
+    """A JWT's header and claims, unverified (tests check what a client would read)."""
+    def part(text):
+        return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    header, payload, _ = jwt.split(".")
+    return part(header), part(payload)
+
+
+# --- real servers -------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(url: str, process, log) -> None:
+    """Wait for a started server's /health; fail with its log if it exits or never answers."""
+    import requests
+    for _ in range(600):
+        if process.poll() is not None:
+            break
+        try:
+            if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:  # not listening yet, or workers still booting
+            pass
+        time.sleep(0.1)
+    pytest.fail("the server did not start: " + log.read_text())
+
+
+def wait_until(condition, seconds: float = 20.0) -> None:
+    """Poll ``condition`` until it holds; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("condition not met in time")
+        time.sleep(0.05)

@@ -5,7 +5,6 @@ tests/e2e/test_change_notices.py.
 """
 
 import threading
-import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,17 +16,10 @@ from oauth import clients
 
 from ..helpers import TcpProxy
 from ..helpers import production_only
+from ..helpers import wait_until
 
 HOUR = {"CLIENT_CACHE_CHECK_INTERVAL": 3600, "KEY_RING_CHECK_INTERVAL": 3600}
 embedded_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-
-
-def wait_until(condition, seconds=20.0):
-    """Wait for something another thread does; fail when it has not happened in ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "gave up waiting"
-        time.sleep(0.05)
 
 
 def listeners() -> list[threading.Thread]:

@@ -4,7 +4,6 @@ intercept the redirect that leads to them)."""
 
 import datetime
 import ipaddress
-import socket
 import ssl
 import threading
 from types import SimpleNamespace
@@ -24,6 +23,8 @@ from werkzeug.wrappers import Response
 
 from oauth import clients
 
+from ..helpers import free_port
+
 
 def serve(application, port: int = 0) -> tuple:
     """Serve a WSGI application on 127.0.0.1 in a thread; the server and its thread."""
@@ -31,12 +32,6 @@ def serve(application, port: int = 0) -> tuple:
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
     return http, thread
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

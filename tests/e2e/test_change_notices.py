@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from .test_server import free_port
-from .test_server import wait_until_up
+from ..helpers import free_port
+from ..helpers import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

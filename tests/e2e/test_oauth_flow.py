@@ -6,11 +6,9 @@ import hashlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,6 +27,9 @@ from tests.helpers import AuthorizationRequest
 from tests.helpers import csrf_token
 from tests.helpers import production_only
 
+from ..helpers import free_port
+from ..helpers import wait_until_up
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 REDIRECT_URI = "https://app.example.com/callback"
@@ -40,12 +41,6 @@ ACCESS_TOKEN_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "s
                        "userId", "loginDate", "sid", "sessionId"}
 ID_TOKEN_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash", "sid", "name", "picture",
                    "updated_at", "email", "email_verified"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -312,17 +307,6 @@ def test_rp_initiated_logout(server, register, resource_server, user):
 
 
 # --- two gunicorn processes sharing PostgreSQL and Redis -------------------------------------------
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    for _ in range(150):
-        if process.poll() is not None:
-            break
-        try:
-            if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or workers still booting
-            time.sleep(0.1)
-    pytest.fail("gunicorn did not start: " + log.read_text())
 
 
 @pytest.fixture

@@ -3,24 +3,19 @@
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
+from ..helpers import free_port
+from ..helpers import wait_until_up
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ADMIN_PASSWORD = "the super admin passphrase for e2e"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -49,19 +44,6 @@ def server(app, backend, tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-
-def wait_until_up(url, process, log):
-    for _ in range(600):
-        if process.poll() is not None:
-            break
-        try:
-            if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    pytest.fail("make run did not start the server: " + log.read_text())
 
 
 def csrf(html: str) -> str:

@@ -6,11 +6,11 @@ from urllib.parse import urlsplit
 
 from ..helpers import AuthActions
 from ..helpers import AuthorizationRequest
+from ..helpers import claims_of
 from ..helpers import csrf_token
-from .test_token import claims_of
-from .test_token import exchange
-from .test_token import get_code
-from .test_token import refresh
+from ..helpers import exchange
+from ..helpers import get_code
+from ..helpers import refresh
 
 
 def test_id_token_amr_says_2fa_was_used(make_app, make_user, make_client, mailbox):

@@ -10,29 +10,24 @@ import pytest
 
 from app.services import accounts
 
+from ..helpers import INACTIVE
 from ..helpers import bearer
 from ..helpers import csrf_token
-from ..helpers import grant_tokens as get_tokens
+from ..helpers import grant_tokens
 from ..helpers import introspect
 from ..helpers import refresh
+from ..helpers import revoke
 from ..helpers import token_request
 
 ISSUER = "http://localhost:5000"
 ACCESS_TOKEN_TTL = 900
 CONSENT_ACTION = re.compile(r'<form method="post" action="(/oauth/authorize/[^"]+)"')
-INACTIVE = {"active": False}
 ACCESS_TOKEN_KEYS = {"active", "sub", "client_id", "scope", "exp", "iat", "iss", "aud", "token_type", "username"}
 REFRESH_TOKEN_KEYS = {"active", "sub", "client_id", "scope", "exp", "iat", "iss", "token_type", "username"}
 POST_LOGOUT_URI = "https://app.example.com/signed-out"
 
 
 # --- helpers: what a client does ------------------------------------------------------------------
-
-def revoke(http, application, token, **form):
-    if application.public:
-        return http.post("/oauth/revoke", data={"token": token, "client_id": application.client_id, **form})
-    return http.post("/oauth/revoke", data={"token": token, **form},
-                     auth=(application.client_id, application.client_secret))
 
 
 @pytest.fixture
@@ -51,7 +46,7 @@ def application(make_client):
 
 def test_revoking_an_access_token_makes_it_inactive(signed_in, application, resource_server):
     """After revocation introspection answers exactly {"active": false} and userinfo 401."""
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     assert introspect(signed_in, resource_server, tokens["access_token"])["active"] is True
     assert signed_in.get("/oauth/userinfo", headers=bearer(tokens["access_token"])).status_code == 200
     response = revoke(signed_in, application, tokens["access_token"], token_type_hint="access_token")
@@ -64,7 +59,7 @@ def test_revoking_an_access_token_makes_it_inactive(signed_in, application, reso
 @pytest.mark.parametrize("which", ["rotated-original", "current-successor"])
 def test_revoking_a_refresh_token_revokes_its_family(signed_in, application, resource_server, which):
     """Revoking any refresh token of a family stops its successor and the access tokens refreshed from it."""
-    first = get_tokens(signed_in, application)
+    first = grant_tokens(signed_in, application)
     rotated = refresh(signed_in, application, first["refresh_token"])
     assert rotated.status_code == 200
     second = rotated.get_json()
@@ -79,7 +74,7 @@ def test_revoking_a_refresh_token_revokes_its_family(signed_in, application, res
 
 def test_revoking_a_refresh_token_revokes_the_access_token_issued_with_it(signed_in, application, resource_server):
     """RFC 7009 §2.1: the access token from the same code exchange as the refresh token stops too."""
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     assert introspect(signed_in, resource_server, tokens["access_token"])["active"] is True
     assert revoke(signed_in, application, tokens["refresh_token"]).status_code == 200
     assert introspect(signed_in, resource_server, tokens["refresh_token"]) == INACTIVE
@@ -95,7 +90,7 @@ def test_revoking_a_refresh_token_revokes_the_access_token_issued_with_it(signed
 ], ids=["garbage", "dotted", "alg-none-jwt", "refresh-shaped", "long"])
 def test_revoking_an_unknown_token_answers_200_and_changes_nothing(signed_in, application, resource_server, token):
     """RFC 7009 §2.2: an unknown token is not an error, and no real token is touched."""
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     response = revoke(signed_in, application, token)
     assert response.status_code == 200
     assert introspect(signed_in, resource_server, tokens["access_token"])["active"] is True
@@ -107,7 +102,7 @@ def test_revoking_another_clients_token_answers_200_and_changes_nothing(
         signed_in, application, make_client, resource_server, kind):
     """A client cannot revoke a token issued to a different client."""
     other = make_client(name="Other App")
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     assert revoke(signed_in, other, tokens[kind], token_type_hint=kind).status_code == 200
     assert introspect(signed_in, resource_server, tokens["access_token"])["active"] is True
     assert introspect(signed_in, resource_server, tokens["refresh_token"])["active"] is True
@@ -117,7 +112,7 @@ def test_revoking_another_clients_token_answers_200_and_changes_nothing(
 def test_public_client_revokes_its_own_tokens_with_client_id_only(signed_in, make_client, resource_server):
     """A public client authenticates to /oauth/revoke with client_id alone (no secret)."""
     spa = make_client(public=True, name="Single Page App")
-    tokens = get_tokens(signed_in, spa)
+    tokens = grant_tokens(signed_in, spa)
     assert revoke(signed_in, spa, tokens["access_token"]).status_code == 200
     assert introspect(signed_in, resource_server, tokens["access_token"]) == INACTIVE
     assert revoke(signed_in, spa, tokens["refresh_token"]).status_code == 200
@@ -129,7 +124,7 @@ def test_public_client_revokes_its_own_tokens_with_client_id_only(signed_in, mak
 def test_revocation_with_bad_client_credentials_is_invalid_client(signed_in, application, resource_server,
                                                                   credentials):
     """RFC 6749 §5.2: 401 invalid_client, and the token stays active."""
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     form = {"token": tokens["access_token"]}
     if credentials == "wrong-secret-basic":
         response = signed_in.post("/oauth/revoke", data=form, auth=(application.client_id, "wrong-secret"))
@@ -150,7 +145,7 @@ def test_revocation_with_bad_client_credentials_is_invalid_client(signed_in, app
 @pytest.mark.parametrize("caller", ["anonymous", "public-client", "wrong-secret"])
 def test_introspection_requires_a_confidential_client(signed_in, application, make_client, caller):
     """Only an authenticated confidential client may introspect: 401 invalid_client otherwise."""
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     form = {"token": tokens["access_token"]}
     if caller == "anonymous":
         response = signed_in.post("/oauth/introspect", data=form)
@@ -168,7 +163,7 @@ def test_introspection_requires_a_confidential_client(signed_in, application, ma
 def test_introspection_is_only_for_resource_servers(signed_in, application, make_client, caller):
     """RFC 7662 §4: an authenticated client not registered as a resource server gets 403
     unauthorized_client saying why, and learns nothing about the token."""
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     if caller == "service":
         other = make_client(redirect_uris=(), grant_types=["client_credentials"], name="Batch Job")
     else:
@@ -185,7 +180,7 @@ def test_introspection_is_only_for_resource_servers(signed_in, application, make
 
 def test_bad_credentials_of_a_resource_server_are_still_invalid_client(signed_in, application, resource_server):
     """Authentication comes first: a wrong secret is 401 invalid_client, not 403."""
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     response = signed_in.post("/oauth/introspect", data={"token": tokens["access_token"]},
                               auth=(resource_server.client_id, "wrong-secret"))
     assert response.status_code == 401 and response.get_json()["error"] == "invalid_client"
@@ -195,7 +190,7 @@ def test_bad_credentials_of_a_resource_server_are_still_invalid_client(signed_in
 def test_active_access_token_introspection_has_exactly_the_documented_members(
         signed_in, user, application, resource_server):
     """active, sub, client_id, scope, exp, iat, iss, aud, token_type, username (the email)."""
-    tokens = get_tokens(signed_in, application, scope="openid email")
+    tokens = grant_tokens(signed_in, application, scope="openid email")
     body = introspect(signed_in, resource_server, tokens["access_token"])
     assert set(body) == ACCESS_TOKEN_KEYS
     assert body["active"] is True
@@ -222,7 +217,7 @@ def test_garbage_introspects_exactly_inactive(client, resource_server, token):
 
 def test_expired_access_token_introspects_exactly_inactive(clock, signed_in, application, resource_server):
     """Active until ACCESS_TOKEN_TTL is over, then exactly {"active": false}."""
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     clock.shift(ACCESS_TOKEN_TTL - 1)
     assert introspect(signed_in, resource_server, tokens["access_token"])["active"] is True
     clock.shift(2)
@@ -231,14 +226,14 @@ def test_expired_access_token_introspects_exactly_inactive(clock, signed_in, app
 
 def test_revoked_access_token_introspects_exactly_inactive(signed_in, application, resource_server):
     """A revoked access token is exactly {"active": false}."""
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     assert revoke(signed_in, application, tokens["access_token"]).status_code == 200
     assert introspect(signed_in, resource_server, tokens["access_token"]) == INACTIVE
 
 
 def test_deactivated_users_tokens_introspect_exactly_inactive(app, signed_in, user, application, resource_server):
     """Deactivating the account kills its access and refresh tokens."""
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     assert introspect(signed_in, resource_server, tokens["access_token"])["active"] is True
     with app.app_context():
         accounts.deactivate(user.email)
@@ -248,7 +243,7 @@ def test_deactivated_users_tokens_introspect_exactly_inactive(app, signed_in, us
 
 def test_refresh_token_introspects_active_until_rotated(signed_in, user, application, resource_server):
     """A refresh token introspects as token_type refresh_token; once rotated it is inactive."""
-    tokens = get_tokens(signed_in, application, scope="openid profile")
+    tokens = grant_tokens(signed_in, application, scope="openid profile")
     body = introspect(signed_in, resource_server, tokens["refresh_token"])
     assert set(body) == REFRESH_TOKEN_KEYS
     assert body["active"] is True and body["token_type"] == "refresh_token"
@@ -280,7 +275,7 @@ def test_client_credentials_token_introspects_with_the_client_as_subject(client,
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_userinfo_accepts_the_bearer_header(signed_in, user, application, method):
     """Authorization: Bearer works for GET and POST."""
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     response = signed_in.open("/oauth/userinfo", method=method, headers=bearer(tokens["access_token"]))
     assert response.status_code == 200
     body = response.get_json()
@@ -289,7 +284,7 @@ def test_userinfo_accepts_the_bearer_header(signed_in, user, application, method
 
 def test_userinfo_accepts_the_token_in_a_form_body(client, signed_in, user, application):
     """RFC 6750 §2.2: access_token in a form-encoded POST body."""
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     response = client.post("/oauth/userinfo", data={"access_token": tokens["access_token"]})
     assert response.status_code == 200
     assert response.get_json()["sub"] == str(user.id)
@@ -297,7 +292,7 @@ def test_userinfo_accepts_the_token_in_a_form_body(client, signed_in, user, appl
 
 def test_userinfo_refuses_the_token_in_the_query_string(client, signed_in, application):
     """RFC 9700 §2.1: a token in the URL is refused, and no claims are released."""
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     response = client.get("/oauth/userinfo?access_token=" + tokens["access_token"])
     assert 400 <= response.status_code < 500
     body = response.get_json() or {}
@@ -326,7 +321,7 @@ def test_userinfo_without_a_valid_token_is_401_with_a_bearer_challenge(client, h
 ], ids=["openid", "email", "profile", "profile-email"])
 def test_userinfo_releases_claims_by_scope(signed_in, user, application, scope, claims):
     """OpenID Connect Core §5.4: each scope releases its claims, and only those."""
-    tokens = get_tokens(signed_in, application, scope=scope)
+    tokens = grant_tokens(signed_in, application, scope=scope)
     body = signed_in.get("/oauth/userinfo", headers=bearer(tokens["access_token"])).get_json()
     assert set(body) == claims
     assert body["sub"] == str(user.id)
@@ -355,7 +350,7 @@ def is_signed_in(app, cookie_value) -> bool:
 
 def test_logout_with_id_token_hint_redirects_to_the_registered_uri_with_state(app, signed_in, application):
     """302 to the registered post_logout_redirect_uri with state; the session ends and its cookie goes."""
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     cookie = session_cookie(signed_in)
     assert is_signed_in(app, cookie)
     response = signed_in.get("/oauth/logout", query_string={
@@ -378,7 +373,7 @@ def test_logout_with_a_hint_for_another_session_asks_to_confirm(app, signed_in, 
     elsewhere = app.test_client()
     assert elsewhere.post("/login", data={"csrf_token": csrf_token(elsewhere.get("/login").text),
                                           "email": other.email, "password": other.password}).status_code == 303
-    hint = get_tokens(elsewhere, application)["id_token"]
+    hint = grant_tokens(elsewhere, application)["id_token"]
     cookie = session_cookie(signed_in)
     query = {"id_token_hint": hint, "post_logout_redirect_uri": POST_LOGOUT_URI, "state": "s-1"}
     page = signed_in.get("/oauth/logout", query_string=query)
@@ -393,7 +388,7 @@ def test_logout_with_a_hint_for_another_session_asks_to_confirm(app, signed_in, 
 
 def test_logout_with_a_hint_and_no_session_redirects(client, signed_in, application):
     """Nobody signed in here: nothing to protect, so a valid hint goes straight back to the client."""
-    hint = get_tokens(signed_in, application)["id_token"]
+    hint = grant_tokens(signed_in, application)["id_token"]
     response = client.get("/oauth/logout", query_string={
         "id_token_hint": hint, "post_logout_redirect_uri": POST_LOGOUT_URI})
     assert response.status_code == 302 and response.headers["Location"] == POST_LOGOUT_URI
@@ -401,7 +396,7 @@ def test_logout_with_a_hint_and_no_session_redirects(client, signed_in, applicat
 
 def test_logout_to_an_unregistered_uri_shows_an_error_page(signed_in, application):
     """The OP never redirects to an unregistered post_logout_redirect_uri: an HTML error page instead."""
-    tokens = get_tokens(signed_in, application)
+    tokens = grant_tokens(signed_in, application)
     response = signed_in.get("/oauth/logout", query_string={
         "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "https://evil.example.com/x",
         "state": "s-123"})
@@ -535,7 +530,7 @@ def test_discovery_reveals_no_private_data(app, client, user, make_client):
 
 def test_currentuser_accepts_a_bearer_access_token(app, signed_in, user, application):
     """/currentuser with Authorization: Bearer (no cookie) returns the token's user."""
-    tokens = get_tokens(signed_in, application, scope="openid account")
+    tokens = grant_tokens(signed_in, application, scope="openid account")
     outsider = app.test_client()
     assert outsider.get("/currentuser").status_code == 401
     response = outsider.get("/currentuser", headers=bearer(tokens["access_token"]))
@@ -546,7 +541,7 @@ def test_currentuser_accepts_a_bearer_access_token(app, signed_in, user, applica
 
 def test_currentuser_refuses_a_revoked_bearer_token(app, signed_in, application):
     """A revoked access token opens nothing: 401."""
-    tokens = get_tokens(signed_in, application, scope="openid account")
+    tokens = grant_tokens(signed_in, application, scope="openid account")
     outsider = app.test_client()
     assert outsider.get("/currentuser", headers=bearer(tokens["access_token"])).status_code == 200
     assert revoke(signed_in, application, tokens["access_token"]).status_code == 200
@@ -557,7 +552,7 @@ def test_currentuser_refuses_a_revoked_bearer_token(app, signed_in, application)
 
 def test_a_token_without_the_account_scope_cannot_use_the_account_api(app, signed_in, application):
     """An application granted only openid/profile cannot act on the account: 401 everywhere."""
-    tokens = get_tokens(signed_in, application, scope="openid profile email")
+    tokens = grant_tokens(signed_in, application, scope="openid profile email")
     outsider = app.test_client()
     assert outsider.get("/currentuser", headers=bearer(tokens["access_token"])).status_code == 401
     assert outsider.get("/api/v1/me/applications", headers=bearer(tokens["access_token"])).status_code == 401
@@ -572,7 +567,7 @@ def test_a_token_without_the_account_scope_cannot_use_the_account_api(app, signe
 def test_my_applications_lists_the_consented_application(signed_in, application):
     """Nothing before consent; afterwards the application with the granted scope."""
     assert signed_in.get("/api/v1/me/applications").get_json() == {"applications": []}
-    get_tokens(signed_in, application, scope="openid email")
+    grant_tokens(signed_in, application, scope="openid email")
     response = signed_in.get("/api/v1/me/applications")
     assert response.status_code == 200
     entries = response.get_json()["applications"]
@@ -585,9 +580,9 @@ def test_my_applications_lists_the_consented_application(signed_in, application)
 def test_withdrawing_a_grant_with_a_bearer_token_stops_that_apps_tokens(app, signed_in, application, make_client,
                                                                         resource_server):
     """DELETE -> 204; the app's refresh token is invalid_grant, its access token inactive; others live on."""
-    tokens = get_tokens(signed_in, application, scope="openid account")
+    tokens = grant_tokens(signed_in, application, scope="openid account")
     other = make_client(name="Other App")
-    others = get_tokens(signed_in, other)
+    others = grant_tokens(signed_in, other)
     response = app.test_client().delete(f"/api/v1/me/applications/{application.client_id}",
                                         headers=bearer(tokens["access_token"]))
     assert response.status_code == 204 and response.data == b""
@@ -601,7 +596,7 @@ def test_withdrawing_a_grant_with_a_bearer_token_stops_that_apps_tokens(app, sig
 
 def test_withdrawing_a_grant_with_the_cookie_needs_the_csrf_header(signed_in, application):
     """Cookie-authenticated DELETE without X-CSRFToken is 400; with the page's token it is 204."""
-    get_tokens(signed_in, application)
+    grant_tokens(signed_in, application)
     path = f"/api/v1/me/applications/{application.client_id}"
     response = signed_in.delete(path)
     assert response.status_code == 400
@@ -615,7 +610,7 @@ def test_withdrawing_a_grant_with_the_cookie_needs_the_csrf_header(signed_in, ap
 @pytest.mark.parametrize("target", ["unknown-client", "not-granted"])
 def test_withdrawing_an_unknown_grant_is_404_problem_json(app, signed_in, application, make_client, target):
     """A client_id the user never granted (or that does not exist) is 404 problem JSON."""
-    tokens = get_tokens(signed_in, application, scope="openid account")
+    tokens = grant_tokens(signed_in, application, scope="openid account")
     client_id = str(uuid.uuid4()) if target == "unknown-client" else make_client(name="Never Used").client_id
     response = app.test_client().delete(f"/api/v1/me/applications/{client_id}",
                                         headers=bearer(tokens["access_token"]))

@@ -4,9 +4,9 @@ other sessions and revokes every token of the account, offline_access refresh to
 import pytest
 
 from ..helpers import csrf_token
-from .test_token import exchange
-from .test_token import get_code
-from .test_token import refresh
+from ..helpers import exchange
+from ..helpers import get_code
+from ..helpers import refresh
 
 NEW_PASSWORD = "a brand new and lengthy passphrase"
 

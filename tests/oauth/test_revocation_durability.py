@@ -24,16 +24,16 @@ from oauth.models import AccessToken
 from oauth.models import Application
 from oauth.models import RefreshToken
 
+from ..helpers import INACTIVE
 from ..helpers import AuthActions
 from ..helpers import TcpProxy
+from ..helpers import bearer
+from ..helpers import grant_tokens
+from ..helpers import introspect
 from ..helpers import production_only
+from ..helpers import refresh
 from ..helpers import require
-from .test_endpoints import INACTIVE
-from .test_endpoints import bearer
-from .test_endpoints import get_tokens
-from .test_endpoints import introspect
-from .test_endpoints import refresh
-from .test_endpoints import revoke
+from ..helpers import revoke
 
 SCOPE = "openid profile email account"
 
@@ -137,7 +137,7 @@ def test_revoked_token_stays_revoked_after_redis_restarts(make_app, private_redi
     user = make_user()
     browser = app.test_client()
     assert AuthActions(browser).login(user.email, user.password).status_code == 303
-    issued = get_tokens(browser, application, scope=SCOPE)
+    issued = grant_tokens(browser, application, scope=SCOPE)
     assert_working(browser, resource_server, issued["access_token"])
     if how == "revocation endpoint":
         assert revoke(browser, application, issued["access_token"]).status_code == 200
@@ -161,7 +161,7 @@ def test_revoked_token_stays_revoked_after_redis_is_flushed(make_app, private_re
     user = make_user()
     browser = app.test_client()
     assert AuthActions(browser).login(user.email, user.password).status_code == 303
-    revoked, live = get_tokens(browser, application, scope=SCOPE), get_tokens(browser, application, scope=SCOPE)
+    revoked, live = grant_tokens(browser, application, scope=SCOPE), grant_tokens(browser, application, scope=SCOPE)
     assert revoke(browser, application, revoked["access_token"]).status_code == 200
 
     private_redis.client().flushall()
@@ -178,7 +178,7 @@ def test_redis_down_at_check_time_answers_from_the_database(make_app, redis_prox
     user = make_user()
     browser = app.test_client()
     assert AuthActions(browser).login(user.email, user.password).status_code == 303
-    revoked, live = get_tokens(browser, application, scope=SCOPE), get_tokens(browser, application, scope=SCOPE)
+    revoked, live = grant_tokens(browser, application, scope=SCOPE), grant_tokens(browser, application, scope=SCOPE)
     assert revoke(browser, application, revoked["access_token"]).status_code == 200
 
     redis_proxy.cut()
@@ -198,7 +198,7 @@ def test_revocation_while_redis_is_unreachable_survives_its_return_with_old_data
     user = make_user()
     browser = app.test_client()
     assert AuthActions(browser).login(user.email, user.password).status_code == 303
-    first, second = get_tokens(browser, application, scope=SCOPE), get_tokens(browser, application, scope=SCOPE)
+    first, second = grant_tokens(browser, application, scope=SCOPE), grant_tokens(browser, application, scope=SCOPE)
     assert_working(browser, resource_server, first["access_token"])  # the denylist is loaded and marked
     assert_working(other.test_client(), resource_server, second["access_token"])
     marker = private_redis.client().zscore(token_service.Denylist.KEY, token_service.Denylist.MARKER)
@@ -223,7 +223,7 @@ def test_deleting_an_application_stops_its_tokens_everywhere(app, make_app, sign
                                                              resource_server):
     """userinfo, introspection, /api/v1/me and /currentuser: 401 invalid_token / inactive, on this
     process and on another one whose application cache still holds the application."""
-    issued = get_tokens(signed_in, application, scope=SCOPE)
+    issued = grant_tokens(signed_in, application, scope=SCOPE)
     other = make_app().test_client()
     assert_working(signed_in, resource_server, issued["access_token"])
     assert_working(other, resource_server, issued["access_token"])
@@ -247,7 +247,7 @@ def test_tokens_of_an_application_deleted_without_revoking_them_are_refused(app,
                                                                             resource_server):
     """An application deleted before deletion revoked its tokens (an older release) has live token
     records: validation itself sees the application is gone, so userinfo is 401, not a 500."""
-    issued = get_tokens(signed_in, application, scope=SCOPE)
+    issued = grant_tokens(signed_in, application, scope=SCOPE)
     with app.app_context():
         db.session.execute(update(Application).where(Application.client_id == application.client_id)
                            .values(deleted_at=now()))

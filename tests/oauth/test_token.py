@@ -1,8 +1,6 @@
 """/oauth/token: client authentication, the code exchange, refresh rotation, client credentials."""
 
-import base64
 import hashlib
-import json
 import sys
 import threading
 
@@ -17,25 +15,13 @@ from oauth.models import AuthorizationCode
 
 from ..helpers import AuthActions
 from ..helpers import AuthorizationRequest
+from ..helpers import claims_of
 from ..helpers import csrf_token
 from ..helpers import exchange
+from ..helpers import get_code
 from ..helpers import introspect
 from ..helpers import production_only
 from ..helpers import refresh
-
-
-def claims_of(jwt: str) -> tuple[dict, dict]:
-    def part(text):
-        return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    header, payload, _ = jwt.split(".")
-    return part(header), part(payload)
-
-
-def get_code(signed_in, application, scope="openid profile email", **extra):
-    request = AuthorizationRequest(application, scope=scope, **extra)
-    response = signed_in.get(request.url)
-    assert response.status_code == 302, response.text  # the fixtures' clients skip consent
-    return request, request.callback(response.headers["Location"])["code"]
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from app.models import User
 from keys import ring
 from oauth import clients
 
-from .test_token import exchange
-from .test_token import get_code
-from .test_token import introspect
-from .test_token import refresh
+from ..helpers import exchange
+from ..helpers import get_code
+from ..helpers import introspect
+from ..helpers import refresh
 
 COLD = {"KEY_RING_CHECK_INTERVAL": 0, "CLIENT_CACHE_CHECK_INTERVAL": 0}
 
