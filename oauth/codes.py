@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from app.clock import now
 from app.extensions import db
+from app.services import sessions
 
 from . import tokens
 from .models import Application
@@ -39,8 +40,10 @@ def consume(value: str, application: Application) -> AuthorizationCode | None:
     """Take a code for its one exchange, or None. The caller commits with the tokens it issues.
 
     A conditional update makes the exchange atomic: of two concurrent requests one wins, and
-    the other waits for its commit and finds the code used. A used code presented again
-    revokes what its first use issued (RFC 6749 §4.1.2).
+    the other waits for its commit and finds the code used. The same update refuses an expired
+    code, so one that a sign-out, a new password or a withdrawn grant expired meanwhile
+    (``tokens.revoke_for_sessions``, ``revoke_for_user``) is refused too. A used code presented
+    again revokes what its first use issued (RFC 6749 §4.1.2).
     """
     if not value or len(value) > 128:
         return None
@@ -50,15 +53,19 @@ def consume(value: str, application: Application) -> AuthorizationCode | None:
     at = now()
     won = db.session.execute(
         update(AuthorizationCode)
-        .where(AuthorizationCode.id == code.id, AuthorizationCode.consumed_at.is_(None))
+        .where(AuthorizationCode.id == code.id, AuthorizationCode.consumed_at.is_(None),
+               AuthorizationCode.expires_at > at)
         .values(consumed_at=at, updated_at=at)
         .execution_options(synchronize_session=False)).rowcount
     if not won:
-        db.session.rollback()
-        log.warning("authorization_code.reused code_id=%s client_id=%s", code.id, application.client_id)
-        tokens.revoke_for_code(code.id)
+        db.session.rollback()  # expires ``code``: consumed_at below is read again, as committed now
+        if code.consumed_at is not None:
+            log.warning("authorization_code.reused code_id=%s client_id=%s", code.id, application.client_id)
+            tokens.revoke_for_code(code.id)
         return None
-    if code.expires_at <= at:
+    # A code lives no longer than the sign-in session that authorized it (ended, or past its
+    # absolute limit), even if nothing expired it: RFC 6749 §5.2, a revoked grant is invalid_grant.
+    if code.session_id is not None and not sessions.is_open(code.session_id, at):
         db.session.rollback()
         return None
     return code

@@ -28,6 +28,7 @@ from keys import ring
 from . import clients
 from .models import AccessToken
 from .models import Application
+from .models import AuthorizationCode
 from .models import RefreshToken
 
 if TYPE_CHECKING:  # a type only: oauth reads users through app.services
@@ -179,9 +180,11 @@ def revoke_access_token(record: AccessToken) -> None:
 
 
 def revoke_for_sessions(session_ids: list[uuid.UUID]) -> None:
-    """Sessions ended: their access tokens and their non-offline refresh tokens stop; commits."""
+    """Sessions ended: their outstanding codes, access tokens and non-offline refresh tokens stop;
+    commits."""
     if not session_ids:
         return
+    _expire_codes(AuthorizationCode.session_id.in_(session_ids))
     at = now()
     db.session.execute(update(RefreshToken)
                        .where(RefreshToken.session_id.in_(session_ids), RefreshToken.offline.is_(False),
@@ -191,13 +194,16 @@ def revoke_for_sessions(session_ids: list[uuid.UUID]) -> None:
 
 
 def revoke_for_user(user_id: uuid.UUID, application_id: uuid.UUID | None = None) -> None:
-    """Every token of a user (for one application, if given) stops; commits."""
+    """Every code and token of a user (for one application, if given) stops; commits."""
     at = now()
+    code = [AuthorizationCode.user_id == user_id]
     refresh = update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
     access = select(AccessToken).where(AccessToken.user_id == user_id)
     if application_id is not None:
+        code.append(AuthorizationCode.application_id == application_id)
         refresh = refresh.where(RefreshToken.application_id == application_id)
         access = access.where(AccessToken.application_id == application_id)
+    _expire_codes(*code)
     db.session.execute(refresh.values(revoked_at=at, updated_at=at))
     _commit(_deny(access))
 
@@ -210,6 +216,23 @@ def revoke_for_application(application_id: uuid.UUID) -> None:
                        .where(RefreshToken.application_id == application_id, RefreshToken.revoked_at.is_(None))
                        .values(revoked_at=at, updated_at=at))
     _commit(_deny(select(AccessToken).where(AccessToken.application_id == application_id)))
+
+
+def _expire_codes(*conditions) -> None:
+    """Outstanding codes matching ``conditions`` stop redeeming, as if their 60 s had passed
+    (RFC 6749 §4.1.2, §10.5: codes are short-lived to limit a leak; one must not outlive the
+    session, password or grant it was issued on).
+
+    Expired, not consumed: a later exchange is refused as expired, not taken for reuse. Run
+    first in a revocation: on PostgreSQL it waits for an exchange holding the code's row, so
+    the tokens that exchange committed are then seen and revoked with the others.
+    """
+    at = now()
+    db.session.execute(
+        update(AuthorizationCode)
+        .where(*conditions, AuthorizationCode.consumed_at.is_(None), AuthorizationCode.expires_at > at)
+        .values(expires_at=at, updated_at=at)
+        .execution_options(synchronize_session=False))
 
 
 def _deny(query) -> dict[str, int]:
