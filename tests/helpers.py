@@ -13,6 +13,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from oauth.clients import DEFAULT_SCOPE
+
 CI = os.environ.get("CI", "").lower() == "true"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 CONSENT_ACTION = re.compile(r'<form method="post" action="(/oauth/authorize/[^"]+)"')
@@ -200,6 +202,15 @@ class Mailbox:
         return match.group(1)
 
 
+# --- the account API and pages ------------------------------------------------------------------------
+
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+STRONG_PASSWORD = "plum tractor origami lantern 42"
+# What an application acting on the account API asks for, and what it is registered with.
+ACCOUNT_SCOPES = "openid profile email account"
+ACCOUNT_CLIENT_SCOPE = DEFAULT_SCOPE + " account"
+
+
 # --- what an OAuth client does, through a Flask test client ---------------------------------------
 
 def token_request(http, application, **form):
@@ -275,6 +286,36 @@ def claims_of(jwt: str) -> tuple[dict, dict]:
         return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
     header, payload, _ = jwt.split(".")
     return part(header), part(payload)
+
+
+# --- the ways a password changes (each returns the HTTP answer or the CLI result) ----------------------
+
+NEW_PASSWORD = "a brand new and lengthy passphrase"
+
+
+def change_on_the_account_page(app, client, user, mailbox):
+    page = client.get("/account/password")
+    return client.post("/account/password", data={"csrf_token": csrf_token(page.text),
+                                                  "current_password": user.password,
+                                                  "new_password": NEW_PASSWORD})
+
+
+def change_through_the_api(app, client, user, mailbox):
+    token = csrf_token(client.get("/account").text)
+    return client.post("/api/v1/me/password", json={"current_password": user.password, "new_password": NEW_PASSWORD},
+                       headers={"X-CSRFToken": token})
+
+
+def reset_by_code(app, client, user, mailbox):
+    anonymous = app.test_client()
+    anonymous.post("/api/v1/auth/password/forgot", json={"email": user.email})
+    body = {"email": user.email, "password": NEW_PASSWORD, "code": mailbox.last_code(user.email)}
+    return anonymous.post("/api/v1/auth/password/reset", json=body)
+
+
+def set_on_the_command_line(app, client, user, mailbox):
+    return app.test_cli_runner().invoke(args=["users", "set-password", "--email", user.email,
+                                              "--password", NEW_PASSWORD])
 
 
 # --- real servers -------------------------------------------------------------------------------------

@@ -6,14 +6,14 @@ import uuid
 
 import pytest
 
+from ..helpers import ACCOUNT_CLIENT_SCOPE
+from ..helpers import ACCOUNT_SCOPES
+from ..helpers import FIREFOX
+from ..helpers import STRONG_PASSWORD
 from ..helpers import AuthActions
 from ..helpers import csrf_token
 from ..helpers import grant_tokens
 from ..helpers import refresh
-from .test_account_api import ACCOUNT_CLIENT_SCOPE
-from .test_account_api import ACCOUNT_SCOPES
-from .test_account_api import FIREFOX
-from .test_account_api import STRONG_PASSWORD
 
 WRONG_PASSWORD = "The password is not right."
 SECTIONS = ["/account/profile", "/account/password", "/account/email", "/account/email/confirm", "/account/2fa",

@@ -6,8 +6,11 @@ import uuid
 import pytest
 
 from app.services import accounts
-from oauth import clients
 
+from ..helpers import ACCOUNT_CLIENT_SCOPE
+from ..helpers import ACCOUNT_SCOPES
+from ..helpers import FIREFOX
+from ..helpers import STRONG_PASSWORD
 from ..helpers import AuthActions
 from ..helpers import bearer
 from ..helpers import csrf_token
@@ -20,11 +23,7 @@ ACCOUNT_KEYS = {"id", "email", "email_verified", "fullname", "given_name", "fami
 SESSION_KEYS = {"id", "current", "device", "user_agent", "ip_address", "amr", "created_at", "last_seen_at",
                 "expires_at"}
 LOGIN_KEYS = {"time", "outcome", "method", "ip_address", "device", "user_agent"}
-FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-STRONG_PASSWORD = "plum tractor origami lantern 42"
 WRONG_PASSWORD = "The password is not right."
-ACCOUNT_SCOPES = "openid profile email account"
-ACCOUNT_CLIENT_SCOPE = f"{clients.DEFAULT_SCOPE} account"
 
 
 # --- helpers: a signed-in browser, an OAuth client ---------------------------------------------------

@@ -14,13 +14,13 @@ from oauth.models import AuthorizationCode
 from ..helpers import CONSENT_ACTION
 from ..helpers import AuthActions
 from ..helpers import AuthorizationRequest
+from ..helpers import change_on_the_account_page
+from ..helpers import change_through_the_api
 from ..helpers import csrf_token
 from ..helpers import exchange
-from .test_password_changes import change_on_the_account_page
-from .test_password_changes import change_through_the_api
-from .test_password_changes import reset_by_code
-from .test_password_changes import set_on_the_command_line
-from .test_token import get_code
+from ..helpers import get_code
+from ..helpers import reset_by_code
+from ..helpers import set_on_the_command_line
 
 
 def sign_out_on_the_page(app, client, user, mailbox):

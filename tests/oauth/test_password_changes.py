@@ -3,37 +3,13 @@ other sessions and revokes every token of the account, offline_access refresh to
 
 import pytest
 
-from ..helpers import csrf_token
+from ..helpers import change_on_the_account_page
+from ..helpers import change_through_the_api
 from ..helpers import exchange
 from ..helpers import get_code
 from ..helpers import refresh
-
-NEW_PASSWORD = "a brand new and lengthy passphrase"
-
-
-def change_on_the_account_page(app, client, user, mailbox):
-    page = client.get("/account/password")
-    return client.post("/account/password", data={"csrf_token": csrf_token(page.text),
-                                                  "current_password": user.password,
-                                                  "new_password": NEW_PASSWORD})
-
-
-def change_through_the_api(app, client, user, mailbox):
-    token = csrf_token(client.get("/account").text)
-    return client.post("/api/v1/me/password", json={"current_password": user.password, "new_password": NEW_PASSWORD},
-                       headers={"X-CSRFToken": token})
-
-
-def reset_by_code(app, client, user, mailbox):
-    anonymous = app.test_client()
-    anonymous.post("/api/v1/auth/password/forgot", json={"email": user.email})
-    body = {"email": user.email, "password": NEW_PASSWORD, "code": mailbox.last_code(user.email)}
-    return anonymous.post("/api/v1/auth/password/reset", json=body)
-
-
-def set_on_the_command_line(app, client, user, mailbox):
-    return app.test_cli_runner().invoke(args=["users", "set-password", "--email", user.email,
-                                              "--password", NEW_PASSWORD])
+from ..helpers import reset_by_code
+from ..helpers import set_on_the_command_line
 
 
 @pytest.mark.parametrize("change", [change_on_the_account_page, change_through_the_api, reset_by_code,
