@@ -7,6 +7,7 @@ import logging
 import math
 import secrets
 import time
+from datetime import datetime
 from datetime import timedelta
 from uuid import UUID
 
@@ -99,7 +100,8 @@ def check(user_id: UUID, purpose: str, code: str, consume: bool = True) -> Verif
     """
     at = now()
     latest = _latest(user_id, purpose)
-    if latest is None or latest.consumed_at is not None or latest.expires_at <= at or not _take_attempt(latest.id, at):
+    live = latest is not None and latest.consumed_at is None and latest.expires_at > at
+    if not (live and _take_attempt(latest.id, at)):
         raise CodeRejected("This code has expired or was replaced. Ask for a new one.")
     if not hmac.compare_digest(_digest((code or "").strip()), latest.code_hash):
         log.info("code.failed purpose=%s user_id=%s", purpose, user_id)
@@ -114,7 +116,7 @@ def check(user_id: UUID, purpose: str, code: str, consume: bool = True) -> Verif
     return latest
 
 
-def _take_attempt(code_id: UUID, at) -> bool:
+def _take_attempt(code_id: UUID, at: datetime) -> bool:
     """Take one of the code's attempts before comparing, or False when none is left.
 
     Increment and test are one conditional UPDATE, so however many requests guess at once, no more
@@ -144,7 +146,7 @@ def check_by_address(user_id: UUID | None, purpose: str, code: str, consume: boo
     try:
         if user_id is None:
             _latest(NOBODY, purpose)
-            _take_attempt(NOBODY, now())
+            _take_attempt(NOBODY, now())  # the write a real guess makes
             hmac.compare_digest(_digest((code or "").strip()), _digest(""))
             raise CodeRejected(UNIFORM_REFUSAL)
         return check(user_id, purpose, code, consume=consume)

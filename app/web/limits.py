@@ -49,6 +49,8 @@ EMAIL_LIMIT = 254
 # How long a hold outlives a worker that died holding it. Longer than any check (a password hash,
 # a mail for the second factor); should a check outlast it, a second one could run beside it.
 HOLD_SECONDS = 15
+# Where a request keeps its hold: on the request itself, as requests may share an app context (and g).
+HOLD = "idp.account_hold"
 
 _build_lock = threading.Lock()
 _holds_guard = threading.Lock()
@@ -120,7 +122,7 @@ def _hold_account(email: str) -> None:
         try:
             if not lock.acquire():
                 _busy()
-            g.account_hold = lock
+            request.environ[HOLD] = lock
             return
         except redis.RedisError:
             log.warning("credential_hold.redis_unavailable: holding in this process")
@@ -131,7 +133,7 @@ def _hold_account(email: str) -> None:
         if holder is not None and holder[1] > time.monotonic():
             _busy()
         holds[key] = (token, time.monotonic() + HOLD_SECONDS)
-    g.account_hold = (key, token)
+    request.environ[HOLD] = (key, token)
 
 
 def _local_holds() -> dict[str, tuple[str, float]]:
@@ -146,7 +148,7 @@ def _busy():
 
 def release_account_hold(_error=None) -> None:
     """Teardown: the request and its count are done, the account's next check may run."""
-    hold = g.pop("account_hold", None)
+    hold = request.environ.pop(HOLD, None)
     if isinstance(hold, Lock):
         try:
             hold.release()
