@@ -48,7 +48,8 @@ def render_error(error: HTTPException) -> Response:
     for prefix, render in current_app.extensions.get("error_shapes", ()):
         if request.path.startswith(prefix):
             return render(error)
-    wait = _wait_seconds() if status == 429 else None
+    # A busy account's 429 carries its own short wait; a breached limit's lasts until its window resets.
+    wait = (getattr(error, "retry_after", None) or _wait_seconds()) if status == 429 else None
     if wants_problem_json():
         response = problem(status, error.name, error.description)
     else:
@@ -77,7 +78,7 @@ def _wait_seconds() -> int | None:
 
 def _in_words(seconds: int) -> str:
     if seconds < 90:
-        return f"{seconds} seconds"
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
     return f"{round(seconds / 60)} minutes"
 
 

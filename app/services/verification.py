@@ -7,6 +7,7 @@ import logging
 import math
 import secrets
 import time
+from datetime import datetime
 from datetime import timedelta
 from uuid import UUID
 
@@ -99,20 +100,33 @@ def check(user_id: UUID, purpose: str, code: str, consume: bool = True) -> Verif
     """
     at = now()
     latest = _latest(user_id, purpose)
-    live = (latest is not None and latest.consumed_at is None and latest.expires_at > at
-            and latest.attempts < current_app.config["CODE_MAX_ATTEMPTS"])
-    if not live:
+    live = latest is not None and latest.consumed_at is None and latest.expires_at > at
+    if not (live and _take_attempt(latest.id, at)):
         raise CodeRejected("This code has expired or was replaced. Ask for a new one.")
     if not hmac.compare_digest(_digest((code or "").strip()), latest.code_hash):
-        # Counted atomically, so parallel guesses cannot exceed the attempt limit.
-        db.session.execute(update(VerificationCode).where(VerificationCode.id == latest.id)
-                           .values(attempts=VerificationCode.attempts + 1, updated_at=at))
-        db.session.commit()
         log.info("code.failed purpose=%s user_id=%s", purpose, user_id)
         raise CodeRejected("That code is not right. Check the latest message and try again.")
+    # Only wrong codes use up attempts: a right one (a reset whose new password the policy
+    # refused) can be proven again.
+    db.session.execute(update(VerificationCode).where(VerificationCode.id == latest.id)
+                       .values(attempts=VerificationCode.attempts - 1, updated_at=at))
+    db.session.commit()
     if consume:
         spend(latest)
     return latest
+
+
+def _take_attempt(code_id: UUID, at: datetime) -> bool:
+    """Take one of the code's attempts before comparing, or False when none is left.
+
+    Increment and test are one conditional UPDATE, so however many requests guess at once, no more
+    than CODE_MAX_ATTEMPTS comparisons of wrong codes ever happen (reading, comparing, then
+    counting let every parallel guess through on the same count)."""
+    taken = db.session.execute(update(VerificationCode).where(
+        VerificationCode.id == code_id, VerificationCode.attempts < current_app.config["CODE_MAX_ATTEMPTS"])
+        .values(attempts=VerificationCode.attempts + 1, updated_at=at)).rowcount
+    db.session.commit()
+    return bool(taken)
 
 
 def spend(code: VerificationCode) -> None:
@@ -132,6 +146,7 @@ def check_by_address(user_id: UUID | None, purpose: str, code: str, consume: boo
     try:
         if user_id is None:
             _latest(NOBODY, purpose)
+            _take_attempt(NOBODY, now())  # the write a real guess makes
             hmac.compare_digest(_digest((code or "").strip()), _digest(""))
             raise CodeRejected(UNIFORM_REFUSAL)
         return check(user_id, purpose, code, consume=consume)

@@ -17,6 +17,7 @@ from .bodies import RequestJSONProvider
 from .bodies import refuse_nul_parameters
 from .headers import add_security_headers
 from .hosts import refuse_unreadable_host
+from .limits import release_account_hold
 from .redirects import see_other_after_post
 
 
@@ -26,3 +27,5 @@ def init_app(app: Flask) -> None:
     app.before_request(refuse_nul_parameters)
     app.after_request(add_security_headers)
     app.after_request(see_other_after_post)
+    # A teardown, so the hold ends after the limiter's after_request has counted the request.
+    app.teardown_request(release_account_hold)

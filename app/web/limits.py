@@ -6,19 +6,33 @@ attempt counts per client IP (``LOGIN_RATE_LIMIT_IP``) and every wrong credentia
 over the sign-in page, the JSON API and the account pages add up. ``@limits_mail`` goes on every
 view that may send a mail or a text (``MAIL_RATE_LIMIT_IP`` per client IP).
 
+A wrong credential is counted once its check has answered, so the per-account limit is exact only
+if the checks of one account happen one after another: each takes the account's hold first (a
+Redis lock shared by every process when ``REDIS_URL`` is set, else a table in this one process,
+which is then the whole server) and keeps it until the request ends, after the count. A request
+that finds the account busy answers 429 with ``Retry-After: 1`` and checks nothing. With Redis
+unreachable the hold falls back to the process's table, as the limits fall back to memory.
+
 Key functions are total: an exception in one makes Flask-Limiter believe its storage is down and
 fall back to the in-memory limits, which would drop the per-account limit.
 """
 
 import functools
+import hashlib
 import logging
+import secrets
 import threading
+import time
 from collections.abc import Callable
 
+import redis
 from flask import current_app
 from flask import g
 from flask import request
+from redis.lock import Lock
+from werkzeug.exceptions import TooManyRequests
 
+from ..extensions import get_redis
 from ..services import accounts
 from ..services.account_errors import WrongPassword
 from ..services.errors import CodeRejected
@@ -32,8 +46,14 @@ log = logging.getLogger(__name__)
 # Refusals a view may raise that mean "wrong credential": they count against the account.
 CREDENTIAL_REFUSALS = (SignInRefused, CodeRejected, WrongPassword)
 EMAIL_LIMIT = 254
+# How long a hold outlives a worker that died holding it. Longer than any check (a password hash,
+# a mail for the second factor); should a check outlast it, a second one could run beside it.
+HOLD_SECONDS = 15
+# Where a request keeps its hold: on the request itself, as requests may share an app context (and g).
+HOLD = "idp.account_hold"
 
 _build_lock = threading.Lock()
+_holds_guard = threading.Lock()
 
 
 def credential_refused() -> None:
@@ -48,6 +68,7 @@ def limits_credentials(account: Callable[[], str]):
         @functools.wraps(view)
         def limited(*args, **kwargs):
             guarded = _limited("credentials", view, lambda limiter: _credential_limits(limiter, view, account))
+            _hold_account(_email(account))
             try:
                 return guarded(*args, **kwargs)
             except CREDENTIAL_REFUSALS:
@@ -88,6 +109,57 @@ def signed_in_email() -> str:
 
 def client_ip() -> str:
     return request.remote_addr or "unknown"
+
+
+# --- one check per account at a time -----------------------------------------------------------------
+
+def _hold_account(email: str) -> None:
+    """Take the account's hold for this request, or answer 429 if another check holds it."""
+    key = "idp-hold:" + hashlib.sha256(email.encode()).hexdigest()
+    client = get_redis()
+    if client is not None:
+        lock = Lock(client, key, timeout=HOLD_SECONDS, blocking=False)
+        try:
+            if not lock.acquire():
+                _busy()
+            request.environ[HOLD] = lock
+            return
+        except redis.RedisError:
+            log.warning("credential_hold.redis_unavailable: holding in this process")
+    token = secrets.token_hex(8)
+    with _holds_guard:
+        holds = _local_holds()
+        holder = holds.get(key)
+        if holder is not None and holder[1] > time.monotonic():
+            _busy()
+        holds[key] = (token, time.monotonic() + HOLD_SECONDS)
+    request.environ[HOLD] = (key, token)
+
+
+def _local_holds() -> dict[str, tuple[str, float]]:
+    """This application's holds in this process: account key -> (token, monotonic deadline)."""
+    return current_app.extensions.setdefault("account_holds", {})
+
+
+def _busy():
+    raise TooManyRequests("Another password or code for this account is being checked. Try again in a moment.",
+                          retry_after=1)
+
+
+def release_account_hold(_error=None) -> None:
+    """Teardown: the request and its count are done, the account's next check may run."""
+    hold = request.environ.pop(HOLD, None)
+    if isinstance(hold, Lock):
+        try:
+            hold.release()
+        except redis.RedisError:  # it expired meanwhile, or Redis went away: it expires there
+            log.warning("credential_hold.release_failed")
+    elif hold is not None:
+        key, token = hold
+        with _holds_guard:
+            holds = _local_holds()
+            if holds.get(key, ("",))[0] == token:
+                del holds[key]
 
 
 # --- wiring ------------------------------------------------------------------------------------------

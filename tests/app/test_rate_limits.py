@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import LoginAttempt
+from app.web import limits
 
 from ..helpers import AuthActions
 
@@ -76,3 +77,20 @@ def test_other_pages_are_not_limited_by_login_failures(make_app, make_user):
         auth.login("someone@example.com", "guess password one")
     assert client.get("/login").status_code == 200
     assert client.get("/health").status_code == 200
+
+
+def test_a_busy_account_is_answered_429_for_a_second_and_checks_nothing(app, user):
+    """While another request checks a credential of the account (here: holds it), a sign-in for it
+    answers 429 with Retry-After: 1, as the error page and as problem JSON, and counts nothing."""
+    with app.test_request_context():
+        limits._hold_account(user.email)
+        try:
+            page = AuthActions(app.test_client()).login(user.email, user.password)
+            api = app.test_client().post("/api/v1/auth/login", json={"email": user.email, "password": user.password})
+        finally:
+            limits.release_account_hold()
+    assert page.status_code == 429 and page.headers["Retry-After"] == "1" and "wait 1 second " in page.text
+    assert api.status_code == 429 and api.headers["Retry-After"] == "1"
+    assert api.headers["Content-Type"] == "application/problem+json"
+    assert outcomes(app) == []
+    assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 303

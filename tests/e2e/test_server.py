@@ -5,10 +5,18 @@ import re
 import signal
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import VerificationCode
+from app.services import accounts
+from app.services import verification
 
 from ..helpers import free_port
 from ..helpers import wait_until_up
@@ -86,3 +94,66 @@ def test_the_sign_in_limit_is_exact_across_the_whole_server(server):
                                                       "password": "not a password"}).status_code
                 for n in range(31)]
     assert statuses == [400] * 30 + [429]
+
+
+def in_parallel(count: int, send) -> list[requests.Response]:
+    """``send()`` from ``count`` threads released together by a barrier, each on its own connection."""
+    barrier = threading.Barrier(count)
+
+    def one(_):
+        barrier.wait()
+        return send()
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def test_parallel_wrong_passwords_never_pass_the_account_limit(server):
+    """Waves of 24 simultaneous wrong passwords for one account: at most one is checked at a time,
+    so exactly LOGIN_RATE_LIMIT_ACCOUNT (10) are ever checked (401); the rest answer 429; then the
+    right password does not sign in either."""
+    login = f"{server}/api/v1/auth/login"
+    checked, busy = 0, []
+    for _ in range(12):  # every wave checks at least one password until the account is locked
+        answers = in_parallel(24, lambda: requests.post(
+            login, json={"email": "admin@admin.com", "password": "not the admin password"}))
+        statuses = [answer.status_code for answer in answers]
+        assert set(statuses) <= {401, 429}
+        checked += statuses.count(401)
+        if checked < 10:  # not locked yet: each 429 says the account was busy, try again in a second
+            busy += [answer for answer in answers if answer.status_code == 429]
+        if 401 not in statuses:
+            break
+    assert checked == 10
+    assert busy and all(answer.headers["Retry-After"] == "1" for answer in busy)
+    assert all(answer.headers["Content-Type"] == "application/problem+json" for answer in busy)
+    right = requests.post(login, json={"email": "admin@admin.com", "password": ADMIN_PASSWORD})
+    assert right.status_code == 429 and "Set-Cookie" not in right.headers
+
+
+def test_parallel_wrong_reset_codes_never_pass_the_code_attempts(app, server):
+    """Waves of 20 simultaneous wrong reset codes: the code's stored attempts never exceed
+    CODE_MAX_ATTEMPTS (5), and once they reach it the right code is refused too."""
+    with app.app_context():
+        admin_id = accounts.find_by_email("admin@admin.com").id
+        code = verification.issue(admin_id, "password_reset")
+    wrong = "000000" if code != "000000" else "111111"
+
+    def attempts() -> int:
+        with app.app_context():
+            return db.session.scalar(select(VerificationCode.attempts).where(
+                VerificationCode.user_id == admin_id, VerificationCode.purpose == "password_reset"))
+
+    def reset(guess: str) -> requests.Response:
+        return requests.post(f"{server}/api/v1/auth/password/reset",
+                             json={"email": "admin@admin.com", "code": guess, "password": "a brand new passphrase 42"})
+
+    for _ in range(8):  # every wave checks at least one code until the code is dead
+        statuses = {answer.status_code for answer in in_parallel(20, lambda: reset(wrong))}
+        assert statuses <= {400, 429}
+        assert attempts() <= 5
+        if attempts() == 5:
+            break
+    assert attempts() == 5
+    dead = reset(code)
+    assert dead.status_code == 400 and attempts() == 5
