@@ -35,7 +35,7 @@ from .helpers import require
 from .helpers import reset_postgres
 
 PASSWORD = "correct horse battery staple"
-COLD_CACHES = {"KEY_RING_CHECK_INTERVAL": 0, "CLIENT_CACHE_CHECK_INTERVAL": 0}
+COLD_CACHES = {"KEY_RING_CHECK_INTERVAL": 0, "CLIENT_CACHE_CHECK_INTERVAL": 0, "DENYLIST_SYNC_INTERVAL": 0}
 
 
 @pytest.fixture(scope="session")

@@ -194,7 +194,8 @@ def test_revocation_while_redis_is_unreachable_survives_its_return_with_old_data
     pushes its revocation before it trusts Redis again; a revocation whose process never speaks
     to Redis again reaches the others from the database when their sync falls due."""
     url = redis_proxy.url
-    app, other, departed = make_app(REDIS_URL=url), make_app(REDIS_URL=url), make_app(REDIS_URL=url)
+    synced_every = {"REDIS_URL": url, "DENYLIST_SYNC_INTERVAL": 10}  # the interval is under test here
+    app, other, departed = make_app(**synced_every), make_app(**synced_every), make_app(**synced_every)
     user = make_user()
     browser = app.test_client()
     assert AuthActions(browser).login(user.email, user.password).status_code == 303
