@@ -16,7 +16,6 @@ from . import profile
 from . import sessions
 from . import verification
 from .errors import AccountExists
-from .errors import MessageNotSent
 from .errors import RegistrationClosed
 from .errors import ResendTooSoon
 from .history import Origin
@@ -80,15 +79,13 @@ def _send(user: User, email: str) -> None:
 
 
 def _send_mail(user_id, email: str, purpose: str, template: str, subject: str) -> None:
-    try:
-        mailer.send_code(user_id, email, purpose, template, subject)
-    except MessageNotSent:
-        verification.release_address_window(VERIFY_PURPOSE, email)
-        raise
+    # Mailed after the request; should delivery fail, the address may ask again at once.
+    mailer.send_code(user_id, email, purpose, template, subject,
+                     on_failure=lambda: verification.release_address_window(VERIFY_PURPOSE, email))
 
 
 def send_verification(user: User) -> None:
-    """Mail a verification code to an unverified account (ResendTooSoon, MessageNotSent)."""
+    """Mail a verification code to an unverified account (ResendTooSoon)."""
     _send(user, user.email)
 
 

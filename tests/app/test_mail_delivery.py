@@ -1,0 +1,118 @@
+"""Mail goes out after the request: a slow mail server costs no request anything, so the time an
+answer takes cannot tell whether a message was due (whether an address has an account).
+
+The mail server here holds every message for DELAY seconds before accepting it; each request must
+answer before one such delay has passed, whether it queued a message or not, and the message must
+still arrive. DELAY is far above what a request costs, so this checks where delivery happens, not
+how fast anything is.
+"""
+
+import socket
+import time
+from types import SimpleNamespace
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from ..helpers import AuthActions
+from ..helpers import Mailbox
+from ..helpers import csrf_token
+
+DELAY = 1.5
+API = "/api/v1/auth"
+
+
+@pytest.fixture(scope="module")
+def slow_smtp():
+    mailbox = Mailbox(delay=DELAY)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(mailbox.handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield SimpleNamespace(port=port, mailbox=mailbox)
+    controller.stop()
+
+
+@pytest.fixture
+def slow(make_app, slow_smtp):
+    """An app whose mail server takes DELAY seconds per message, and that server's mailbox."""
+    slow_smtp.mailbox.clear()
+    slow_smtp.mailbox.apps.clear()
+    app = make_app(MAIL_PORT=slow_smtp.port)
+    slow_smtp.mailbox.watch(app)
+    yield SimpleNamespace(app=app, mailbox=slow_smtp.mailbox)
+    slow_smtp.mailbox.apps.clear()
+
+
+def timed(request, *args, **kwargs):
+    started = time.monotonic()
+    response = request(*args, **kwargs)
+    return response, time.monotonic() - started
+
+
+def subjects(mailbox, address):
+    return [message["Subject"] for message in mailbox.to(address)]
+
+
+def test_forgot_answers_before_the_mail_goes_out(slow, make_user):
+    user = make_user()
+    client = slow.app.test_client()
+    for email in (user.email, "nobody@example.com"):
+        response, took = timed(client.post, f"{API}/password/forgot", json={"email": email})
+        assert response.status_code == 202 and response.get_json() == {"status": "sent_if_registered"}
+        assert took < DELAY, f"{email}: {took:.2f} s"
+    assert subjects(slow.mailbox, user.email) == ["Reset your password"]
+    assert slow.mailbox.to("nobody@example.com") == []
+
+
+def test_forgot_page_answers_before_the_mail_goes_out(slow, make_user):
+    user = make_user()
+    client = slow.app.test_client()
+    token = csrf_token(client.get("/password/forgot").text)
+    for email in (user.email, "nobody@example.com"):
+        response, took = timed(client.post, "/password/forgot", data={"csrf_token": token, "email": email})
+        assert response.status_code == 303
+        assert took < DELAY, f"{email}: {took:.2f} s"
+    assert subjects(slow.mailbox, user.email) == ["Reset your password"]
+
+
+def test_verification_resend_answers_before_the_mail_goes_out(slow, make_user):
+    waiting, verified = make_user(verified=False), make_user()
+    client = slow.app.test_client()
+    for email in (waiting.email, verified.email, "nobody@example.com"):
+        response, took = timed(client.post, f"{API}/verify/resend", json={"email": email})
+        assert response.status_code == 202 and response.get_json() == {"status": "sent_if_waiting"}
+        assert took < DELAY, f"{email}: {took:.2f} s"
+    assert subjects(slow.mailbox, waiting.email) == ["Confirm your email address"]
+    assert slow.mailbox.to(verified.email) == []
+
+
+def test_verification_resend_page_answers_before_the_mail_goes_out(slow, make_user):
+    waiting = make_user(verified=False)
+    client = slow.app.test_client()
+    for email in (waiting.email, "nobody@example.com"):
+        token = csrf_token(client.get(f"/verify-email?email={email}").text)
+        response, took = timed(client.post, "/verify-email/resend",
+                               data={"csrf_token": token, "email": email, "next": ""})
+        assert response.status_code == 303 and "Retry-After" not in response.headers
+        assert took < DELAY, f"{email}: {took:.2f} s"
+    assert subjects(slow.mailbox, waiting.email) == ["Confirm your email address"]
+
+
+def test_email_change_answers_before_the_mail_goes_out_for_a_taken_and_a_free_address(slow, make_user):
+    """A taken address gets no code (one mail: the notice), a free one two mails: neither waits."""
+    taker, other, owner = make_user(), make_user(), make_user()
+    for user, new_email in ((taker, owner.email), (other, "free@example.com")):
+        client = slow.app.test_client()
+        assert AuthActions(client).login(user.email, user.password).status_code == 303
+        token = csrf_token(client.get("/logout").text)
+        response, took = timed(client.post, "/api/v1/me/email", json={"email": new_email, "password": user.password},
+                               headers={"X-CSRFToken": token})
+        assert response.status_code == 202 and response.get_json()["pending_email"] == new_email
+        assert took < DELAY, f"{new_email}: {took:.2f} s"
+    notice = "A new email address was requested for your account"
+    assert subjects(slow.mailbox, taker.email) == [notice]
+    assert subjects(slow.mailbox, other.email) == [notice]
+    assert subjects(slow.mailbox, "free@example.com") == ["Confirm your new email address"]
+    assert slow.mailbox.to(owner.email) == []
