@@ -7,13 +7,20 @@ still arrive. DELAY is far above what a request costs, so this checks where deli
 how fast anything is.
 """
 
+import os
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import requests
 from aiosmtpd.controller import Controller
 
+from ..e2e.test_server import free_port
+from ..e2e.test_server import wait_until_up
 from ..helpers import AuthActions
 from ..helpers import Mailbox
 from ..helpers import csrf_token
@@ -116,3 +123,50 @@ def test_email_change_answers_before_the_mail_goes_out_for_a_taken_and_a_free_ad
     assert subjects(slow.mailbox, other.email) == [notice]
     assert subjects(slow.mailbox, "free@example.com") == ["Confirm your new email address"]
     assert slow.mailbox.to(owner.email) == []
+
+
+# --- a stopping process delivers what it queued ------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def environment(backend, slow):
+    """The settings of a separate process on the test database, mailing to the slow server."""
+    settings = {key: str(value) for key, value in backend.config.items() if value}
+    return {**os.environ, **settings, "FLASK_APP": "wsgi", "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(slow.app.config["MAIL_PORT"]), "MAIL_DEFAULT_SENDER": "idp@example.com"}
+
+
+def test_a_command_delivers_its_mail_before_it_exits(environment, slow, make_user):
+    """`flask users set-password` queues the owner's notice and ends at once: the exit waits for it."""
+    user = make_user()
+    done = subprocess.run([BIN / "flask", "users", "set-password", "--email", user.email, "--password",
+                           "plum tractor origami lantern 42"], cwd=ROOT, env=environment, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert [message["Subject"] for message in slow.mailbox.received] == ["Your password was changed"]
+
+
+def test_a_gunicorn_worker_delivers_its_mail_when_stopped(environment, slow, make_user, tmp_path):
+    """SIGTERM right after a reset request: the worker sends the queued code before it exits (a
+    slower mail server here, so that nothing else in the exit could have waited long enough)."""
+    user = make_user()
+    slow.mailbox.handler.delay = 6
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [BIN / "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2", "wsgi:app"],
+            cwd=ROOT, env={**environment, "ISSUER": f"http://127.0.0.1:{port}"}, stdout=output, stderr=output)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}", process, log)
+        response = requests.post(f"http://127.0.0.1:{port}{API}/password/forgot", json={"email": user.email},
+                                 timeout=10)
+        assert response.status_code == 202
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        slow.mailbox.handler.delay = DELAY
+    assert [message["Subject"] for message in slow.mailbox.received] == ["Reset your password"], log.read_text()
