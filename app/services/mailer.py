@@ -28,8 +28,10 @@ from flask_mail import Message
 from ..extensions import mail
 from . import verification
 from .errors import MessageNotSent
+from .errors import ResendTooSoon
 
 log = logging.getLogger(__name__)
+security = logging.getLogger("security")
 outbox = logging.getLogger("mail")
 
 # An idle worker ends after this long; the next mail starts a new one.
@@ -68,6 +70,25 @@ class _Delivery:
         except MessageNotSent:
             if self.on_failure is not None:
                 self.on_failure()
+
+
+class _CodeDelivery(_Delivery):
+    """A code issued and mailed after the request (``send_code_after``)."""
+
+    def __init__(self, to: str, subject: str, template: str, user_id: UUID, purpose: str,
+                 on_failure: Callable[[], None]):
+        super().__init__(to, subject, template, {}, user_id, on_failure)
+        self.purpose = purpose
+
+    def in_background(self) -> None:
+        try:
+            code = verification.issue(self.user_id, self.purpose)
+        except ResendTooSoon:
+            # The code sent moments ago stands; the answer was the same either way.
+            security.info("code.resend_too_soon purpose=%s user_id=%s", self.purpose, self.user_id)
+            return
+        self.context = {"code": code, "expires_in": verification.lifetime_text(self.purpose)}
+        super().in_background()
 
 
 class _Sender:
@@ -174,9 +195,29 @@ def send(to: str, subject: str, template: str, *, user_id: UUID | None = None,
     if wait:
         delivery()
         return
+    _queue(delivery)
+
+
+def _queue(delivery: _Delivery) -> None:
     if not _sender(current_app._get_current_object()).submit(delivery):
         # The answer stays the same: telling the caller would tell whether a message was due.
-        log.error("mail.dropped reason=queue_full template=%s user_id=%s", template, user_id)
+        log.error("mail.dropped reason=queue_full template=%s user_id=%s", delivery.template, delivery.user_id)
+
+
+def send_code_after(user_id: UUID, to: str, purpose: str, template: str, subject: str,
+                    on_failure: Callable[[], None] | None = None) -> None:
+    """Issue a code and mail it, both after the request: for a flow that answers an address anyone
+    can type the same whether or not a code is due (reset request, verification resend).
+
+    The code's row is written by the sender too, so a request for a registered address writes
+    nothing that one for an unknown address does not. Inside the resend window nothing is sent.
+    """
+    def unsent() -> None:
+        verification.unsent(user_id, purpose)
+        if on_failure is not None:
+            on_failure()
+
+    _queue(_CodeDelivery(to, subject, template, user_id, purpose, unsent))
 
 
 def send_code(user_id, to: str, purpose: str, template: str, subject: str, target: str | None = None,
