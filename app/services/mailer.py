@@ -25,6 +25,7 @@ from flask import current_app
 from flask import render_template
 from flask_mail import Message
 
+from ..clock import now
 from ..extensions import mail
 from . import verification
 from .errors import MessageNotSent
@@ -78,11 +79,12 @@ class _CodeDelivery(_Delivery):
     def __init__(self, to: str, subject: str, template: str, user_id: UUID, purpose: str,
                  on_failure: Callable[[], None]):
         super().__init__(to, subject, template, {}, user_id, on_failure)
-        self.purpose = purpose
+        # The code's resend window and lifetime run from the request, however long the queue was.
+        self.purpose, self.requested_at = purpose, now()
 
     def in_background(self) -> None:
         try:
-            code = verification.issue(self.user_id, self.purpose)
+            code = verification.issue(self.user_id, self.purpose, at=self.requested_at)
         except ResendTooSoon:
             # The code sent moments ago stands; the answer was the same either way.
             security.info("code.resend_too_soon purpose=%s user_id=%s", self.purpose, self.user_id)
