@@ -114,6 +114,10 @@ def load_settings(env: Mapping[str, str]) -> dict:
         "MAIL_USERNAME": _str(env, "MAIL_USERNAME", None),
         "MAIL_PASSWORD": _str(env, "MAIL_PASSWORD", None),
         "MAIL_DEFAULT_SENDER": _str(env, "MAIL_DEFAULT_SENDER", "no-reply@localhost"),
+        # Mail goes out after the request, from a queue of at most MAIL_QUEUE_SIZE messages per
+        # process; at exit the process waits up to MAIL_FLUSH_TIMEOUT seconds for what is queued.
+        "MAIL_QUEUE_SIZE": _int(env, "MAIL_QUEUE_SIZE", 1000, 1),
+        "MAIL_FLUSH_TIMEOUT": _int(env, "MAIL_FLUSH_TIMEOUT", 10, 0),
         # The super admin `flask bootstrap` creates; unset password: generated, printed once.
         "SUPERADMIN_EMAIL": (_str(env, "SUPERADMIN_EMAIL", "admin@admin.com") or "").lower(),
         "SUPERADMIN_PASSWORD": _str(env, "SUPERADMIN_PASSWORD", None),

@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.extensions import db
 from app.services import accounts
+from app.services import mailer
 from app.services import notices
 from oauth import clients
 
@@ -67,13 +68,13 @@ def backend(request, tmp_path_factory, secrets_config):
 @pytest.fixture(scope="session")
 def smtp_server():
     """A real SMTP server (aiosmtpd) on loopback for the whole run."""
-    handler = Mailbox()
+    mailbox = Mailbox()
     with socket.socket() as probe:  # aiosmtpd checks its own port at start, so it needs a real one
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller = Controller(mailbox.handler, hostname="127.0.0.1", port=port)
     controller.start()
-    yield SimpleNamespace(port=port, mailbox=handler)
+    yield SimpleNamespace(port=port, mailbox=mailbox)
     controller.stop()
 
 
@@ -100,9 +101,14 @@ def make_app(backend, smtp_server):
         app = create_app(config)
         app.config["TESTING"] = True
         built.append(app)
+        smtp_server.mailbox.watch(app)
         return app
 
     yield factory
+    # Mail still on its way is delivered before the tables go (and never lands in the next test).
+    for app in built:
+        assert mailer.wait_until_idle(app, timeout=30), "mail still pending after 30 s"
+    smtp_server.mailbox.apps.clear()
     if built:
         with built[0].app_context():
             _empty_tables()

@@ -13,6 +13,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from app.services import mailer
 from oauth.clients import DEFAULT_SCOPE
 
 CI = os.environ.get("CI", "").lower() == "true"
@@ -174,20 +175,49 @@ class AuthorizationRequest:
         return query
 
 
-class Mailbox:
-    """Messages received by the test SMTP server (aiosmtpd), newest last."""
+class Receiver:
+    """The aiosmtpd handler: keeps each message, after ``delay`` seconds (a slow mail server)."""
 
-    def __init__(self):
-        self.messages = []
+    def __init__(self, received: list, delay: float = 0):
+        self.received, self.delay = received, delay
 
     async def handle_DATA(self, server, session, envelope):
+        import asyncio
         from email import message_from_bytes
         from email import policy
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        await asyncio.sleep(self.delay)
+        self.received.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted for delivery"
 
+
+class Mailbox:
+    """Messages received by the test SMTP server (aiosmtpd, through ``handler``), newest last.
+
+    The server mails after the request, from a background sender: reading the messages first waits
+    until every watched application has delivered (or failed) all it queued, so "no mail" is known
+    for certain and a message that is still on its way is never missed.
+    """
+
+    def __init__(self, delay: float = 0):
+        self.received = []
+        self.apps = []
+        self.handler = Receiver(self.received, delay)
+
+    def watch(self, app) -> None:
+        self.apps.append(app)
+
+    def settle(self) -> None:
+        """Wait for the watched applications' pending mail."""
+        for app in self.apps:
+            assert mailer.wait_until_idle(app, timeout=30), "mail still pending after 30 s"
+
+    @property
+    def messages(self) -> list:
+        self.settle()
+        return self.received
+
     def clear(self):
-        self.messages.clear()
+        self.received.clear()
 
     def to(self, address: str) -> list:
         return [message for message in self.messages if message["To"] == address]

@@ -121,7 +121,7 @@ def login():
             try:
                 onboarding.resend_verification(email)
             except DomainError:
-                pass  # a code went out moments ago, or mail is down: the answer below still holds
+                pass  # a code went out moments ago: the answer below still holds
             return problem(403, "Forbidden", refusal.public_message, reason="email_not_verified")
         raise
     return _signed_in(session, token)

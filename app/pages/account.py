@@ -22,7 +22,6 @@ from ..services.account_errors import EmailChangeRefused
 from ..services.account_errors import InvalidFields
 from ..services.account_errors import WrongPassword
 from ..services.errors import CodeRejected
-from ..services.errors import MessageNotSent
 from ..services.errors import NotFound
 from ..services.errors import PasswordRejected
 from ..services.errors import ResendTooSoon
@@ -178,9 +177,6 @@ def email_submit():
         flash(refusal.public_message, "error")
         response_body, status = again(429)
         return response_body, status, {"Retry-After": str(refusal.retry_after)}
-    except MessageNotSent as refusal:
-        flash(refusal.public_message, "error")
-        return again(503)
     flash(f"We sent a code to {address}. Enter it below to confirm the new address; until then your "
           "account keeps its current address.", "info")
     return redirect(url_for("account.email_confirm"))

@@ -75,7 +75,7 @@ def _to_email_verification(form):
     try:
         onboarding.resend_verification(form.email.data)
         flash("Your email address is not verified yet. We sent you a code: enter it to continue.", "info")
-    except (ResendTooSoon, MessageNotSent) as problem:
+    except ResendTooSoon as problem:
         flash(f"Your email address is not verified yet. {problem.public_message}", "error")
     return redirect(url_for("onboarding.verify", email=form.email.data.strip().lower(),
                             next=local_path_or(form.next.data, "") or None))

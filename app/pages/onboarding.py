@@ -15,7 +15,6 @@ from ..services.account_errors import InvalidFields
 from ..services.errors import CodeRejected
 from ..services.errors import DomainError
 from ..services.errors import InvalidInput
-from ..services.errors import MessageNotSent
 from ..services.errors import PasswordRejected
 from ..services.errors import ResendTooSoon
 from ..web.limits import credential_refused
@@ -67,7 +66,7 @@ def register_submit():
     except InvalidInput as refusal:
         form.email.errors.append(refusal.public_message)
         return render_template("auth/register.html", form=form), 400
-    except (MessageNotSent, ResendTooSoon) as problem:
+    except ResendTooSoon as problem:
         flash(problem.public_message, "error")
         email = form.email.data.strip().lower()
     else:
@@ -108,9 +107,9 @@ def verify_resend():
     try:
         onboarding.resend_verification(form.email.data)
         flash("If that address has an account waiting for confirmation, a new code is on its way.", "info")
-    except (ResendTooSoon, MessageNotSent) as problem:
+    except ResendTooSoon as problem:
         flash(problem.public_message, "error")
-        return _to_verify(form, retry_after=getattr(problem, "retry_after", None))
+        return _to_verify(form, retry_after=problem.retry_after)
     return _to_verify(form)
 
 
@@ -132,11 +131,7 @@ def forgot_submit():
     form = ForgotForm()
     if not form.validate_on_submit():
         return render_template("auth/forgot.html", form=form), 400
-    try:
-        recovery.request_reset(form.email.data)
-    except MessageNotSent as problem:
-        flash(problem.public_message, "error")
-        return render_template("auth/forgot.html", form=form), 503
+    recovery.request_reset(form.email.data)
     # The same answer whether or not the address has an account.
     flash("If that address has an account, we sent it a code to reset the password.", "info")
     return redirect(url_for("onboarding.reset", email=form.email.data.strip().lower()))

@@ -16,7 +16,6 @@ from . import profile
 from . import sessions
 from . import verification
 from .errors import AccountExists
-from .errors import MessageNotSent
 from .errors import RegistrationClosed
 from .errors import ResendTooSoon
 from .history import Origin
@@ -80,16 +79,9 @@ def _send(user: User, email: str) -> None:
 
 
 def _send_mail(user_id, email: str, purpose: str, template: str, subject: str) -> None:
-    try:
-        mailer.send_code(user_id, email, purpose, template, subject)
-    except MessageNotSent:
-        verification.release_address_window(VERIFY_PURPOSE, email)
-        raise
-
-
-def send_verification(user: User) -> None:
-    """Mail a verification code to an unverified account (ResendTooSoon, MessageNotSent)."""
-    _send(user, user.email)
+    # Mailed after the request; should delivery fail, the address may ask again at once.
+    mailer.send_code(user_id, email, purpose, template, subject,
+                     on_failure=lambda: verification.release_address_window(VERIFY_PURPOSE, email))
 
 
 def resend_verification(email: str) -> None:
@@ -101,10 +93,11 @@ def resend_verification(email: str) -> None:
     verification.hold_address_window(VERIFY_PURPOSE, email or "")
     user = accounts.find_by_email(email) if email and len(email) <= 254 else None
     if user is not None and user.is_active and not user.email_verified:
-        try:
-            send_verification(user)
-        except ResendTooSoon:
-            pass  # the account's own code window (from a sign-in) still runs: that code stands
+        # Issued and mailed after the request, so it costs what any other address costs; inside the
+        # account's own code window (a sign-in sent one) nothing goes out and that code stands.
+        address = user.email
+        mailer.send_code_after(user.id, address, VERIFY_PURPOSE, "verify_email", VERIFY_SUBJECT,
+                               on_failure=lambda: verification.release_address_window(VERIFY_PURPOSE, address))
 
 
 def verify_email(email: str, code: str, origin: Origin):

@@ -16,7 +16,6 @@ from . import events
 from . import mailer
 from . import sessions
 from .account_errors import WrongPassword
-from .errors import MessageNotSent
 from .errors import NotFound
 from .errors import PasswordRejected
 
@@ -149,11 +148,8 @@ def set_password(user: User, new_password, via: str, keep: UUID | None = None,
     ended = sessions.end_all_for(user.id, keep=keep)
     events.credentials_revoked.send(user.id)
     security.info("password.changed user_id=%s via=%s sessions_ended=%d", user.id, via, ended)
-    try:
-        mailer.send(user.email, "Your password was changed", "password_changed",
-                    signed_out="your other sessions were signed out" if keep else "every session was signed out")
-    except MessageNotSent:  # the change stands; the mailer logged the failure
-        pass
+    mailer.send(user.email, "Your password was changed", "password_changed", user_id=user.id,
+                signed_out="your other sessions were signed out" if keep else "every session was signed out")
     return ended
 
 

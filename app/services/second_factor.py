@@ -15,12 +15,16 @@ security = logging.getLogger("security")
 
 
 def send(user_id: UUID) -> None:
-    """Mail a sign-in code (ResendTooSoon inside the window, MessageNotSent on failure)."""
+    """Send a sign-in code (ResendTooSoon inside the window, MessageNotSent on failure).
+
+    The mail goes out inside the request: the password was right, so the answer may say that the
+    code could not be sent, which helps the person waiting for it and reveals nothing.
+    """
     user = db.session.get(User, user_id)
     if mobile.sends_second_factor(user):
         mobile.send_second_factor(user)
     else:
-        mailer.send_code(user.id, user.email, "email_2fa", "login_code", "Your sign-in code")
+        mailer.send_code(user.id, user.email, "email_2fa", "login_code", "Your sign-in code", wait=True)
 
 
 def set_two_factor(user_id: UUID, enabled: bool, password: str | None = None) -> User:

@@ -64,10 +64,13 @@ def _latest(user_id: UUID, purpose: str) -> VerificationCode | None:
         .order_by(VerificationCode.created_at.desc()).limit(1))
 
 
-def issue(user_id: UUID, purpose: str, target: str | None = None) -> str:
-    """A new code for ``purpose``; the previous one dies. ResendTooSoon inside the resend window."""
+def issue(user_id: UUID, purpose: str, target: str | None = None, at: datetime | None = None) -> str:
+    """A new code for ``purpose``; the previous one dies. ResendTooSoon inside the resend window.
+
+    ``at`` is when it was asked for, if earlier than now (issued by the background mail sender).
+    """
     config = current_app.config
-    at = now()
+    at = at or now()
     latest = _latest(user_id, purpose)
     if latest is not None and latest.sent_at is not None:
         wait = (latest.sent_at + timedelta(seconds=config["CODE_RESEND_WINDOW"]) - at).total_seconds()
