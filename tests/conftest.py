@@ -9,7 +9,6 @@ service fails the run.
 
 import os
 import secrets
-import socket
 import threading
 from datetime import datetime
 from datetime import timezone
@@ -19,7 +18,6 @@ import pytest
 import redis
 import sqlalchemy as sa
 import time_machine
-from aiosmtpd.controller import Controller
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
@@ -34,6 +32,7 @@ from .helpers import AuthActions
 from .helpers import Mailbox
 from .helpers import require
 from .helpers import reset_postgres
+from .helpers import start_smtp
 
 PASSWORD = "correct horse battery staple"
 COLD_CACHES = {"KEY_RING_CHECK_INTERVAL": 0, "CLIENT_CACHE_CHECK_INTERVAL": 0, "DENYLIST_SYNC_INTERVAL": 0}
@@ -69,11 +68,7 @@ def backend(request, tmp_path_factory, secrets_config):
 def smtp_server():
     """A real SMTP server (aiosmtpd) on loopback for the whole run."""
     mailbox = Mailbox()
-    with socket.socket() as probe:  # aiosmtpd checks its own port at start, so it needs a real one
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(mailbox.handler, hostname="127.0.0.1", port=port)
-    controller.start()
+    controller, port = start_smtp(mailbox)
     yield SimpleNamespace(port=port, mailbox=mailbox)
     controller.stop()
 

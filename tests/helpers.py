@@ -348,6 +348,16 @@ def set_on_the_command_line(app, client, user, mailbox):
                                               "--password", NEW_PASSWORD])
 
 
+def start_smtp(mailbox: "Mailbox"):
+    """A real SMTP server (aiosmtpd) on a free loopback port delivering into ``mailbox``; the
+    controller (stop it) and the port. aiosmtpd checks its own port at start, so it needs a real one."""
+    from aiosmtpd.controller import Controller
+    port = free_port()
+    controller = Controller(mailbox.handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, port
+
+
 # --- real servers -------------------------------------------------------------------------------------
 
 def free_port() -> int:

@@ -8,7 +8,6 @@ how fast anything is.
 """
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +17,6 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from aiosmtpd.controller import Controller
 from sqlalchemy import event
 from sqlalchemy import select
 
@@ -29,6 +27,7 @@ from ..helpers import AuthActions
 from ..helpers import Mailbox
 from ..helpers import csrf_token
 from ..helpers import free_port
+from ..helpers import start_smtp
 from ..helpers import wait_until_up
 
 DELAY = 1.5
@@ -39,11 +38,7 @@ API = "/api/v1/auth"
 @pytest.fixture(scope="module")
 def slow_smtp():
     mailbox = Mailbox(delay=DELAY)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(mailbox.handler, hostname="127.0.0.1", port=port)
-    controller.start()
+    controller, port = start_smtp(mailbox)
     yield SimpleNamespace(port=port, mailbox=mailbox)
     controller.stop()
 

@@ -71,6 +71,18 @@ def test_deeply_nested_json_is_a_400_on_the_account_api(app, user):
 BIG = b"x" * (2 * 1024 * 1024)
 
 
+def assert_area_error(response, status: int, shape: str) -> None:
+    """``status`` in the family of the request's area: problem JSON, the HTML page, or OAuth JSON."""
+    assert response.status_code == status, response.text
+    if shape == "problem":
+        assert response.headers["Content-Type"] == "application/problem+json"
+        assert response.get_json()["status"] == status
+    elif shape == "page":
+        assert response.headers["Content-Type"].startswith("text/html")
+    else:
+        assert response.get_json()["error"] == "invalid_request"
+
+
 @pytest.mark.parametrize("path, content_type, shape", [
     ("/api/v1/auth/login", "application/json", "problem"),
     ("/api/v1/auth/register", "application/json", "problem"),
@@ -79,15 +91,7 @@ BIG = b"x" * (2 * 1024 * 1024)
 ], ids=["api-login", "api-register", "login-page", "token"])
 def test_a_body_over_the_size_limit_is_413_in_the_area_format(client, path, content_type, shape):
     """MAX_CONTENT_LENGTH (1 MiB): a 2 MB body is refused before it is read."""
-    response = client.post(path, data=BIG, content_type=content_type)
-    assert response.status_code == 413
-    if shape == "problem":
-        assert response.headers["Content-Type"] == "application/problem+json"
-        assert response.get_json()["status"] == 413
-    elif shape == "page":
-        assert response.headers["Content-Type"].startswith("text/html")
-    else:
-        assert response.get_json()["error"] == "invalid_request"
+    assert_area_error(client.post(path, data=BIG, content_type=content_type), 413, shape)
 
 
 @pytest.mark.parametrize("method, path, kwargs, shape", [
@@ -101,14 +105,7 @@ def test_a_body_over_the_size_limit_is_413_in_the_area_format(client, path, cont
 ], ids=["logout-query", "revoke-form", "token-form", "handle-path", "api-json", "api-json-key", "login-form"])
 def test_a_nul_character_is_a_400_in_the_area_format(client, method, path, kwargs, shape):
     """PostgreSQL refuses NUL in text (a 500 once): refused at the edge, in the area's error format."""
-    response = client.open(path, method=method, **kwargs)
-    assert response.status_code == 400, response.text
-    if shape == "problem":
-        assert response.headers["Content-Type"] == "application/problem+json"
-    elif shape == "page":
-        assert response.headers["Content-Type"].startswith("text/html")
-    else:
-        assert response.get_json()["error"] == "invalid_request"
+    assert_area_error(client.open(path, method=method, **kwargs), 400, shape)
 
 
 @pytest.mark.parametrize("host", ["a..b", "a" * 64 + ".com", "h\u00e9.example", "localhost:port"],
@@ -119,14 +116,7 @@ def test_a_nul_character_is_a_400_in_the_area_format(client, method, path, kwarg
 def test_an_unreadable_host_is_a_400_in_the_area_format(client, host, path, shape):
     """A Host the router cannot encode (it raised before any error handler: a bare 500) is a 400."""
     method = "POST" if path == "/oauth/token" else "GET"
-    response = client.open(path, method=method, environ_overrides={"HTTP_HOST": host})
-    assert response.status_code == 400, response.text
-    if shape == "problem":
-        assert response.headers["Content-Type"] == "application/problem+json"
-    elif shape == "page":
-        assert response.headers["Content-Type"].startswith("text/html")
-    else:
-        assert response.get_json()["error"] == "invalid_request"
+    assert_area_error(client.open(path, method=method, environ_overrides={"HTTP_HOST": host}), 400, shape)
 
 
 # --- mail-sending views ----------------------------------------------------------------------------
