@@ -1,4 +1,5 @@
-"""Request input: a size limit on every endpoint, a nesting limit on JSON, no NUL characters.
+"""Request input: a size limit on every endpoint, a nesting limit on JSON, no NUL characters, no
+lone surrogates in JSON strings.
 
 Python's JSON decoder recurses once per nesting level: ``[`` x 100000 raised RecursionError
 wherever a body was parsed (a 500, and inside a rate limiter's key function a fallback that
@@ -41,18 +42,32 @@ def unacceptable(value, limit: int) -> str | None:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if NUL in item:
-                return "JSON strings must not contain NUL characters"
+            problem = _bad_text(item)
+            if problem:
+                return f"JSON strings {problem}"
             continue
         if isinstance(item, dict):
-            if any(NUL in key for key in item):
-                return "JSON keys must not contain NUL characters"
+            problem = next((found for found in map(_bad_text, item) if found), None)
+            if problem:
+                return f"JSON keys {problem}"
             item = item.values()
         elif not isinstance(item, list):
             continue
         if depth > limit:
             return "JSON nested too deeply"
         stack.extend((child, depth + 1) for child in item)
+    return None
+
+
+def _bad_text(text: str) -> str | None:
+    """Why a decoded JSON string is not text we take: a NUL, or half of a UTF-16 surrogate pair
+    (JSON may escape one, ``\\ud800``, yet it is no Unicode text: hashing and encoding it fail)."""
+    if NUL in text:
+        return "must not contain NUL characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be Unicode text (a lone surrogate escape is not)"
     return None
 
 

@@ -108,6 +108,20 @@ def test_a_nul_character_is_a_400_in_the_area_format(client, method, path, kwarg
     assert_area_error(client.open(path, method=method, **kwargs), 400, shape)
 
 
+@pytest.mark.parametrize("path, body", [
+    ("/api/v1/auth/login", '{"email": "nobody@example.com", "password": "\\udfff"}'),
+    ("/api/v1/auth/login", '{"email": "\\ud800@example.com", "password": "x"}'),
+    ("/api/v1/auth/password/forgot", '{"email": "\\udfff"}'),
+    ("/api/v1/auth/password/reset", '{"email": "nobody@example.com", "code": "\\ud800", "password": "x"}'),
+    ("/api/v1/auth/verify/resend", '{"email": "\\udc00"}'),
+], ids=["login-password", "login-email", "forgot", "reset-code", "resend"])
+def test_a_lone_surrogate_in_json_is_a_400(client, path, body):
+    """JSON may escape half a UTF-16 pair (\\ud800): no Unicode text, and it once broke hashing
+    and keys into 500s for unknown accounts only (an enumeration oracle). Refused as malformed."""
+    response = client.post(path, data=body, content_type="application/json")
+    assert_area_error(response, 400, "problem")
+
+
 @pytest.mark.parametrize("host", ["a..b", "a" * 64 + ".com", "h\u00e9.example", "localhost:port"],
                          ids=["empty-label", "long-label", "non-ascii", "bad-port"])
 @pytest.mark.parametrize("path, shape", [
