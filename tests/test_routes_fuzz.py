@@ -39,7 +39,7 @@ LONE_SURROGATES = (b'{"email": "\\udfff@example.com", "password": "\\ud800", "co
                    b'"token": "\\udfff", "\\ud800": 1}')
 NASTY_TEXT = ["\t", '"', "\\", "\x00", "\x1f\x7f", "é", "\u202e", "%", "%zz", "a" * 5000, "../..", "\ud7ff",
               "javascript:alert(1)", "https://evil.example/cb", "-1", "1e309", "null", "[]", "{}"]
-UNREADABLE_HOSTS = ["a..b", "a" * 64 + ".com", "h\u00e9.example", "localhost:port"]
+UNREADABLE_HOSTS = ["a..b", "a" * 64 + ".com", "h\u00e9.example", "localhost:port", "localhost:99999", "[zz]:80"]
 NASTY_HEADERS = [
     {"Authorization": "Basic " + base64.b64encode(b"\xff\xfe:\xc3(").decode()},
     {"Authorization": "Basic !!!not-base64"},

@@ -1,4 +1,4 @@
-"""A Host header the router cannot read is a 400, in the area's format.
+"""A Host header that is no host name is a 400, in the area's format.
 
 Werkzeug's router encodes the request's host name with IDNA; a name it cannot encode (an empty
 label as in ``a..b``, a label over 63 characters, non-ASCII) raised UnicodeError before Flask's
@@ -8,30 +8,31 @@ place of an unreadable one and marks the request, and ``refuse_unreadable_host``
 a 400 through the usual error handlers. The request reaches no view.
 """
 
+import ipaddress
+import re
 from urllib.parse import urlsplit
 
 from flask import request
 from werkzeug.exceptions import BadRequest
 
 MARK = "idp.unreadable_host"
+# Dot-separated labels of letters, digits and inner hyphens, 1 to 63 each (IPv4 addresses match too).
+HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?", re.ASCII)
 
 
 def readable(host: str) -> bool:
-    """Whether the router can use ``host`` (a name or address, an optional numeric port)."""
-    if not host or not host.isascii() or not host.isprintable():
-        return False
+    """Whether ``host`` is a host name (RFC 1123 labels) or an IP literal, with an optional port."""
     name, port = host, ""
-    if ":" in host and not host.endswith("]"):  # a port follows the last colon ("[::1]:5000")
+    if not host.endswith("]") and ":" in host:  # a port follows the last colon ("[::1]:5000")
         name, _, port = host.rpartition(":")
-        if not port.isdigit():
+        if not port.isdigit() or not port.isascii() or int(port) > 65535:
             return False
-    if name.startswith("["):  # an IPv6 literal
-        return name.endswith("]")
-    try:
-        name.encode("idna")
-    except UnicodeError:
-        return False
-    return bool(name)
+    if name.startswith("[") and name.endswith("]"):
+        try:
+            return ipaddress.ip_address(name[1:-1]).version == 6
+        except ValueError:
+            return False
+    return HOST_NAME.fullmatch(name) is not None and len(name) <= 253
 
 
 class HostCheck:

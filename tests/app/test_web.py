@@ -122,13 +122,16 @@ def test_a_lone_surrogate_in_json_is_a_400(client, path, body):
     assert_area_error(response, 400, "problem")
 
 
-@pytest.mark.parametrize("host", ["a..b", "a" * 64 + ".com", "h\u00e9.example", "localhost:port"],
-                         ids=["empty-label", "long-label", "non-ascii", "bad-port"])
+@pytest.mark.parametrize("host", ["a..b", "a" * 64 + ".com", "h\u00e9.example", "localhost:port", "localhost:99999",
+                                  "a b", "[zz]:80", "localhost:5000:1", "-a.com", "%2e.com"],
+                         ids=["empty-label", "long-label", "non-ascii", "bad-port", "port-out-of-range", "space",
+                              "bad-ipv6", "two-ports", "leading-hyphen", "percent"])
 @pytest.mark.parametrize("path, shape", [
     ("/login", "page"), ("/api/v1/me", "problem"), ("/oauth/token", "oauth"), ("/oauth/authorize", "page"),
 ], ids=["page", "api", "token", "authorize"])
 def test_an_unreadable_host_is_a_400_in_the_area_format(client, host, path, shape):
-    """A Host the router cannot encode (it raised before any error handler: a bare 500) is a 400."""
+    """A Host that is no host name is a 400 (one the router cannot encode raised before any error
+    handler: a bare 500)."""
     method = "POST" if path == "/oauth/token" else "GET"
     assert_area_error(client.open(path, method=method, environ_overrides={"HTTP_HOST": host}), 400, shape)
 
