@@ -37,16 +37,17 @@ OUTAGES = (OperationalError, DisconnectionError, redis.ConnectionError, redis.Ti
 RETRY_AFTER_OUTAGE = "5"
 
 
-def register_shape(app: Flask, path_prefix: str, render) -> None:
-    """Let a package shape the errors under a path its own way (OAuth endpoints: RFC 6749 JSON)."""
-    app.extensions.setdefault("error_shapes", []).append((path_prefix, render))
+def register_shape(app: Flask, path_prefix: str, render, when=None) -> None:
+    """Let a package shape the errors under a path its own way (OAuth endpoints: RFC 6749 JSON);
+    ``when``, if given, must also hold for the request."""
+    app.extensions.setdefault("error_shapes", []).append((path_prefix, render, when))
 
 
 def render_error(error: HTTPException) -> Response:
     """The error as problem JSON or as the shared error page, keeping its headers (Allow...)."""
     status = error.code or 500
-    for prefix, render in current_app.extensions.get("error_shapes", ()):
-        if request.path.startswith(prefix):
+    for prefix, render, when in current_app.extensions.get("error_shapes", ()):
+        if request.path.startswith(prefix) and (when is None or when()):
             return render(error)
     # A busy account's 429 carries its own short wait; a breached limit's lasts until its window resets.
     wait = (getattr(error, "retry_after", None) or _wait_seconds()) if status == 429 else None

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from flask import current_app
 from flask import jsonify
+from flask import request
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(cli.clients)
     for path in views.JSON_ENDPOINTS:
         errors.register_shape(app, path, _oauth_error)
+    # A path under /oauth/ that no route took (404, 405): a client's mistake, answered as one.
+    errors.register_shape(app, "/oauth/", _oauth_error, when=lambda: request.url_rule is None)
     if not _is_secure_issuer(app.config["ISSUER"]):
         log.warning("ISSUER %s is plain http on a host that is not loopback: the OAuth endpoints will refuse "
                     "every request with invalid_request (https is required). Serve the issuer over https, or set "

@@ -209,3 +209,23 @@ def test_a_repeated_client_id_or_redirect_uri_is_an_error_page(client, make_clie
     response = client.get(request.url + "&" + urlencode([(name, request.params[name])]))
     assert response.status_code == 400 and "Location" not in response.headers
     assert re.search("invalid_request", response.text)
+
+
+@pytest.mark.parametrize("method, path, status", [
+    ("GET", "/oauth/nonexistent", 404),
+    ("GET", "/oauth/%00", 400),
+    ("PUT", "/oauth/authorize", 405),
+    ("DELETE", "/oauth/authorize/some-handle", 405),
+], ids=["unknown-path", "nul-path", "authorize-put", "handle-delete"])
+def test_a_path_under_oauth_that_no_route_takes_is_oauth_error_json(client, method, path, status):
+    """A client's mistake under /oauth/ is answered like the protocol endpoints answer theirs."""
+    response = client.open(path, method=method)
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    assert response.get_json()["error"] == "invalid_request"
+
+
+def test_the_authorization_pages_keep_their_html_errors(client):
+    """A routed page under /oauth/ still shows the error page (no redirect to an unverified URI)."""
+    response = client.get("/oauth/authorize?client_id=unknown")
+    assert response.status_code == 400 and response.mimetype == "text/html"
