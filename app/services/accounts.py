@@ -9,6 +9,7 @@ from email_validator import EmailNotValidError
 from email_validator import validate_email
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -64,6 +65,26 @@ def active_user(user_id: UUID | str) -> User | None:
         return None
     user = db.session.get(User, user_id)
     return user if user is not None and user.is_active else None
+
+
+def lock(user_id: UUID) -> User | None:
+    """Take the account's row for the rest of the caller's unit of work and return it, read
+    again (None if it is gone).
+
+    Every unit of work that issues or revokes a user's tokens starts here, so a revocation and
+    an issuance for the same user run one after the other and the second sees what the first
+    committed. PostgreSQL: ``SELECT ... FOR UPDATE``, and each later statement of the
+    transaction reads what committed before the lock was granted. SQLite ignores FOR UPDATE, so
+    a write that changes nothing takes the database's write lock (waiting for another writer);
+    the driver opens its transaction at that first write, so what is read afterwards is read
+    under the lock.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(User).where(User.id == user_id).values(id=User.id)
+                           .execution_options(synchronize_session=False))
+        return db.session.get(User, user_id, populate_existing=True)
+    return db.session.scalar(select(User).where(User.id == user_id).with_for_update()
+                             .execution_options(populate_existing=True))
 
 
 def require_active(user_id) -> User:
