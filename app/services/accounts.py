@@ -73,17 +73,19 @@ def lock(user_id: UUID) -> User | None:
 
     Every unit of work that issues or revokes a user's tokens starts here, so a revocation and
     an issuance for the same user run one after the other and the second sees what the first
-    committed. PostgreSQL: ``SELECT ... FOR UPDATE``, and each later statement of the
-    transaction reads what committed before the lock was granted. SQLite ignores FOR UPDATE, so
-    a write that changes nothing takes the database's write lock (waiting for another writer);
-    the driver opens its transaction at that first write, so what is read afterwards is read
-    under the lock.
+    committed. PostgreSQL: ``SELECT ... FOR NO KEY UPDATE``; every later statement of the
+    transaction (read committed) sees what the previous holder committed. SQLite ignores row
+    locks, so a write that changes nothing takes the database's write lock (waiting for another
+    writer); the driver opens its transaction at that first write, so what is read afterwards
+    is read under the lock.
     """
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.execute(update(User).where(User.id == user_id).values(id=User.id)
                            .execution_options(synchronize_session=False))
         return db.session.get(User, user_id, populate_existing=True)
-    return db.session.scalar(select(User).where(User.id == user_id).with_for_update()
+    # FOR NO KEY UPDATE: as exclusive among lockers as FOR UPDATE, but rows that only refer to
+    # the account (a sign-in's session, its history) are still written meanwhile.
+    return db.session.scalar(select(User).where(User.id == user_id).with_for_update(key_share=True)
                              .execution_options(populate_existing=True))
 
 
