@@ -80,7 +80,8 @@ def lock(user_id: UUID) -> User | None:
     is read under the lock.
     """
     if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(User).where(User.id == user_id).values(id=User.id)
+        # updated_at named too, so its onupdate default does not stamp the account as changed.
+        db.session.execute(update(User).where(User.id == user_id).values(id=User.id, updated_at=User.updated_at)
                            .execution_options(synchronize_session=False))
         return db.session.get(User, user_id, populate_existing=True)
     # FOR NO KEY UPDATE: as exclusive among lockers as FOR UPDATE, but rows that only refer to
