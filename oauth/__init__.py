@@ -120,7 +120,7 @@ def _session_from_token(token: str):
 def _on_sessions_ended(user_id, session_ids):
     if "oauth_server" in current_app.extensions:
         from . import tokens
-        tokens.revoke_for_sessions(session_ids)
+        tokens.revoke_for_sessions(user_id, session_ids)
 
 
 def _on_credentials_revoked(user_id):

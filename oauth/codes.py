@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from app.clock import now
 from app.extensions import db
+from app.services import accounts
 from app.services import sessions
 
 from . import tokens
@@ -44,12 +45,17 @@ def consume(value: str, application: Application) -> AuthorizationCode | None:
     code, so one that a sign-out, a new password or a withdrawn grant expired meanwhile
     (``tokens.revoke_for_sessions``, ``revoke_for_user``) is refused too. A used code presented
     again revokes what its first use issued (RFC 6749 §4.1.2).
+
+    The user's row is locked first (``accounts.lock``): a withdrawal, a new password or an
+    ended session either committed before, and is seen by what is read after the lock, or
+    waits for this exchange's commit and revokes the tokens it issued.
     """
     if not value or len(value) > 128:
         return None
     code = db.session.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == tokens.digest(value)))
     if code is None or code.application_id != application.id:
         return None
+    user = accounts.lock(code.user_id)
     at = now()
     won = db.session.execute(
         update(AuthorizationCode)
@@ -66,6 +72,10 @@ def consume(value: str, application: Application) -> AuthorizationCode | None:
     # A code lives no longer than the sign-in session that authorized it (ended, or past its
     # absolute limit), even if nothing expired it: RFC 6749 §5.2, a revoked grant is invalid_grant.
     if code.session_id is not None and not sessions.is_open(code.session_id, at):
+        db.session.rollback()
+        return None
+    # RFC 6749 §5.2: a grant the user withdrew, or an account deactivated meanwhile, is invalid_grant.
+    if user is None or not user.is_active or not tokens.consented(code.user_id, application.id):
         db.session.rollback()
         return None
     return code

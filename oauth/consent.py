@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from app.clock import now
 from app.extensions import db
+from app.services import accounts
 
 from . import tokens
 from .models import Application
@@ -67,16 +68,22 @@ def list_for(user_id: uuid.UUID) -> list[tuple[UserApplication, Application]]:
 
 
 def revoke(user_id: uuid.UUID, client_id: str) -> bool:
-    """Withdraw a grant; that application's tokens for the user stop working. False if none."""
+    """Withdraw a grant; that application's tokens for the user stop working. False if none.
+
+    One unit of work under the user's lock (``accounts.lock``): an exchange or a refresh for
+    the user either committed before, and its tokens are revoked here, or waits and finds the
+    grant withdrawn.
+    """
+    accounts.lock(user_id)
     row = db.session.execute(
         select(UserApplication, Application)
         .join(Application, Application.id == UserApplication.application_id)
         .where(UserApplication.user_id == user_id, Application.client_id == client_id,
                UserApplication.revoked_at.is_(None))).first()
     if row is None:
+        db.session.rollback()  # releases the lock
         return False
     grant, application = row
     grant.revoked_at = grant.updated_at = now()
-    db.session.commit()
-    tokens.revoke_for_user(user_id, application.id)
+    tokens.revoke_for_user(user_id, application.id)  # commits the withdrawal with the revocation
     return True

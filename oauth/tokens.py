@@ -30,6 +30,7 @@ from .models import AccessToken
 from .models import Application
 from .models import AuthorizationCode
 from .models import RefreshToken
+from .models import UserApplication
 
 if TYPE_CHECKING:  # a type only: oauth reads users through app.services
     from app.models import User
@@ -122,34 +123,36 @@ def claim_refresh_token(value: str) -> RefreshToken | None:
 
     RFC 9700 §4.14.2: refresh token rotation with reuse detection. The conditional update lets
     exactly one of two concurrent requests with the same token win; the other, like any later
-    replay, is reuse.
+    replay, is reuse. The user's row is locked first (``accounts.lock``), so a withdrawal, a new
+    password or an ended session for the user either committed before (and everything is read
+    again here, after the lock) or waits for this rotation's commit and revokes what it issued.
     """
     if not value or len(value) > 128:
         return None
     token = db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(value)))
     if token is None:
         return None
+    user = accounts.lock(token.user_id)
     at = now()
-    if token.revoked_at is not None:
-        return None
     claimed = db.session.execute(
         update(RefreshToken)
         .where(RefreshToken.id == token.id, RefreshToken.rotated_at.is_(None), RefreshToken.revoked_at.is_(None))
         .values(rotated_at=at, updated_at=at)
         .execution_options(synchronize_session=False)).rowcount
     if not claimed:
-        db.session.rollback()
-        log.warning("refresh_token.reused family_id=%s client_id=%s", token.family_id, token.application_id)
-        revoke_family(token.family_id)
+        db.session.rollback()  # expires ``token``: revoked_at is read again, as committed now
+        if token.revoked_at is None:
+            log.warning("refresh_token.reused family_id=%s client_id=%s", token.family_id, token.application_id)
+            revoke_family(token.family_id)
         return None
-    if token.expires_at <= at or not _grant_still_valid(token, at):
+    if token.expires_at <= at or not _grant_still_valid(token, user, at):
         db.session.rollback()
         return None
     return token
 
 
-def _grant_still_valid(token: RefreshToken, at: datetime) -> bool:
-    if accounts.active_user(token.user_id) is None:
+def _grant_still_valid(token: RefreshToken, user: "User | None", at: datetime) -> bool:
+    if user is None or not user.is_active or not consented(token.user_id, token.application_id):
         return False
     if token.offline or token.session_id is None:
         return True
@@ -157,8 +160,27 @@ def _grant_still_valid(token: RefreshToken, at: datetime) -> bool:
     return sessions.is_open(token.session_id, at)
 
 
+def consented(user_id: uuid.UUID, application_id: uuid.UUID) -> bool:
+    """Whether the user's grant to the application stands (always, for one that asks no consent).
+
+    RFC 6749 §5.2: a grant the user withdrew is invalid_grant. Read in the unit of work that
+    holds the user's lock, so a withdrawal is either seen here or waits for this issuance.
+    """
+    row = db.session.execute(
+        select(Application.skip_consent, UserApplication.id.label("grant_id"), UserApplication.revoked_at)
+        .outerjoin(UserApplication, (UserApplication.application_id == Application.id)
+                   & (UserApplication.user_id == user_id))
+        .where(Application.id == application_id)).first()
+    if row is None:
+        return False
+    return row.skip_consent or (row.grant_id is not None and row.revoked_at is None)
+
+
 def revoke_family(family_id: uuid.UUID) -> None:
     """Revoke every refresh token of a family and the access tokens issued from it; commits."""
+    owner = db.session.scalar(select(RefreshToken.user_id).where(RefreshToken.family_id == family_id).limit(1))
+    if owner is not None:
+        accounts.lock(owner)  # a rotation of this family in flight commits first, and is revoked here
     at = now()
     db.session.execute(update(RefreshToken)
                        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
@@ -179,11 +201,12 @@ def revoke_access_token(record: AccessToken) -> None:
     _commit(_deny(select(AccessToken).where(AccessToken.id == record.id)))
 
 
-def revoke_for_sessions(session_ids: list[uuid.UUID]) -> None:
-    """Sessions ended: their outstanding codes, access tokens and non-offline refresh tokens stop;
-    commits."""
+def revoke_for_sessions(user_id: uuid.UUID, session_ids: list[uuid.UUID]) -> None:
+    """A user's sessions ended: their outstanding codes, access tokens and non-offline refresh
+    tokens stop; commits."""
     if not session_ids:
         return
+    accounts.lock(user_id)  # an exchange or rotation in flight commits first, and is revoked here
     _expire_codes(AuthorizationCode.session_id.in_(session_ids))
     at = now()
     db.session.execute(update(RefreshToken)
@@ -194,7 +217,9 @@ def revoke_for_sessions(session_ids: list[uuid.UUID]) -> None:
 
 
 def revoke_for_user(user_id: uuid.UUID, application_id: uuid.UUID | None = None) -> None:
-    """Every code and token of a user (for one application, if given) stops; commits."""
+    """Every code and token of a user (for one application, if given) stops; commits, with
+    whatever the caller changed in the same unit of work (a withdrawn grant)."""
+    accounts.lock(user_id)  # an exchange or rotation in flight commits first, and is revoked here
     at = now()
     code = [AuthorizationCode.user_id == user_id]
     refresh = update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))

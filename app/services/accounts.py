@@ -9,6 +9,7 @@ from email_validator import EmailNotValidError
 from email_validator import validate_email
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -64,6 +65,29 @@ def active_user(user_id: UUID | str) -> User | None:
         return None
     user = db.session.get(User, user_id)
     return user if user is not None and user.is_active else None
+
+
+def lock(user_id: UUID) -> User | None:
+    """Take the account's row for the rest of the caller's unit of work and return it, read
+    again (None if it is gone).
+
+    Every unit of work that issues or revokes a user's tokens starts here, so a revocation and
+    an issuance for the same user run one after the other and the second sees what the first
+    committed. PostgreSQL: ``SELECT ... FOR NO KEY UPDATE``; every later statement of the
+    transaction (read committed) sees what the previous holder committed. SQLite ignores row
+    locks, so a write that changes nothing takes the database's write lock (waiting for another
+    writer); the driver opens its transaction at that first write, so what is read afterwards
+    is read under the lock.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        # updated_at named too, so its onupdate default does not stamp the account as changed.
+        db.session.execute(update(User).where(User.id == user_id).values(id=User.id, updated_at=User.updated_at)
+                           .execution_options(synchronize_session=False))
+        return db.session.get(User, user_id, populate_existing=True)
+    # FOR NO KEY UPDATE: as exclusive among lockers as FOR UPDATE, but rows that only refer to
+    # the account (a sign-in's session, its history) are still written meanwhile.
+    return db.session.scalar(select(User).where(User.id == user_id).with_for_update(key_share=True)
+                             .execution_options(populate_existing=True))
 
 
 def require_active(user_id) -> User:

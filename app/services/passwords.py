@@ -12,6 +12,7 @@ from zxcvbn import zxcvbn
 from ..clock import now
 from ..extensions import db
 from ..models import User
+from . import accounts
 from . import events
 from . import mailer
 from . import sessions
@@ -142,6 +143,9 @@ def set_password(user: User, new_password, via: str, keep: UUID | None = None,
     require_acceptable(new_password, user.email, (user.fullname,))
     if proof is not None:
         proof()
+    # Serialized with token issuance for this user (``accounts.lock``): a refresh in flight
+    # either finishes first and its tokens are revoked below, or waits and finds them revoked.
+    accounts.lock(user.id)
     user.password_hash = hash_password(new_password)
     user.updated_at = now()
     db.session.commit()
