@@ -21,6 +21,7 @@ from ..helpers import NEW_PASSWORD
 from ..helpers import AuthorizationRequest
 from ..helpers import bearer
 from ..helpers import csrf_token
+from ..helpers import production_only
 from ..helpers import wait_until
 
 ROUNDS = 30
@@ -157,14 +158,12 @@ def test_a_refresh_racing_a_password_change_leaves_no_live_token(live_server, us
         assert_dead(live_server.url, third_party, resource_server, issued)
 
 
+@production_only  # row locks: SQLite writes one transaction at a time, so there is no sweep to stop midway
 def test_a_refresh_inside_a_password_changes_sweep_is_revoked(live_server, user, third_party, resource_server):
     """The same race, made certain on PostgreSQL: the test holds the user's first refresh token
     locked, so the revocation is seen waiting in the middle of its sweep when the second token's
     refresh starts; that refresh either finishes (and the sweep, once let go, must reach what it
     issued) or waits its turn and is refused."""
-    with live_server.app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("row locks: SQLite writes one at a time")
     browser = Browser(live_server.url, user)
     tokens = []
     for _ in range(2):
