@@ -26,6 +26,7 @@ from werkzeug.exceptions import ServiceUnavailable
 
 from .api.errors import domain_problem
 from .api.errors import problem
+from .api.spec import InvalidRequest
 from .extensions import db
 from .extensions import get_limiter
 from .services.errors import DomainError
@@ -106,6 +107,11 @@ def handle_unexpected(error: Exception):
     return render_error(InternalServerError())
 
 
+def handle_invalid_request(error: InvalidRequest):
+    """A request whose body or query did not validate against its model: 422 naming each field."""
+    return problem(422, "Unprocessable Content", "Some fields are missing or invalid.", errors=error.errors)
+
+
 def handle_refusal(error: DomainError):
     """A refusal of the services that a view let through: problem JSON on the API (the one table
     in app/api/errors.py); on a page, which handles its own refusals, the error page."""
@@ -117,6 +123,7 @@ def handle_refusal(error: DomainError):
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_refusal)
+    app.register_error_handler(InvalidRequest, handle_invalid_request)
     app.register_error_handler(HTTPException, handle_http_error)
     for outage in OUTAGES:
         app.register_error_handler(outage, handle_outage)

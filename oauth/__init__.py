@@ -49,6 +49,7 @@ def init_app(app: Flask) -> None:
     server.register_endpoint(endpoints.EndSessionEndpoint)
     app.extensions["oauth_server"] = server
     app.extensions["bearer_session_resolver"] = _session_from_token
+    app.extensions["bearer_grant_resolver"] = _grant_from_token
 
     clients.init_app(app)
     discovery.init_app(app)
@@ -115,6 +116,23 @@ def _session_from_token(token: str):
         return None
     sid = valid.claims.get("sid")
     return sessions.find_live(uuid.UUID(sid)) if sid else None
+
+
+def _grant_from_token(token: str):
+    """What a valid bearer access token vouches for, for the admin API's guard; else None."""
+    from app.web.permissions import BearerGrant
+
+    from . import clients
+    from . import tokens
+
+    valid = tokens.validate_access_token(token)
+    if valid is None:
+        return None
+    user_id = valid.claims.get("userId")
+    return BearerGrant(
+        user_id=uuid.UUID(user_id) if user_id else None, client_id=valid.application.client_id,
+        scopes=frozenset(valid.scope.split()),
+        application_permissions=frozenset() if user_id else clients.permissions_of(valid.application.id))
 
 
 def _on_sessions_ended(user_id, session_ids):

@@ -21,6 +21,7 @@ SCOPE_DESCRIPTIONS = {
     "address": "See your postal address",
     "offline_access": "Stay connected when you are not using it (long-lived access)",
     "account": "Manage your account here: profile, sessions, security settings and connected applications",
+    "admin": "Use the administration API with your own permissions (users, roles, applications, keys)",
 }
 
 

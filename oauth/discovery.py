@@ -5,7 +5,7 @@ import json
 
 from flask import Flask
 
-SCOPES = ["openid", "profile", "email", "phone", "address", "offline_access", "account"]
+SCOPES = ["openid", "profile", "email", "phone", "address", "offline_access", "account", "admin"]
 CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "amr", "name", "given_name",
           "family_name", "preferred_username", "picture", "birthdate", "updated_at", "email", "email_verified",
           "phone_number", "phone_number_verified", "address"]

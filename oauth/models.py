@@ -12,17 +12,22 @@ from datetime import datetime
 
 from sqlalchemy import JSON
 from sqlalchemy import Boolean
+from sqlalchemy import Column
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
+from sqlalchemy import Table
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
 from sqlalchemy import Uuid
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
 
+from app.clock import now
 from app.extensions import UTCDateTime
 from app.extensions import db
+from app.models import Permission
 from app.models.base import IdMixin
 from app.models.base import TimestampMixin
 
@@ -30,6 +35,18 @@ from app.models.base import TimestampMixin
 def secret_digest(secret: str) -> str:
     """SHA-256 of a generated secret (256 random bits: a password hash would only add cost)."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# The permissions an application holds for itself: what its client-credentials tokens may do on the
+# admin API (a service account). Nothing else gives an application a permission.
+application_permissions = Table(
+    "application_permissions",
+    db.metadata,
+    Column("application_id", Uuid, ForeignKey("applications.id", ondelete="CASCADE"), primary_key=True),
+    Column("permission_id", Uuid, ForeignKey("permissions.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("created_at", UTCDateTime, default=now, nullable=False),
+    Column("updated_at", UTCDateTime, default=now, onupdate=now, nullable=False),
+)
 
 
 class Application(IdMixin, TimestampMixin, db.Model):
@@ -51,6 +68,8 @@ class Application(IdMixin, TimestampMixin, db.Model):
     introspect: Mapped[bool] = mapped_column(Boolean, default=False)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    permissions: Mapped[list[Permission]] = relationship(secondary=application_permissions)
 
     @property
     def is_public(self) -> bool:

@@ -23,12 +23,14 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
+from app.models import role_permissions
 from app.services import accounts
 from app.services import mailer
 from app.services import notices
 from oauth import clients
 
 from .helpers import AuthActions
+from .helpers import Browser
 from .helpers import Mailbox
 from .helpers import require
 from .helpers import reset_postgres
@@ -59,9 +61,12 @@ def backend(request, tmp_path_factory, secrets_config):
     app = create_app(config)
     with app.app_context():
         upgrade()
+        # The migrations' mapping of permissions onto the built-in roles, restored after each test.
+        seeded = [dict(row) for row in db.session.execute(role_permissions.select()).mappings()]
+        db.session.rollback()
         db.engine.dispose()
     return SimpleNamespace(name=request.param, database_url=database_url, redis_url=redis_url,
-                           config=config)
+                           config=config, seeded_role_permissions=seeded)
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +111,7 @@ def make_app(backend, smtp_server):
     smtp_server.mailbox.apps.clear()
     if built:
         with built[0].app_context():
-            _empty_tables()
+            _empty_tables(backend.seeded_role_permissions)
         for app in built:
             notices.close(app)
             with app.app_context():
@@ -115,14 +120,15 @@ def make_app(backend, smtp_server):
             redis.Redis.from_url(backend.redis_url).flushdb()
 
 
-def _empty_tables() -> None:
+def _empty_tables(seeded_role_permissions: list[dict]) -> None:
     db.session.rollback()
-    keep = {"alembic_version", "roles"}
+    keep = {"alembic_version", "roles", "permissions"}
     for table in reversed(db.metadata.sorted_tables):
         if table.name not in keep:
             db.session.execute(table.delete())
-    # Roles seeded by the migrations stay; any a test added go.
+    # Roles and permissions seeded by the migrations stay, mapped as seeded; roles a test added go.
     db.session.execute(sa.text("DELETE FROM roles WHERE name NOT IN ('superAdmin', 'admin', 'user')"))
+    db.session.execute(role_permissions.insert(), seeded_role_permissions)
     db.session.commit()
 
 
@@ -165,6 +171,20 @@ def signed_in(client, user):
     """A test client signed in as ``user`` through the login page."""
     assert AuthActions(client).login(user.email, user.password).status_code == 303
     return client
+
+
+@pytest.fixture
+def browser_as(app, make_user):
+    """A browser (test client, CSRF token at hand) signed in as a new user holding ``roles``;
+    ``.user`` is the account."""
+
+    def factory(*roles, **user_fields):
+        user = make_user(roles=roles, **user_fields)
+        browser = Browser(app, user)
+        browser.user = user
+        return browser
+
+    return factory
 
 
 @pytest.fixture

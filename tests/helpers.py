@@ -64,6 +64,26 @@ class AuthActions:
         return self.client.post("/logout", data={"csrf_token": csrf_token(page.text)})
 
 
+class Browser:
+    """A test client signed in through the login page, sending the page's CSRF token on changes."""
+
+    def __init__(self, app, user, **headers):
+        self.http = app.test_client()
+        response = AuthActions(self.http).login(user.email, user.password, **headers)
+        assert response.status_code == 303, response.text
+        self.token = csrf_token(self.http.get("/logout").text)
+
+    def get(self, path):
+        return self.http.get(path)
+
+    def send(self, method, path, json=None, csrf=True):
+        headers = {"X-CSRFToken": self.token} if csrf else {}
+        return self.http.open(path, method=method, json=json, headers=headers)
+
+    def session_id(self):
+        return self.http.get("/currentuser").get_json()["session"]["id"]
+
+
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to a real server; ``cut()`` drops every connection and
     refuses new ones until ``restore()``, like a dependency that went away and came back."""

@@ -3,7 +3,9 @@
 from flask import Flask
 
 from . import account
+from . import admin
 from . import auth
+from . import docs
 from . import phone
 from .views import bp
 
@@ -13,3 +15,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(account.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(phone.bp)
+    app.register_blueprint(docs.bp)
+    admin.init_app(app)

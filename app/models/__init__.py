@@ -1,5 +1,6 @@
 """The identity domain's tables. Importing this package registers every model."""
 
+from .audit import AuditEvent
 from .history import LoginAttempt
 from .roles import Permission
 from .roles import Role
@@ -11,6 +12,7 @@ from .users import User
 from .verification import VerificationCode
 
 __all__ = [
+    "AuditEvent",
     "LoginAttempt",
     "Permission",
     "Profile",

@@ -1,12 +1,28 @@
-"""Roles: the built-in set and assignments."""
+"""Roles and permissions: the built-in set, assignments, and what a user may do.
 
+A user's permissions are the union of their roles' permissions, read in one query. ``superAdmin``
+holds every permission there is, including any a later release adds.
+"""
+
+from uuid import UUID
+
+from sqlalchemy import and_
+from sqlalchemy import exists
+from sqlalchemy import or_
 from sqlalchemy import select
 
 from ..extensions import db
+from ..models import Permission
 from ..models import Role
+from ..models import User
+from ..models import role_permissions
+from ..models import user_roles
 from .errors import NotFound
 
 DEFAULT_ROLE = "user"
+SUPERADMIN = "superAdmin"
+ADMIN = "admin"
+BUILTIN_ROLES = frozenset({SUPERADMIN, ADMIN, DEFAULT_ROLE})
 
 
 def roles_named(names: set[str]) -> list[Role]:
@@ -16,3 +32,26 @@ def roles_named(names: set[str]) -> list[Role]:
     if missing:
         raise NotFound(f"No role named {sorted(missing)[0]!r}.")
     return found
+
+
+def _holds_superadmin(user_id: UUID):
+    return exists().where(user_roles.c.user_id == user_id, user_roles.c.role_id == Role.id,
+                          Role.name == SUPERADMIN)
+
+
+def _permissions_query(user_id: UUID):
+    granted = (select(role_permissions.c.permission_id)
+               .join(user_roles, user_roles.c.role_id == role_permissions.c.role_id)
+               .where(user_roles.c.user_id == user_id))
+    active = exists().where(and_(User.id == user_id, User.is_active.is_(True)))
+    return select(Permission.name).where(active, or_(_holds_superadmin(user_id), Permission.id.in_(granted)))
+
+
+def permissions_of(user_id: UUID) -> frozenset[str]:
+    """Every permission an active user holds through their roles (one query; none when inactive)."""
+    return frozenset(db.session.scalars(_permissions_query(user_id)))
+
+
+def all_permissions() -> list[Permission]:
+    """Every permission, by name."""
+    return list(db.session.scalars(select(Permission).order_by(Permission.name)))

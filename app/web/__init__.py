@@ -1,6 +1,7 @@
 """Request handling shared by pages, the JSON API and the OAuth views, one module per concern:
 
 - ``session``: the browser session cookie, ``current_session()``, the ``requires_session`` guard
+- ``permissions``: the admin API's caller and the ``requires_permission`` guard
 - ``limits``: ``@limits_credentials`` (brute force) and ``@limits_mail`` (mail sent per IP)
 - ``second_factor``: the sign-in waiting for its code
 - ``headers``: security headers on every response

@@ -12,6 +12,7 @@ from ..helpers import ACCOUNT_SCOPES
 from ..helpers import FIREFOX
 from ..helpers import STRONG_PASSWORD
 from ..helpers import AuthActions
+from ..helpers import Browser
 from ..helpers import bearer
 from ..helpers import csrf_token
 from ..helpers import grant_tokens
@@ -27,26 +28,6 @@ WRONG_PASSWORD = "The password is not right."
 
 
 # --- helpers: a signed-in browser, an OAuth client ---------------------------------------------------
-
-class Browser:
-    """A test client signed in through the login page, sending the page's CSRF token on changes."""
-
-    def __init__(self, app, user, **headers):
-        self.http = app.test_client()
-        response = AuthActions(self.http).login(user.email, user.password, **headers)
-        assert response.status_code == 303, response.text
-        self.token = csrf_token(self.http.get("/logout").text)
-
-    def get(self, path):
-        return self.http.get(path)
-
-    def send(self, method, path, json=None, csrf=True):
-        headers = {"X-CSRFToken": self.token} if csrf else {}
-        return self.http.open(path, method=method, json=json, headers=headers)
-
-    def session_id(self):
-        return self.http.get("/currentuser").get_json()["session"]["id"]
-
 
 @pytest.fixture
 def account(app, user):

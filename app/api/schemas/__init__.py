@@ -1,0 +1,1 @@
+"""Request and response models of the JSON API, one module per area (see app/api/spec.py)."""

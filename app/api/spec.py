@@ -1,0 +1,124 @@
+"""How a JSON endpoint is declared: its request and response models (pydantic), from which the
+request is validated and /openapi.json is written, so the two cannot drift apart.
+
+- ``Body`` is the base of request models: camelCase names, unknown fields refused, strings bounded.
+- ``Schema`` is the base of response models: camelCase names on the wire.
+- ``validate(...)`` wraps SpecTree's decorator: a declared JSON body must be sent as JSON (415)
+  and parse (400); a field that does not validate answers 422 problem JSON whose ``errors`` name
+  each field, in the same shape as the services' own field errors.
+- ``responses(...)`` declares the success model and the problem responses a route can give.
+
+The OpenAPI document itself is assembled in ``app/api/docs.py``.
+"""
+
+import functools
+
+from flask import abort
+from flask import request
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic.alias_generators import to_camel
+from spectree import Response
+from spectree import SpecTree
+
+TITLE = "Identity provider"
+VERSION = "0.1.0"
+# The longest string any field accepts unless its model says less.
+MAX_STRING = 4096
+
+
+class Schema(BaseModel):
+    """A JSON object the API answers with: snake_case in Python, camelCase on the wire."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True,
+                              from_attributes=True)
+
+
+class Body(Schema):
+    """A JSON object (or query string) the API accepts: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=MAX_STRING)
+
+
+class Problem(Schema):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+
+
+class FieldProblem(Problem):
+    """A problem naming the fields to fix: ``errors`` maps each field to its messages."""
+
+    errors: dict[str, list[str]] = {}
+
+
+class InvalidRequest(Exception):
+    """A request that did not validate against its model; ``errors`` by field."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__(errors)
+
+
+def _field_errors(error) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "body"
+        errors.setdefault(field, []).append(item["msg"])
+    return errors
+
+
+def _refuse_invalid(_request, _response, error, _instance, _adapter):
+    if error is not None:
+        raise InvalidRequest(_field_errors(error))
+
+
+api = SpecTree(
+    "flask", mode="strict", title=TITLE, version=VERSION, annotations=True, validation_error_status=422,
+    before=_refuse_invalid, validation_error_model=FieldProblem,
+    naming_strategy=lambda model: model.__name__,
+    nested_naming_strategy=lambda _parent, child: child,
+)
+
+# Security requirements (the schemes are defined in app/api/docs.py), by who may call a route.
+SESSION_OR_TOKEN = [{"sessionCookie": []}, {"bearerToken": []}]
+ADMIN_SECURITY = SESSION_OR_TOKEN
+
+# Problem statuses by meaning, for ``responses``.
+PROBLEM_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Access Denied", 404: "Not Found",
+                  409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type",
+                  422: "Unprocessable Content", 429: "Too Many Requests", 503: "Service Unavailable"}
+
+
+def responses(success: dict | None = None, errors: tuple[int, ...] = ()) -> Response:
+    """The responses of a route: ``success`` maps status to model (or None for no body), and each
+    status in ``errors`` answers problem JSON."""
+    declared = {f"HTTP_{status}": model for status, model in (success or {}).items()}
+    for status in errors:
+        declared.setdefault(f"HTTP_{status}", FieldProblem if status in (400, 422) else Problem)
+    return Response(**declared)
+
+
+def validate(*, json: type[BaseModel] | None = None, **kwargs):
+    """SpecTree's ``validate`` plus this API's rules for JSON bodies (see the module's docstring)."""
+    described = api.validate(json=json, **kwargs)
+
+    def decorate(view):
+        validated = described(view)
+        if json is None:
+            return validated
+
+        @functools.wraps(validated)
+        def json_only(*args, **view_kwargs):
+            if not request.is_json:
+                abort(415, "Send a JSON body (Content-Type: application/json).")
+            if not isinstance(request.get_json(silent=True), dict):
+                abort(400, "The body must be a JSON object.")
+            return validated(*args, **view_kwargs)
+        return json_only
+    return decorate
