@@ -14,9 +14,11 @@ from ..services.errors import AccountExists
 from ..services.errors import CodeRejected
 from ..services.errors import DomainError
 from ..services.errors import InvalidInput
+from ..services.errors import LastSuperAdmin
 from ..services.errors import MessageNotSent
 from ..services.errors import NotFound
 from ..services.errors import PasswordRejected
+from ..services.errors import PermissionNotHeld
 from ..services.errors import RegistrationClosed
 from ..services.errors import ResendTooSoon
 from ..services.errors import SignInRefused
@@ -30,6 +32,8 @@ PROBLEMS = {
     InvalidFields: (400, "Bad Request"),
     InvalidInput: (400, "Bad Request"),
     AccountExists: (409, "Conflict"),
+    PermissionNotHeld: (403, "Access Denied"),
+    LastSuperAdmin: (409, "Conflict"),
     EmailChangeRefused: (409, "Conflict"),
     NotFound: (404, "Not Found"),
     RegistrationClosed: (404, "Not Found"),

@@ -66,3 +66,17 @@ class SecondFactorRequired(DomainError):
     def __init__(self, user_id):
         self.user_id = user_id
         super().__init__("Enter the code we sent to your email address.")
+
+
+class PermissionNotHeld(DomainError):
+    """An administrator tried to hand out a permission they do not hold themselves."""
+
+    def __init__(self, permission: str):
+        self.permission = permission
+        super().__init__(f"You cannot grant the {permission} permission: you do not hold it.")
+
+
+class LastSuperAdmin(DomainError):
+    """The change would leave no active superAdmin."""
+
+    public_message = "This is the last active superAdmin: it cannot be removed, demoted or deactivated."

@@ -18,11 +18,14 @@ from ..models import User
 from ..models import role_permissions
 from ..models import user_roles
 from .errors import NotFound
+from .errors import PermissionNotHeld
 
 DEFAULT_ROLE = "user"
 SUPERADMIN = "superAdmin"
 ADMIN = "admin"
 BUILTIN_ROLES = frozenset({SUPERADMIN, ADMIN, DEFAULT_ROLE})
+# Most privileged first; custom roles rank between admin and user, by name.
+RANK = {SUPERADMIN: 0, ADMIN: 1, DEFAULT_ROLE: 3}
 
 
 def roles_named(names: set[str]) -> list[Role]:
@@ -55,3 +58,21 @@ def permissions_of(user_id: UUID) -> frozenset[str]:
 def all_permissions() -> list[Permission]:
     """Every permission, by name."""
     return list(db.session.scalars(select(Permission).order_by(Permission.name)))
+
+
+def by_rank(roles: list[Role]) -> list[Role]:
+    """Roles most privileged first: superAdmin, admin, custom roles by name, user."""
+    return sorted(roles, key=lambda role: (RANK.get(role.name, 2), role.name))
+
+
+def primary_role(roles: list[Role]) -> Role | None:
+    """The role a user is shown with (the specification's ``roleId``): the most privileged."""
+    ranked = by_rank(roles)
+    return ranked[0] if ranked else None
+
+
+def require_held(held: frozenset[str], wanted: set[str]) -> None:
+    """Nobody hands out a permission they do not hold: PermissionNotHeld names the first missing."""
+    missing = sorted(set(wanted) - held)
+    if missing:
+        raise PermissionNotHeld(missing[0])
