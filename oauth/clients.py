@@ -17,14 +17,12 @@ from sqlalchemy.orm import Session
 
 from app.clock import now
 from app.extensions import db
-from app.models import Permission
 from app.services import notices
 from app.services.errors import InvalidInput
 from app.services.errors import NotFound
 from app.services.notices import Channel
 
 from .models import Application
-from .models import application_permissions
 from .models import secret_digest as digest
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -258,7 +256,5 @@ def find(client_id: str | None) -> Application | None:
 def permissions_of(application_id: uuid.UUID) -> frozenset[str]:
     """The permissions an application holds for itself (its client-credentials tokens on the
     admin API); none unless an administrator gave them."""
-    return frozenset(db.session.scalars(
-        select(Permission.name).join(application_permissions,
-                                     application_permissions.c.permission_id == Permission.id)
-        .where(application_permissions.c.application_id == application_id)))
+    application = db.session.get(Application, application_id)
+    return frozenset(permission.name for permission in application.permissions) if application else frozenset()
