@@ -47,8 +47,7 @@ SORTS = tuple(name for key in SORT_KEYS for name in (key, f"-{key}"))
 LIKE_ESCAPE = "\\"
 
 
-class InvalidCursor(InvalidInput):
-    public_message = "The cursor is not valid for this list. Start again without one."
+BAD_CURSOR = "The cursor is not valid for this list. Start again without one."
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ def encode_cursor(kind: str, values: list[Any]) -> str:
 
 
 def decode_cursor(kind: str, cursor: str, types: tuple[type, ...]) -> list[Any]:
-    """The key values of a cursor made by ``encode_cursor`` for ``kind``; InvalidCursor otherwise."""
+    """The key values of a cursor made by ``encode_cursor`` for ``kind``; InvalidInput otherwise."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
@@ -94,7 +93,7 @@ def decode_cursor(kind: str, cursor: str, types: tuple[type, ...]) -> list[Any]:
             raise ValueError("wrong length")
         return [_typed(value, kind_of) for value, kind_of in zip(values, types)]
     except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, OverflowError):
-        raise InvalidCursor() from None
+        raise InvalidInput(BAD_CURSOR) from None
 
 
 def _plain(value: Any) -> Any:
