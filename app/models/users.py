@@ -8,6 +8,7 @@ from sqlalchemy import JSON
 from sqlalchemy import Boolean
 from sqlalchemy import Date
 from sqlalchemy import ForeignKey
+from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import Uuid
 from sqlalchemy import false
@@ -28,6 +29,14 @@ class User(IdMixin, TimestampMixin, db.Model):
     """An account. Deleting one sets ``is_active`` false; no row is ever removed."""
 
     __tablename__ = "users"
+    __table_args__ = (
+        # The admin list pages by keyset on (sort key, id): each sort and equality filter has an
+        # index whose order is the page's order (email is unique, so its own index serves).
+        Index("ix_users_created_at_id", "created_at", "id"),
+        Index("ix_users_fullname_id", "fullname", "id"),
+        Index("ix_users_is_active_created_at_id", "is_active", "created_at", "id"),
+        Index("ix_users_phone", "phone"),
+    )
 
     email: Mapped[str] = mapped_column(String(254), unique=True)
     username: Mapped[str | None] = mapped_column(String(64), unique=True)

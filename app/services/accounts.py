@@ -229,10 +229,17 @@ def deactivate(email: str) -> User:
     user = _existing(email)
     user.is_active = False
     db.session.commit()
-    sessions.end_all_for(user.id)
-    events.credentials_revoked.send(user.id)
+    end_credentials(user.id)
     security.info("account.deactivated user_id=%s", user.id)
     return user
+
+
+def end_credentials(user_id: UUID) -> int:
+    """After a committed deactivation or a withdrawn password: every session of the account ends and
+    every token derived from its sign-ins stops (the OAuth server listens). Returns the sessions ended."""
+    ended = sessions.end_all_for(user_id)
+    events.credentials_revoked.send(user_id)
+    return ended
 
 
 def delete_account(user_id, password) -> None:

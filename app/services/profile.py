@@ -42,8 +42,21 @@ def update_profile(user_id: UUID, changes: dict) -> User:
     picture), address (an object with the OIDC address members), birthdate (YYYY-MM-DD).
     """
     user = accounts.require_active(user_id)
+    clean = clean_fields(changes)
+    apply_changes(user, clean)
+    db.session.commit()
+    security.info("profile.updated user_id=%s fields=%s", user.id, ",".join(sorted(clean)))
+    return user
+
+
+def clean_fields(changes: dict) -> dict:
+    """The clean value of each profile field in ``changes``; InvalidFields names every bad or unknown one."""
     unknown = {name: ["Unknown field."] for name in changes if name not in PROFILE_FIELDS}
-    clean = _validated(changes.items(), unknown)
+    return _validated(changes.items(), unknown)
+
+
+def apply_changes(user: User, clean: dict) -> None:
+    """Set fields cleaned by ``clean_fields`` on the account and its profile (the caller commits)."""
     profile = user.profile
     if profile is None and set(clean) & PROFILE_COLUMNS:
         profile = Profile(user=user)
@@ -61,9 +74,6 @@ def update_profile(user_id: UUID, changes: dict) -> User:
             setattr(profile, name, value)
     # The OIDC updated_at claim is the account's: profile-only changes move it too.
     user.updated_at = now()
-    db.session.commit()
-    security.info("profile.updated user_id=%s fields=%s", user.id, ",".join(sorted(clean)))
-    return user
 
 
 def _text(name: str, value, limit: int | None = None, required: bool = False) -> str | None:

@@ -93,9 +93,10 @@ def resolve(token: str | None) -> UserSession | None:
     return session
 
 
-def end(session_id: UUID) -> None:
-    """End one session at once: its cookie, and the tokens issued in it, stop working."""
-    _end(select(UserSession.id, UserSession.user_id).where(UserSession.id == session_id))
+def end(session_id: UUID) -> int:
+    """End one session at once: its cookie, and the tokens issued in it, stop working; returns 1,
+    or 0 if it had ended already (then nothing is committed)."""
+    return _end(select(UserSession.id, UserSession.user_id).where(UserSession.id == session_id))
 
 
 def end_all_for(user_id: UUID, keep: UUID | None = None) -> int:
