@@ -22,6 +22,7 @@ from ..services.account_errors import EmailChangeRefused
 from ..services.account_errors import InvalidFields
 from ..services.account_errors import WrongPassword
 from ..services.errors import CodeRejected
+from ..services.errors import LastSuperAdmin
 from ..services.errors import NotFound
 from ..services.errors import PasswordRejected
 from ..services.errors import ResendTooSoon
@@ -310,5 +311,8 @@ def delete_submit():
         credential_refused()
         form.password.errors.append(WrongPassword.public_message)
         return render_template("account/delete.html", form=form, user=session.user), 400
+    except LastSuperAdmin as refusal:
+        form.password.errors.append(refusal.public_message)
+        return render_template("account/delete.html", form=form, user=session.user), 409
     flash("Your account was deleted and you have been signed out.", "info")
     return clear_session_cookie(redirect(url_for("auth.login")))

@@ -225,8 +225,11 @@ def set_password(email: str, password: str) -> User:
 
 
 def deactivate(email: str) -> User:
-    """Soft-delete an account: it can no longer sign in and its sessions end."""
+    """Soft-delete an account: it can no longer sign in and its sessions end. The last active
+    superAdmin cannot go (LastSuperAdmin)."""
     user = _existing(email)
+    if user.is_active and any(role.name == rbac.SUPERADMIN for role in user.roles):
+        rbac.require_another_superadmin(user.id)
     user.is_active = False
     db.session.commit()
     end_credentials(user.id)

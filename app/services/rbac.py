@@ -8,8 +8,10 @@ from uuid import UUID
 
 from sqlalchemy import and_
 from sqlalchemy import exists
+from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import update
 
 from ..extensions import db
 from ..models import Permission
@@ -17,6 +19,7 @@ from ..models import Role
 from ..models import User
 from ..models import role_permissions
 from ..models import user_roles
+from .errors import LastSuperAdmin
 from .errors import NotFound
 from .errors import PermissionNotHeld
 
@@ -76,3 +79,28 @@ def require_held(held: frozenset[str], wanted: set[str]) -> None:
     missing = sorted(set(wanted) - held)
     if missing:
         raise PermissionNotHeld(missing[0])
+
+
+def require_another_superadmin(user_id: UUID) -> None:
+    """LastSuperAdmin unless an active account other than ``user_id`` holds superAdmin. Called
+    before any change that could take superAdmin from an active account.
+
+    Race-safe: every change that could take superAdmin from an active account first locks the
+    superAdmin role's row, so two such changes run one after the other, and the count below is a
+    new statement that sees what the previous one committed (PostgreSQL, read committed:
+    ``SELECT ... FOR NO KEY UPDATE``, which still lets new assignments reference the role). On
+    SQLite a write that changes nothing takes the database's write lock, with the same effect.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(Role).where(Role.name == SUPERADMIN)
+                           .values(id=Role.id, updated_at=Role.updated_at)
+                           .execution_options(synchronize_session=False))
+    else:
+        db.session.execute(select(Role.id).where(Role.name == SUPERADMIN).with_for_update(key_share=True))
+    others = db.session.scalar(
+        select(func.count()).select_from(User)
+        .join(user_roles, user_roles.c.user_id == User.id).join(Role, Role.id == user_roles.c.role_id)
+        .where(Role.name == SUPERADMIN, User.is_active.is_(True), User.id != user_id))
+    if not others:
+        db.session.rollback()
+        raise LastSuperAdmin()

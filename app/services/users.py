@@ -13,9 +13,7 @@ import uuid
 from collections.abc import Iterable
 from uuid import UUID
 
-from sqlalchemy import func
 from sqlalchemy import select
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import now
@@ -23,7 +21,6 @@ from ..extensions import db
 from ..models import Role
 from ..models import User
 from ..models import UserSession
-from ..models import user_roles
 from . import accounts
 from . import audit
 from . import directory
@@ -36,7 +33,6 @@ from . import verification
 from .account_errors import InvalidFields
 from .errors import AccountExists
 from .errors import InvalidInput
-from .errors import LastSuperAdmin
 from .errors import NotFound
 
 security = logging.getLogger("security")
@@ -176,7 +172,7 @@ def deactivate(actor: audit.Actor, user_id: UUID) -> User:
     if not user.is_active:
         return user
     if _holds(user, rbac.SUPERADMIN):
-        _require_another_superadmin(user)
+        rbac.require_another_superadmin(user.id)
     user.is_active = False
     user.updated_at = now()
     audit.record(actor, "user.deactivate", target_type="user", target_id=user.id,
@@ -267,32 +263,8 @@ def _assign(held: frozenset[str], user: User, roles: list[Role]) -> None:
     removed = [role for role_id, role in current.items() if role_id not in wanted]
     rbac.require_held(held, _permissions_of(added + removed))
     if user.is_active and any(role.name == rbac.SUPERADMIN for role in removed):
-        _require_another_superadmin(user)
+        rbac.require_another_superadmin(user.id)
     user.roles = list(wanted.values())
-
-
-def _require_another_superadmin(user: User) -> None:
-    """LastSuperAdmin unless an active account other than ``user`` holds superAdmin.
-
-    Race-safe: every change that could take superAdmin from an active account first locks the
-    superAdmin role's row, so two such changes run one after the other, and the count below is a
-    new statement that sees what the previous one committed (PostgreSQL, read committed:
-    ``SELECT ... FOR NO KEY UPDATE``, which still lets new assignments reference the role). On
-    SQLite a write that changes nothing takes the database's write lock, with the same effect.
-    """
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(Role).where(Role.name == rbac.SUPERADMIN)
-                           .values(id=Role.id, updated_at=Role.updated_at)
-                           .execution_options(synchronize_session=False))
-    else:
-        db.session.execute(select(Role.id).where(Role.name == rbac.SUPERADMIN).with_for_update(key_share=True))
-    others = db.session.scalar(
-        select(func.count()).select_from(User)
-        .join(user_roles, user_roles.c.user_id == User.id).join(Role, Role.id == user_roles.c.role_id)
-        .where(Role.name == rbac.SUPERADMIN, User.is_active.is_(True), User.id != user.id))
-    if not others:
-        db.session.rollback()
-        raise LastSuperAdmin()
 
 
 def _holds(user: User, role_name: str) -> bool:

@@ -26,7 +26,7 @@ PERMISSIONS = {
     "users:read": "List and read user accounts, their sessions, sign-ins and grants",
     "users:write": "Create, change, deactivate and reactivate user accounts; end their sessions and grants",
     "roles:read": "List roles and permissions",
-    "roles:write": "Create, change and delete roles; assign permissions to roles and roles to users",
+    "roles:write": "Create, change and delete roles and choose the permissions each role gives",
     "clients:read": "List and read OAuth applications",
     "clients:write": "Register, change and delete OAuth applications and rotate their secrets",
     "keys:read": "List the signing keys and their states",

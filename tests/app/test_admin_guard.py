@@ -67,6 +67,7 @@ def test_a_deactivated_admin_holds_nothing(app, make_user):
     from app.services import rbac
     from app.services.accounts import deactivate
     admin = make_user(roles=("superAdmin",))
+    make_user(roles=("superAdmin",))  # not the last one
     with app.app_context():
         assert "keys:write" in rbac.permissions_of(admin.id)
         deactivate(admin.email)
@@ -131,3 +132,16 @@ def test_cookie_writes_need_the_csrf_token(browser_as):
     browser = browser_as("superAdmin")
     response = browser.send("POST", PATH, json={}, csrf=False)
     assert response.status_code in (400, 405)
+
+
+def test_the_last_superadmin_cannot_delete_their_own_account_or_be_deactivated(app, browser_as):
+    from app.services import accounts
+    from app.services.errors import LastSuperAdmin
+    browser = browser_as("superAdmin")
+    response = browser.send("DELETE", "/api/v1/me", json={"password": browser.user.password})
+    assert response.status_code == 409
+    assert response.get_json()["title"] == "Conflict"
+    with app.app_context():
+        with pytest.raises(LastSuperAdmin):
+            accounts.deactivate(browser.user.email)
+        assert accounts.active_user(browser.user.id) is not None
