@@ -15,5 +15,6 @@ csrf.exempt(bp)
 
 def init_app(app: Flask) -> None:
     from . import permissions  # noqa: F401  (registers its routes on the blueprint)
+    from . import roles  # noqa: F401
 
     app.register_blueprint(bp)
