@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from app.clock import now
 from app.extensions import db
-from app.models import Permission
 from app.services import audit
 from app.services import notices
 from app.services import rbac
@@ -33,7 +32,6 @@ from app.services.errors import NotFound
 from app.services.notices import Channel
 
 from .models import Application
-from .models import application_permissions
 from .models import secret_digest as digest
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -46,13 +44,10 @@ SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")
 LOOPBACK_HOSTS = {"localhost"}
 
 
-class InvalidRegistration(InvalidFields):
-    """A registration field is not acceptable; ``errors`` names it as the JSON API does."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__({field: [message]})
-        self.public_message = message
-        self.args = (message,)
+def invalid_field(field: str, message: str) -> InvalidFields:
+    """A registration field is not acceptable: ``errors`` names it as the JSON API does, and the
+    message alone is what the command line prints."""
+    return InvalidFields({field: [message]}, message)
 
 
 def _is_loopback(host: str) -> bool:
@@ -93,38 +88,38 @@ def _uris(field: str, uris: list[str], https: bool) -> list[str]:
     try:
         return [check_redirect_uri(uri, https) for uri in dict.fromkeys(uris)]
     except InvalidInput as error:
-        raise InvalidRegistration(field, error.public_message) from None
+        raise invalid_field(field, error.public_message) from None
 
 
 def _validated(name: str, redirect_uris: list[str], post_logout_redirect_uris: list[str], grant_types: list[str],
                scope: str, skip_consent: bool, introspect: bool, public: bool) -> dict:
-    """The registration's fields, or InvalidRegistration naming the field and why (one rule set
+    """The registration's fields, or a refusal naming the field and why (one rule set
     for register and update)."""
     name = name.strip()
     if not name or len(name) > 200:
-        raise InvalidRegistration("name", "name must be 1 to 200 characters")
+        raise invalid_field("name", "name must be 1 to 200 characters")
     grants = list(dict.fromkeys(grant_types))
     unknown = [grant for grant in grants if grant not in GRANT_TYPES]
     if unknown:
-        raise InvalidRegistration("grantTypes",
-                                  f"unknown grant type {unknown[0]!r} (supported: {', '.join(GRANT_TYPES)})")
+        raise invalid_field("grantTypes",
+                            f"unknown grant type {unknown[0]!r} (supported: {', '.join(GRANT_TYPES)})")
     if public and "client_credentials" in grants:
-        raise InvalidRegistration("grantTypes", "a public client cannot use client_credentials")
+        raise invalid_field("grantTypes", "a public client cannot use client_credentials")
     if public and introspect:
-        raise InvalidRegistration("introspect",
-                                  "a public client cannot introspect (it has no secret to authenticate with)")
+        raise invalid_field("introspect",
+                            "a public client cannot introspect (it has no secret to authenticate with)")
     if "refresh_token" in grants and "authorization_code" not in grants:
-        raise InvalidRegistration("grantTypes", "refresh_token needs the authorization_code grant")
+        raise invalid_field("grantTypes", "refresh_token needs the authorization_code grant")
     uses_redirects = "authorization_code" in grants
     if uses_redirects and not redirect_uris:
-        raise InvalidRegistration("redirectUris", "the authorization_code grant needs at least one redirect URI")
+        raise invalid_field("redirectUris", "the authorization_code grant needs at least one redirect URI")
     if not uses_redirects and (redirect_uris or post_logout_redirect_uris):
-        raise InvalidRegistration("redirectUris", "redirect URIs are only for the authorization_code grant")
+        raise invalid_field("redirectUris", "redirect URIs are only for the authorization_code grant")
     https = current_app.config["ISSUER_IS_HTTPS"]
     try:
         scope = _check_scope(scope)
     except InvalidInput as error:
-        raise InvalidRegistration("scope", error.public_message) from None
+        raise invalid_field("scope", error.public_message) from None
     return {
         "name": name, "grant_types": grants, "response_types": ["code"] if uses_redirects else [],
         "redirect_uris": _uris("redirectUris", redirect_uris, https),
@@ -134,19 +129,19 @@ def _validated(name: str, redirect_uris: list[str], post_logout_redirect_uris: l
 
 
 def _granted_permissions(application_fields: dict, public: bool, names: set[str] | None,
-                         already: set[str], held: frozenset[str] | None) -> list[Permission] | None:
+                         already: set[str], held: frozenset[str] | None) -> list | None:
     """The permissions an application will hold for itself, or None to keep them. Only a
     confidential client with client_credentials acts for itself; a caller hands out only what it
     holds (``held`` None: the operator at the command line)."""
     if names is None:
         return None
     if names and (public or "client_credentials" not in application_fields["grant_types"]):
-        raise InvalidRegistration("permissions", "only a confidential client with the client_credentials grant "
-                                                 "can hold permissions of its own")
-    found = list(db.session.scalars(select(Permission).where(Permission.name.in_(names)))) if names else []
-    missing = names - {permission.name for permission in found}
-    if missing:
-        raise InvalidRegistration("permissions", f"no permission named {sorted(missing)[0]!r}")
+        raise invalid_field("permissions", "only a confidential client with the client_credentials grant "
+                                           "can hold permissions of its own")
+    try:
+        found = rbac.permissions_named(names)
+    except NotFound as error:
+        raise invalid_field("permissions", error.public_message) from None
     if held is not None:
         rbac.require_held(held, names - already)
     return found
@@ -176,8 +171,8 @@ def register(name: str, redirect_uris: list[str], *, public: bool = False,
     """
     method = token_endpoint_auth_method or ("none" if public else "client_secret_basic")
     if method not in AUTH_METHODS or (public and method != "none"):
-        raise InvalidRegistration("tokenEndpointAuthMethod", f"token endpoint auth method {method!r} is not "
-                                                             f"one of {', '.join(AUTH_METHODS)}")
+        raise invalid_field("tokenEndpointAuthMethod", f"token endpoint auth method {method!r} is not "
+                                                       f"one of {', '.join(AUTH_METHODS)}")
     public = method == "none"
     fields = _validated(name, list(redirect_uris), list(post_logout_redirect_uris),
                         list(grant_types or DEFAULT_GRANT_TYPES), scope or DEFAULT_SCOPE,
@@ -211,8 +206,8 @@ def update(client_id: str, *, name: str | None = None, redirect_uris: list[str] 
     method = token_endpoint_auth_method or application.token_endpoint_auth_method
     if method != application.token_endpoint_auth_method and (
             application.is_public or method not in CONFIDENTIAL_AUTH_METHODS):
-        raise InvalidRegistration("tokenEndpointAuthMethod", "a client cannot change between public and "
-                                                             "confidential; register a new one")
+        raise invalid_field("tokenEndpointAuthMethod", "a client cannot change between public and "
+                                                       "confidential; register a new one")
     registered = {
         "name": application.name, "redirect_uris": application.redirect_uris,
         "post_logout_redirect_uris": application.post_logout_redirect_uris,
@@ -355,7 +350,5 @@ def find(client_id: str | None) -> Application | None:
 def permissions_of(application_id: uuid.UUID) -> frozenset[str]:
     """The permissions an application holds for itself (its client-credentials tokens on the
     admin API); none unless an administrator gave them."""
-    return frozenset(db.session.scalars(
-        select(Permission.name).join(application_permissions,
-                                     application_permissions.c.permission_id == Permission.id)
-        .where(application_permissions.c.application_id == application_id)))
+    application = db.session.get(Application, application_id)
+    return frozenset(permission.name for permission in application.permissions) if application else frozenset()

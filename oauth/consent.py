@@ -6,7 +6,6 @@ from sqlalchemy import select
 
 from app.clock import now
 from app.extensions import db
-from app.models import User
 from app.services import accounts
 from app.services import audit
 from app.services.errors import NotFound
@@ -73,7 +72,7 @@ def list_for(user_id: uuid.UUID) -> list[tuple[UserApplication, Application]]:
 
 def grants_of(user_id: uuid.UUID) -> list[tuple[UserApplication, Application]]:
     """An account's live grants, for an administrator; NotFound when there is no such account."""
-    if db.session.get(User, user_id) is None:
+    if not accounts.exists(user_id):
         raise NotFound("No such user.")
     return list_for(user_id)
 

@@ -114,7 +114,8 @@ def _snapshot(role: Role) -> dict:
     return {"name": role.name, "description": role.description, "permissions": permission_names(role)}
 
 
-def _permissions_named(names: set[str]) -> list[Permission]:
+def permissions_named(names: set[str]) -> list[Permission]:
+    """The permissions with these names; NotFound names the first that does not exist."""
     found = list(db.session.scalars(select(Permission).where(Permission.name.in_(names)))) if names else []
     missing = names - {permission.name for permission in found}
     if missing:
@@ -143,7 +144,7 @@ def create_role(actor: audit.Actor, held: frozenset[str], name: str, description
                 permissions: set[str] = frozenset()) -> Role:
     """A custom role, optionally granting permissions the actor holds; one audit event."""
     _check_name_free(name)
-    granted = _permissions_named(set(permissions))
+    granted = permissions_named(set(permissions))
     require_held(held, set(permissions))
     role = Role(id=uuid4(), name=name, description=description, permissions=granted)
     db.session.add(role)
@@ -200,14 +201,14 @@ def add_role_permission(actor: audit.Actor, held: frozenset[str], role_id: UUID,
 def remove_role_permission(actor: audit.Actor, held: frozenset[str], role_id: UUID, name: str) -> Role:
     role = get_role(role_id)
     current = set(permission_names(role))
-    _permissions_named({name})
+    permissions_named({name})
     if name not in current:
         raise NotFound(f"The role {role.name!r} does not grant {name!r}.")
     return _change_permissions(actor, held, role, current - {name}, "role.permission.remove")
 
 
 def _change_permissions(actor: audit.Actor, held: frozenset[str], role: Role, names: set[str], action: str) -> Role:
-    wanted_permissions = _permissions_named(names)
+    wanted_permissions = permissions_named(names)
     before = _snapshot(role)
     if role.name == SUPERADMIN:
         # superAdmin holds every permission by definition (permissions_of): nothing can be taken away.
