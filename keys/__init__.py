@@ -1,5 +1,7 @@
-"""The signing key ring. Knows nothing of users or OAuth: it uses only the shared ``db`` handle
-(with its column type) from ``app/extensions.py`` and the clock in ``app/clock.py``."""
+"""The signing key ring. Knows nothing of users or OAuth: it uses the shared ``db`` handle (with its
+column type) from ``app/extensions.py``, the clock in ``app/clock.py``, and for its admin routes
+(``keys/admin.py``) the admin guard (``app.web.permissions``), the API's request/response models
+(``app.api.spec``) and the audit log (``app.services.audit``)."""
 
 from flask import Flask
 
@@ -9,6 +11,7 @@ def init_app(app: Flask, notices) -> None:
 
     ``notices`` (a ``ring.Notices``) carries ring changes between processes; the factory wires it.
     """
+    from . import admin
     from . import cli
     from . import models  # noqa: F401  (registers signing_keys with the metadata)
     from . import ring
@@ -16,4 +19,5 @@ def init_app(app: Flask, notices) -> None:
 
     ring.init_app(app, notices)
     app.register_blueprint(views.bp)
+    app.register_blueprint(admin.bp)
     app.cli.add_command(cli.keys)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import now
 from app.extensions import db
+from app.services import audit
 
 from . import crypto
 from .models import SigningKey
@@ -75,12 +76,16 @@ def step(secret: str) -> bool:
     return _locked(lambda session, keys, at: _due_changes(session, keys, at, schedule, secret))
 
 
-def rotate_now(secret: str, revoke: bool = False) -> SigningKey:
-    """Replace the current key at once (suspected compromise); with ``revoke`` unpublish it too."""
+def rotate_now(secret: str, revoke: bool = False, actor: audit.Actor | None = None) -> SigningKey:
+    """Replace the current key at once (suspected compromise); with ``revoke`` unpublish it too.
+
+    The next key signs if one is published (verifiers already hold it), else a new key does. The
+    change and its audit event (``actor``, default the operator) commit together."""
     schedule = Schedule.from_config(current_app.config)
 
     def change(session, keys, at):
         current = _find(keys, schedule.alg, "current")
+        before = _states(keys)
         if current is not None:
             _retire(session, current, at, schedule, revoke)
         upcoming = _find(keys, schedule.alg, "next")
@@ -88,12 +93,64 @@ def rotate_now(secret: str, revoke: bool = False) -> SigningKey:
             _activate(session, upcoming, at)
         else:
             upcoming = _create(session, schedule.alg, "current", at, secret)
+        audit.record(actor or audit.Actor.system(), "key.rotate", target_type="key", target_id=upcoming.kid,
+                     before=before, after=_states([*keys, upcoming]), session=session)
         return upcoming
 
     signing = _locked(change)
     if not signing:
         raise RuntimeError("another process is changing the key ring; try again")
     return signing
+
+
+class UnknownKey(LookupError):
+    """No key with this kid is in the ring (or it was removed already)."""
+
+
+def revoke(secret: str, kid: str, actor: audit.Actor | None = None) -> SigningKey:
+    """Take a compromised key out of the ring at once: out of the JWKS, and tokens it signed no
+    longer verify. If it was signing, the next key (published already) or a new one signs now."""
+    schedule = Schedule.from_config(current_app.config)
+
+    def change(session, keys, at):
+        key = next((key for key in keys if key.kid == kid), None)
+        if key is None:
+            raise UnknownKey(kid)
+        before = _states(keys)
+        replacement = None
+        if key.state == "current":
+            _retire(session, key, at, schedule, revoke=True)
+            replacement = _find(keys, key.alg, "next")
+            if replacement is not None:
+                _activate(session, replacement, at)
+            elif key.alg == schedule.alg:
+                replacement = _create(session, key.alg, "current", at, secret)
+        else:
+            key.retired_at = key.retired_at or at
+            key.remove_after, key.updated_at = at, at
+            _remove(key, at)
+            log.warning("keys.revoked kid=%s alg=%s", key.kid, key.alg)
+            session.flush()
+        audit.record(actor or audit.Actor.system(), "key.revoke", target_type="key", target_id=key.kid,
+                     before=before, after=_states([*keys, *([replacement] if replacement else [])]),
+                     session=session)
+        return key
+
+    revoked = _locked(change)
+    if not revoked:
+        raise RuntimeError("another process is changing the key ring; try again")
+    return revoked
+
+
+def listed() -> list[SigningKey]:
+    """Every key ever made, newest first (read on a session of its own)."""
+    with Session(db.engine, expire_on_commit=False) as session:
+        return list(session.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())))
+
+
+def _states(keys: list[SigningKey]) -> dict:
+    """What the audit log keeps of the ring: each key's state by kid (public facts only)."""
+    return {key.kid: key.state for key in keys}
 
 
 def reencrypt(old_secret: str, new_secret: str) -> int:

@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
     from app.services import events
 
     from . import account
+    from . import admin
     from . import cli
     from . import clients
     from . import discovery
@@ -55,6 +56,7 @@ def init_app(app: Flask) -> None:
     discovery.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(admin.bp)
     app.cli.add_command(cli.clients)
     for path in views.JSON_ENDPOINTS:
         errors.register_shape(app, path, _oauth_error)

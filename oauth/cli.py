@@ -5,6 +5,7 @@ import json
 import click
 from flask.cli import AppGroup
 
+from app.services import audit
 from app.services.errors import DomainError
 
 from . import clients as registry
@@ -50,7 +51,8 @@ def create(name, redirect_uris, post_logout, public, grant_types, scope, skip_co
     try:
         application, secret = registry.register(
             name, list(redirect_uris), public=public, grant_types=list(grant_types) or None, scope=scope,
-            post_logout_redirect_uris=list(post_logout), skip_consent=skip_consent, introspect=introspect)
+            post_logout_redirect_uris=list(post_logout), skip_consent=skip_consent, introspect=introspect,
+            actor=audit.Actor.system())
     except DomainError as error:
         _refuse(error)
     if as_json:
@@ -105,7 +107,7 @@ def update(client_id, name, redirect_uris, post_logout, grant_types, scope, skip
         application = registry.update(
             client_id, name=name, redirect_uris=list(redirect_uris) or None,
             post_logout_redirect_uris=list(post_logout) or None, grant_types=list(grant_types) or None,
-            scope=scope, skip_consent=skip_consent, introspect=introspect)
+            scope=scope, skip_consent=skip_consent, introspect=introspect, actor=audit.Actor.system())
     except DomainError as error:
         _refuse(error)
     _print_registration(application, as_json)
@@ -127,7 +129,7 @@ def _print_registration(application, as_json: bool) -> None:
 def rotate_secret(client_id, as_json):
     """Replace a confidential client's secret; the old one stops working."""
     try:
-        application, secret = registry.rotate_secret(client_id)
+        application, secret = registry.rotate_secret(client_id, actor=audit.Actor.system())
     except DomainError as error:
         _refuse(error)
     click.echo(json.dumps(_describe(application, secret)) if as_json else f"client_secret: {secret}  (shown once)")
@@ -138,7 +140,7 @@ def rotate_secret(client_id, as_json):
 def delete(client_id):
     """Take an application out of service; its tokens stop working."""
     try:
-        application = registry.delete(client_id)
+        application = registry.delete(client_id, actor=audit.Actor.system())
     except DomainError as error:
         _refuse(error)
     click.echo(f"Deleted {application.name} ({application.client_id}).")

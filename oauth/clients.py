@@ -1,4 +1,10 @@
-"""Applications (OAuth clients): registration, lookup with a per-process cache, secrets."""
+"""Applications (OAuth clients): registration, lookup with a per-process cache, secrets.
+
+The command line (``flask clients``) and the admin API (``oauth/admin.py``) call the same functions
+here: one rule set, and every change one audit event (the operator at the command line acts as
+``audit.Actor.system()``). An application's own permissions (a service account for the admin API)
+go only to confidential clients with client_credentials, and a caller hands out only what it holds.
+"""
 
 import ipaddress
 import re
@@ -17,7 +23,10 @@ from sqlalchemy.orm import Session
 
 from app.clock import now
 from app.extensions import db
+from app.services import audit
 from app.services import notices
+from app.services import rbac
+from app.services.account_errors import InvalidFields
 from app.services.errors import InvalidInput
 from app.services.errors import NotFound
 from app.services.notices import Channel
@@ -26,11 +35,19 @@ from .models import Application
 from .models import secret_digest as digest
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+AUTH_METHODS = (*CONFIDENTIAL_AUTH_METHODS, "none")
 DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
 DEFAULT_SCOPE = "openid profile email phone address offline_access"
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")
 LOOPBACK_HOSTS = {"localhost"}
+
+
+def invalid_field(field: str, message: str) -> InvalidFields:
+    """A registration field is not acceptable: ``errors`` names it as the JSON API does, and the
+    message alone is what the command line prints."""
+    return InvalidFields({field: [message]}, message)
 
 
 def _is_loopback(host: str) -> bool:
@@ -67,53 +84,107 @@ def _check_scope(scope: str) -> str:
     return " ".join(dict.fromkeys(tokens))
 
 
+def _uris(field: str, uris: list[str], https: bool) -> list[str]:
+    try:
+        return [check_redirect_uri(uri, https) for uri in dict.fromkeys(uris)]
+    except InvalidInput as error:
+        raise invalid_field(field, error.public_message) from None
+
+
 def _validated(name: str, redirect_uris: list[str], post_logout_redirect_uris: list[str], grant_types: list[str],
                scope: str, skip_consent: bool, introspect: bool, public: bool) -> dict:
-    """The registration's fields, or InvalidInput saying why not (one rule set for register and update)."""
+    """The registration's fields, or a refusal naming the field and why (one rule set
+    for register and update)."""
     name = name.strip()
     if not name or len(name) > 200:
-        raise InvalidInput("name must be 1 to 200 characters")
+        raise invalid_field("name", "name must be 1 to 200 characters")
     grants = list(dict.fromkeys(grant_types))
     unknown = [grant for grant in grants if grant not in GRANT_TYPES]
     if unknown:
-        raise InvalidInput(f"unknown grant type {unknown[0]!r} (supported: {', '.join(GRANT_TYPES)})")
+        raise invalid_field("grantTypes",
+                            f"unknown grant type {unknown[0]!r} (supported: {', '.join(GRANT_TYPES)})")
     if public and "client_credentials" in grants:
-        raise InvalidInput("a public client cannot use client_credentials")
+        raise invalid_field("grantTypes", "a public client cannot use client_credentials")
     if public and introspect:
-        raise InvalidInput("a public client cannot introspect (it has no secret to authenticate with)")
+        raise invalid_field("introspect",
+                            "a public client cannot introspect (it has no secret to authenticate with)")
     if "refresh_token" in grants and "authorization_code" not in grants:
-        raise InvalidInput("refresh_token needs the authorization_code grant")
+        raise invalid_field("grantTypes", "refresh_token needs the authorization_code grant")
     uses_redirects = "authorization_code" in grants
     if uses_redirects and not redirect_uris:
-        raise InvalidInput("the authorization_code grant needs at least one redirect URI")
+        raise invalid_field("redirectUris", "the authorization_code grant needs at least one redirect URI")
     if not uses_redirects and (redirect_uris or post_logout_redirect_uris):
-        raise InvalidInput("redirect URIs are only for the authorization_code grant")
+        raise invalid_field("redirectUris", "redirect URIs are only for the authorization_code grant")
     https = current_app.config["ISSUER_IS_HTTPS"]
-    post_logout = [check_redirect_uri(uri, https) for uri in dict.fromkeys(post_logout_redirect_uris)]
+    try:
+        scope = _check_scope(scope)
+    except InvalidInput as error:
+        raise invalid_field("scope", error.public_message) from None
     return {
         "name": name, "grant_types": grants, "response_types": ["code"] if uses_redirects else [],
-        "redirect_uris": [check_redirect_uri(uri, https) for uri in dict.fromkeys(redirect_uris)],
-        "post_logout_redirect_uris": post_logout,
-        "scope": _check_scope(scope), "skip_consent": skip_consent, "introspect": introspect,
+        "redirect_uris": _uris("redirectUris", redirect_uris, https),
+        "post_logout_redirect_uris": _uris("postLogoutRedirectUris", post_logout_redirect_uris, https),
+        "scope": scope, "skip_consent": skip_consent, "introspect": introspect,
     }
+
+
+def _granted_permissions(application_fields: dict, public: bool, names: set[str] | None,
+                         already: set[str], held: frozenset[str] | None) -> list | None:
+    """The permissions an application will hold for itself, or None to keep them. Only a
+    confidential client with client_credentials acts for itself; a caller hands out only what it
+    holds (``held`` None: the operator at the command line)."""
+    if names is None:
+        return None
+    if names and (public or "client_credentials" not in application_fields["grant_types"]):
+        raise invalid_field("permissions", "only a confidential client with the client_credentials grant "
+                                           "can hold permissions of its own")
+    try:
+        found = rbac.permissions_named(names)
+    except NotFound as error:
+        raise invalid_field("permissions", error.public_message) from None
+    if held is not None:
+        rbac.require_held(held, names - already)
+    return found
+
+
+def snapshot(application: Application) -> dict:
+    """What the audit log keeps of a registration (never the secret or its hash)."""
+    return {"name": application.name, "tokenEndpointAuthMethod": application.token_endpoint_auth_method,
+            "redirectUris": list(application.redirect_uris),
+            "postLogoutRedirectUris": list(application.post_logout_redirect_uris),
+            "grantTypes": list(application.grant_types), "scope": application.scope,
+            "skipConsent": application.skip_consent, "introspect": application.introspect,
+            "permissions": sorted(permission.name for permission in application.permissions)}
 
 
 def register(name: str, redirect_uris: list[str], *, public: bool = False,
              grant_types: list[str] | None = None, scope: str | None = None,
              post_logout_redirect_uris: list[str] = (), skip_consent: bool = False,
-             introspect: bool = False, owner_id: uuid.UUID | None = None) -> tuple[Application, str | None]:
+             introspect: bool = False, owner_id: uuid.UUID | None = None,
+             token_endpoint_auth_method: str | None = None, permissions: set[str] = frozenset(),
+             actor: audit.Actor | None = None, held: frozenset[str] | None = None) -> tuple[Application, str | None]:
     """Register an application; returns it and its secret (shown once; None for public clients).
 
     ``introspect`` registers it as a resource server, allowed to introspect tokens (RFC 7662 §4).
+    ``token_endpoint_auth_method`` ``none`` is the same as ``public``. ``actor`` (default: the
+    operator) is recorded; ``held``, when given, bounds the ``permissions`` it may hand out.
     """
+    method = token_endpoint_auth_method or ("none" if public else "client_secret_basic")
+    if method not in AUTH_METHODS or (public and method != "none"):
+        raise invalid_field("tokenEndpointAuthMethod", f"token endpoint auth method {method!r} is not "
+                                                       f"one of {', '.join(AUTH_METHODS)}")
+    public = method == "none"
     fields = _validated(name, list(redirect_uris), list(post_logout_redirect_uris),
                         list(grant_types or DEFAULT_GRANT_TYPES), scope or DEFAULT_SCOPE,
                         skip_consent=skip_consent, introspect=introspect, public=public)
+    granted = _granted_permissions(fields, public, set(permissions), set(), held)
     secret = None if public else secrets.token_urlsafe(32)
     application = Application(
         client_id=str(uuid.uuid4()), client_secret_hash=digest(secret) if secret else None,
-        token_endpoint_auth_method="none" if public else "client_secret_basic", owner_id=owner_id, **fields)
+        token_endpoint_auth_method=method, owner_id=owner_id, permissions=granted, **fields)
     db.session.add(application)
+    audit.record(actor or audit.Actor.system(), "client.create", target_type="client",
+                 target_id=application.client_id, after=snapshot(application))
     db.session.commit()
     invalidate()
     return application, secret
@@ -122,10 +193,21 @@ def register(name: str, redirect_uris: list[str], *, public: bool = False,
 def update(client_id: str, *, name: str | None = None, redirect_uris: list[str] | None = None,
            post_logout_redirect_uris: list[str] | None = None, grant_types: list[str] | None = None,
            scope: str | None = None, skip_consent: bool | None = None,
-           introspect: bool | None = None) -> Application:
+           introspect: bool | None = None, token_endpoint_auth_method: str | None = None,
+           permissions: set[str] | None = None, actor: audit.Actor | None = None,
+           held: frozenset[str] | None = None) -> Application:
     """Change a registration: what is given replaces the registered value (lists whole), the rest
-    stays, and the result is validated exactly as a new registration. Takes effect at once."""
+    stays, and the result is validated exactly as a new registration. Takes effect at once.
+
+    A confidential client may switch between ``client_secret_basic`` and ``client_secret_post``;
+    a public client stays public and a confidential one confidential (the secret goes with it)."""
     application = _existing(client_id)
+    before = snapshot(application)
+    method = token_endpoint_auth_method or application.token_endpoint_auth_method
+    if method != application.token_endpoint_auth_method and (
+            application.is_public or method not in CONFIDENTIAL_AUTH_METHODS):
+        raise invalid_field("tokenEndpointAuthMethod", "a client cannot change between public and "
+                                                       "confidential; register a new one")
     registered = {
         "name": application.name, "redirect_uris": application.redirect_uris,
         "post_logout_redirect_uris": application.post_logout_redirect_uris,
@@ -136,15 +218,22 @@ def update(client_id: str, *, name: str | None = None, redirect_uris: list[str] 
              "grant_types": grant_types, "scope": scope, "skip_consent": skip_consent, "introspect": introspect}
     registered.update({key: value for key, value in given.items() if value is not None})
     fields = _validated(**registered, public=application.is_public)
+    already = {permission.name for permission in application.permissions}
+    granted = _granted_permissions(fields, application.is_public, already if permissions is None else set(permissions),
+                                   already, held)
     for key, value in fields.items():
         setattr(application, key, value)
+    application.token_endpoint_auth_method = method
+    application.permissions = granted
     application.updated_at = now()
+    audit.record(actor or audit.Actor.system(), "client.update", target_type="client", target_id=client_id,
+                 before=before, after=snapshot(application))
     db.session.commit()
     invalidate()
     return application
 
 
-def rotate_secret(client_id: str) -> tuple[Application, str]:
+def rotate_secret(client_id: str, actor: audit.Actor | None = None) -> tuple[Application, str]:
     """A new secret for a confidential client; the old one stops working at once."""
     application = _existing(client_id)
     if application.is_public:
@@ -152,15 +241,20 @@ def rotate_secret(client_id: str) -> tuple[Application, str]:
     secret = secrets.token_urlsafe(32)
     application.client_secret_hash = digest(secret)
     application.updated_at = now()
+    # The event says that the secret changed, never what it is or was.
+    audit.record(actor or audit.Actor.system(), "client.secret.rotate", target_type="client", target_id=client_id)
     db.session.commit()
     invalidate()
     return application, secret
 
 
-def delete(client_id: str) -> Application:
+def delete(client_id: str, actor: audit.Actor | None = None) -> Application:
     """Remove an application from service; its tokens stop working (see oauth.tokens)."""
     application = _existing(client_id)
+    before = snapshot(application)
     application.deleted_at = application.updated_at = now()
+    audit.record(actor or audit.Actor.system(), "client.delete", target_type="client", target_id=client_id,
+                 before=before)
     from .tokens import revoke_for_application  # here: oauth.tokens imports this module
     revoke_for_application(application.id)
     db.session.commit()

@@ -7,6 +7,8 @@ from sqlalchemy import select
 from app.clock import now
 from app.extensions import db
 from app.services import accounts
+from app.services import audit
+from app.services.errors import NotFound
 
 from . import tokens
 from .models import Application
@@ -68,8 +70,16 @@ def list_for(user_id: uuid.UUID) -> list[tuple[UserApplication, Application]]:
     return [(grant, application) for grant, application in rows]
 
 
-def revoke(user_id: uuid.UUID, client_id: str) -> bool:
+def grants_of(user_id: uuid.UUID) -> list[tuple[UserApplication, Application]]:
+    """An account's live grants, for an administrator; NotFound when there is no such account."""
+    if not accounts.exists(user_id):
+        raise NotFound("No such user.")
+    return list_for(user_id)
+
+
+def revoke(user_id: uuid.UUID, client_id: str, actor: audit.Actor | None = None) -> bool:
     """Withdraw a grant; that application's tokens for the user stop working. False if none.
+    With ``actor`` (an administrator), the withdrawal is an audit event of the same unit of work.
 
     One unit of work under the user's lock (``accounts.lock``): an exchange or a refresh for
     the user either committed before, and its tokens are revoked here, or waits and finds the
@@ -85,6 +95,9 @@ def revoke(user_id: uuid.UUID, client_id: str) -> bool:
         db.session.rollback()  # releases the lock
         return False
     grant, application = row
+    if actor is not None:
+        audit.record(actor, "user.grant.revoke", target_type="user", target_id=user_id,
+                     before={"clientId": application.client_id, "scope": grant.scope}, after=None)
     grant.revoked_at = grant.updated_at = now()
     tokens.revoke_for_user(user_id, application.id)  # commits the withdrawal with the revocation
     return True

@@ -119,7 +119,7 @@ def _proceed(oauth_request, session, handle, started):
             return _error_response(oauth_request, ConsentRequiredError(redirect_uri=grant.redirect_uri))
         handle = handle or pending.save(grant.client, oauth_request.payload.datalist)
         return render_template("oauth/consent.html", application=grant.client, user=user, handle=handle,
-                               scopes=consent.describe(grant.request.scope), form=DecisionForm())
+                               scopes=consent.describe(grant.request.scope), form=DecisionForm(formdata=None))
     if handle:
         pending.finish(handle)
     return _server().create_authorization_response(request=oauth_request, grant_user=user, grant=grant)
@@ -210,7 +210,8 @@ def logout():
     except OAuth2Error as error:
         return _error_page(error.description or error.error, 400, error=error.error)
     if end_request.needs_confirmation and not confirmed and session is not None:
-        return render_template("oauth/logout.html", form=DecisionForm(), params=request.values)
+        # Shown, not read: formdata=None keeps Flask-WTF off a JSON body that is no object (a 500).
+        return render_template("oauth/logout.html", form=DecisionForm(formdata=None), params=request.values)
     response = server.create_endpoint_response("end_session", end_request)
     if response is None:
         response = current_app.make_response(render_template("oauth/logged_out.html"))

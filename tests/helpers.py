@@ -409,3 +409,21 @@ def wait_until(condition, seconds: float = 20.0) -> None:
         if time.monotonic() > deadline:
             pytest.fail("condition not met in time")
         time.sleep(0.05)
+
+
+def audit_events(app, *actions: str) -> list:
+    """The audit log's events, oldest first, with one of ``actions`` (all but sign-ins when none)."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import AuditEvent
+
+    with app.app_context():
+        query = select(AuditEvent).order_by(AuditEvent.created_at, AuditEvent.id)
+        if actions:
+            query = query.where(AuditEvent.action.in_(actions))
+        else:
+            query = query.where(AuditEvent.action.notlike("signin.%"))
+        events = list(db.session.scalars(query))
+        db.session.expunge_all()
+        return events

@@ -12,6 +12,7 @@ from ..services.account_errors import InvalidFields
 from ..services.account_errors import WrongPassword
 from ..services.errors import AccountExists
 from ..services.errors import CodeRejected
+from ..services.errors import Conflict
 from ..services.errors import DomainError
 from ..services.errors import InvalidInput
 from ..services.errors import LastSuperAdmin
@@ -34,6 +35,7 @@ PROBLEMS = {
     AccountExists: (409, "Conflict"),
     PermissionNotHeld: (403, "Access Denied"),
     LastSuperAdmin: (409, "Conflict"),
+    Conflict: (409, "Conflict"),
     EmailChangeRefused: (409, "Conflict"),
     NotFound: (404, "Not Found"),
     RegistrationClosed: (404, "Not Found"),

@@ -19,9 +19,9 @@ class InvalidFields(InvalidInput):
 
     public_message = "Some fields are not valid."
 
-    def __init__(self, errors: dict[str, list[str]]):
+    def __init__(self, errors: dict[str, list[str]], public_message: str | None = None):
         self.errors = errors
-        super().__init__()
+        super().__init__(public_message)
 
 
 class EmailChangeRefused(DomainError):

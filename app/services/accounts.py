@@ -67,6 +67,11 @@ def active_user(user_id: UUID | str) -> User | None:
     return user if user is not None and user.is_active else None
 
 
+def exists(user_id: UUID) -> bool:
+    """Whether an account (active or not) has this id."""
+    return db.session.get(User, user_id) is not None
+
+
 def lock(user_id: UUID) -> User | None:
     """Take the account's row for the rest of the caller's unit of work and return it, read
     again (None if it is gone).

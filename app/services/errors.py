@@ -80,3 +80,10 @@ class LastSuperAdmin(DomainError):
     """The change would leave no active superAdmin."""
 
     public_message = "This is the last active superAdmin: it cannot be removed, demoted or deactivated."
+
+
+class Conflict(DomainError):
+    """The change clashes with what is stored: a name already taken, a built-in record that cannot
+    be removed or renamed."""
+
+    public_message = "The change conflicts with the current state."

@@ -9,6 +9,8 @@ from ..extensions import db
 from ..models import LoginAttempt
 
 HISTORY_LENGTH = 50
+# A sign-in outcome -> its security event; any other outcome is a failure.
+SIGNIN_ACTIONS = {"success": "signin.success", "locked": "signin.locked", "2fa_required": None}
 # Checked in order: Edge and Opera also name Chrome, Chrome also names Safari.
 BROWSERS = (("Edg", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("FxiOS/", "Firefox"),
             ("CriOS/", "Chrome"), ("Chrome/", "Chrome"), ("Safari/", "Safari"), ("curl/", "curl"))
@@ -24,11 +26,19 @@ class Origin(NamedTuple):
 
 
 def record(user_id: UUID | None, origin: Origin, method: str, outcome: str) -> LoginAttempt:
-    """Add one attempt to the history; the caller commits it with the rest of its work."""
+    """Add one attempt to the history, and to the security event log (``signin.success``,
+    ``signin.locked``, ``signin.failure``; the step to a second factor is neither); the caller
+    commits both with the rest of its work."""
+    from . import audit  # audit takes Origin from here
+
     attempt = LoginAttempt(user_id=user_id, ip_address=origin.ip_address,
                            device_info=(origin.user_agent or "")[:512] or None,
                            method=method, outcome=outcome)
     db.session.add(attempt)
+    action = SIGNIN_ACTIONS.get(outcome, "signin.failure")
+    if action is not None:
+        audit.record(audit.Actor(user_id, None, origin), action, target_type="user" if user_id else None,
+                     target_id=user_id, detail=f"method={method} outcome={outcome}")
     return attempt
 
 

@@ -5,20 +5,26 @@ holds every permission there is, including any a later release adds.
 """
 
 from uuid import UUID
+from uuid import uuid4
 
 from sqlalchemy import and_
+from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
+from ..clock import now
 from ..extensions import db
 from ..models import Permission
 from ..models import Role
 from ..models import User
 from ..models import role_permissions
 from ..models import user_roles
+from . import audit
+from .errors import Conflict
 from .errors import LastSuperAdmin
 from .errors import NotFound
 from .errors import PermissionNotHeld
@@ -104,3 +110,142 @@ def require_another_superadmin(user_id: UUID) -> None:
     if not others:
         db.session.rollback()
         raise LastSuperAdmin()
+
+
+# --- administration of roles and their permissions (the specification's RolePermission) -------------
+
+def list_roles() -> list[Role]:
+    """Every role, most privileged first."""
+    return by_rank(list(db.session.scalars(select(Role))))
+
+
+def get_role(role_id: UUID) -> Role:
+    role = db.session.get(Role, role_id)
+    if role is None:
+        raise NotFound("No such role.")
+    return role
+
+
+def is_builtin(role: Role) -> bool:
+    return role.name in BUILTIN_ROLES
+
+
+def permission_names(role: Role) -> list[str]:
+    """What a role grants, by name; ``superAdmin`` grants every permission by definition."""
+    if role.name == SUPERADMIN:
+        return [permission.name for permission in all_permissions()]
+    return sorted(permission.name for permission in role.permissions)
+
+
+def _snapshot(role: Role) -> dict:
+    return {"name": role.name, "description": role.description, "permissions": permission_names(role)}
+
+
+def permissions_named(names: set[str]) -> list[Permission]:
+    """The permissions with these names; NotFound names the first that does not exist."""
+    found = list(db.session.scalars(select(Permission).where(Permission.name.in_(names)))) if names else []
+    missing = names - {permission.name for permission in found}
+    if missing:
+        raise NotFound(f"No permission named {sorted(missing)[0]!r}.")
+    return found
+
+
+def _check_name_free(name: str, role_id: UUID | None = None) -> None:
+    """Names are unique regardless of case: ``Admin`` beside ``admin`` would only mislead."""
+    query = select(Role.id).where(func.lower(Role.name) == name.lower())
+    if role_id is not None:
+        query = query.where(Role.id != role_id)
+    if db.session.scalar(query) is not None:
+        raise Conflict(f"A role named {name!r} already exists.")
+
+
+def _commit_role() -> None:
+    try:
+        db.session.commit()
+    except IntegrityError:  # a concurrent request took the name first
+        db.session.rollback()
+        raise Conflict("A role with this name already exists.") from None
+
+
+def create_role(actor: audit.Actor, held: frozenset[str], name: str, description: str = "",
+                permissions: set[str] = frozenset()) -> Role:
+    """A custom role, optionally granting permissions the actor holds; one audit event."""
+    _check_name_free(name)
+    granted = permissions_named(set(permissions))
+    require_held(held, set(permissions))
+    role = Role(id=uuid4(), name=name, description=description, permissions=granted)
+    db.session.add(role)
+    audit.record(actor, "role.create", target_type="role", target_id=role.id, after=_snapshot(role))
+    _commit_role()
+    return role
+
+
+def update_role(actor: audit.Actor, role_id: UUID, name: str | None = None,
+                description: str | None = None) -> Role:
+    """Rename a custom role or change any role's description; built-in roles keep their names."""
+    role = get_role(role_id)
+    before = _snapshot(role)
+    if name is not None and name != role.name:
+        if is_builtin(role):
+            raise Conflict(f"The built-in role {role.name!r} cannot be renamed.")
+        _check_name_free(name, role.id)
+        role.name = name
+    if description is not None:
+        role.description = description
+    role.updated_at = now()
+    audit.record(actor, "role.update", target_type="role", target_id=role.id, before=before, after=_snapshot(role))
+    _commit_role()
+    return role
+
+
+def delete_role(actor: audit.Actor, role_id: UUID) -> None:
+    """Delete a custom role; every user holding it loses it (and what it granted) at once."""
+    role = get_role(role_id)
+    if is_builtin(role):
+        raise Conflict(f"The built-in role {role.name!r} cannot be deleted.")
+    before = _snapshot(role)
+    holders = db.session.scalar(select(func.count()).select_from(user_roles).where(user_roles.c.role_id == role.id))
+    before["users"] = holders
+    # Explicit, not left to ON DELETE CASCADE: SQLite enforces foreign keys only when asked to.
+    db.session.execute(delete(user_roles).where(user_roles.c.role_id == role.id))
+    role.permissions = []
+    db.session.delete(role)
+    audit.record(actor, "role.delete", target_type="role", target_id=role.id, before=before)
+    db.session.commit()
+
+
+def set_role_permissions(actor: audit.Actor, held: frozenset[str], role_id: UUID, names: set[str]) -> Role:
+    """Replace what a role grants with ``names``; the actor must hold every permission added."""
+    role = get_role(role_id)
+    return _change_permissions(actor, held, role, set(names), "role.permissions.set")
+
+
+def add_role_permission(actor: audit.Actor, held: frozenset[str], role_id: UUID, name: str) -> Role:
+    role = get_role(role_id)
+    return _change_permissions(actor, held, role, set(permission_names(role)) | {name}, "role.permission.add")
+
+
+def remove_role_permission(actor: audit.Actor, held: frozenset[str], role_id: UUID, name: str) -> Role:
+    role = get_role(role_id)
+    current = set(permission_names(role))
+    permissions_named({name})
+    if name not in current:
+        raise NotFound(f"The role {role.name!r} does not grant {name!r}.")
+    return _change_permissions(actor, held, role, current - {name}, "role.permission.remove")
+
+
+def _change_permissions(actor: audit.Actor, held: frozenset[str], role: Role, names: set[str], action: str) -> Role:
+    wanted_permissions = permissions_named(names)
+    before = _snapshot(role)
+    if role.name == SUPERADMIN:
+        # superAdmin holds every permission by definition (permissions_of): nothing can be taken away.
+        every = {permission.name for permission in all_permissions()}
+        if not every <= names:
+            raise Conflict("The superAdmin role holds every permission; none can be removed from it.")
+    granted = names - {permission.name for permission in role.permissions}
+    require_held(held, granted)
+    role.permissions = [permission for permission in wanted_permissions if permission.name in names]
+    role.updated_at = now()
+    audit.record(actor, action, target_type="role", target_id=role.id, before=before, after=_snapshot(role))
+    db.session.commit()
+    return role

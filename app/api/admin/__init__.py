@@ -14,7 +14,9 @@ csrf.exempt(bp)
 
 
 def init_app(app: Flask) -> None:
+    from . import audit  # noqa: F401
     from . import permissions  # noqa: F401  (registers its routes on the blueprint)
+    from . import roles  # noqa: F401
     from . import users  # noqa: F401
 
     app.register_blueprint(bp)

@@ -1,0 +1,212 @@
+"""The admin API's applications (OAuth clients) and users' grants to them, under /api/v1/admin.
+
+Thin views over ``oauth/clients.py`` and ``oauth/consent.py``, the functions ``flask clients``
+calls too, so both ways share one rule set and one audit trail. ``clients:read`` / ``clients:write``
+guard the applications, ``users:read`` / ``users:write`` a user's grants. A secret is shown once, in
+the answer that made it; its hash never leaves the server.
+"""
+
+from datetime import datetime
+from typing import Annotated
+from typing import Literal
+from uuid import UUID
+
+from flask import Blueprint
+from flask import Response
+from pydantic import Field
+from pydantic import StringConstraints
+
+from app.api.spec import ADMIN_SECURITY
+from app.api.spec import Body
+from app.api.spec import Schema
+from app.api.spec import responses
+from app.api.spec import validate
+from app.extensions import csrf
+from app.services.errors import NotFound
+from app.web.permissions import current_principal
+from app.web.permissions import requires_permission
+
+from . import clients
+from . import consent
+
+bp = Blueprint("oauth_admin", __name__, url_prefix="/api/v1/admin")
+csrf.exempt(bp)  # the guard checks the CSRF token for browser sessions; bearer tokens need none
+
+CLIENT = "/clients/<string(maxlength=64):client_id>"
+CLIENT_TAGS = ["admin: applications"]
+GRANT_TAGS = ["admin: users"]
+Uri = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+ShortName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
+
+
+class ClientOut(Schema):
+    """A registration as the admin API shows it (never the secret or its hash)."""
+
+    client_id: str
+    name: str = Field(examples=["Billing"])
+    public: bool
+    token_endpoint_auth_method: str = Field(examples=["client_secret_basic"])
+    redirect_uris: list[str] = Field(examples=[["https://billing.example.com/callback"]])
+    post_logout_redirect_uris: list[str]
+    grant_types: list[str] = Field(examples=[["authorization_code", "refresh_token"]])
+    response_types: list[str]
+    scope: str = Field(examples=["openid profile email"])
+    skip_consent: bool
+    introspect: bool
+    permissions: list[str] = Field(description="What the application holds for itself (client credentials).")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, application) -> "ClientOut":
+        return cls(client_id=application.client_id, name=application.name, public=application.is_public,
+                   token_endpoint_auth_method=application.token_endpoint_auth_method,
+                   redirect_uris=application.redirect_uris,
+                   post_logout_redirect_uris=application.post_logout_redirect_uris,
+                   grant_types=application.grant_types, response_types=application.response_types,
+                   scope=application.scope, skip_consent=application.skip_consent,
+                   introspect=application.introspect,
+                   permissions=sorted(permission.name for permission in application.permissions),
+                   created_at=application.created_at, updated_at=application.updated_at)
+
+
+class ClientWithSecret(ClientOut):
+    client_secret: str | None = Field(description="Shown only in this answer; null for a public client.")
+
+    @classmethod
+    def of(cls, application, secret: str | None = None) -> "ClientWithSecret":
+        return cls(**ClientOut.of(application).model_dump(), client_secret=secret)
+
+
+class ClientList(Schema):
+    items: list[ClientOut]
+
+
+class ClientCreate(Body):
+    name: str = Field(min_length=1, max_length=200, examples=["Billing"])
+    redirect_uris: list[Uri] = Field([], max_length=50, examples=[["https://billing.example.com/callback"]])
+    post_logout_redirect_uris: list[Uri] = Field([], max_length=50)
+    grant_types: list[ShortName] | None = Field(
+        None, max_length=3, description="Default: authorization_code, refresh_token.")
+    scope: str | None = Field(None, max_length=1000, description="Space-separated; default: the OIDC scopes.")
+    token_endpoint_auth_method: AuthMethod = Field("client_secret_basic", description="`none`: a public client.")
+    skip_consent: bool = False
+    introspect: bool = Field(False, description="A resource server: may introspect tokens (RFC 7662).")
+    permissions: list[ShortName] = Field([], max_length=100, description="Only with client_credentials.")
+
+
+class ClientUpdate(Body):
+    """Fields sent replace the registered value (lists whole); the rest stay."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    redirect_uris: list[Uri] | None = Field(None, max_length=50)
+    post_logout_redirect_uris: list[Uri] | None = Field(None, max_length=50)
+    grant_types: list[ShortName] | None = Field(None, min_length=1, max_length=3)
+    scope: str | None = Field(None, max_length=1000)
+    token_endpoint_auth_method: AuthMethod | None = None
+    skip_consent: bool | None = None
+    introspect: bool | None = None
+    permissions: list[ShortName] | None = Field(None, max_length=100)
+
+
+@bp.get("/clients")
+@requires_permission("clients:read")
+@validate(resp=responses({200: ClientList}, errors=(401, 403)), tags=CLIENT_TAGS, security=ADMIN_SECURITY)
+def list_clients():
+    """Every application in service, oldest first."""
+    return ClientList(items=[ClientOut.of(application) for application in clients.list_all()])
+
+
+@bp.post("/clients")
+@requires_permission("clients:write")
+@validate(json=ClientCreate, resp=responses({201: ClientWithSecret}, errors=(400, 401, 403, 415, 422)),
+          tags=CLIENT_TAGS, security=ADMIN_SECURITY)
+def create_client(json: ClientCreate):
+    """Register an application; a confidential client's secret is in this answer only."""
+    principal = current_principal()
+    application, secret = clients.register(
+        json.name, json.redirect_uris, grant_types=json.grant_types, scope=json.scope,
+        post_logout_redirect_uris=json.post_logout_redirect_uris, skip_consent=json.skip_consent,
+        introspect=json.introspect, token_endpoint_auth_method=json.token_endpoint_auth_method,
+        permissions=set(json.permissions), owner_id=principal.user_id, actor=principal.actor,
+        held=principal.permissions)
+    return ClientWithSecret.of(application, secret), 201
+
+
+@bp.get(CLIENT)
+@requires_permission("clients:read")
+@validate(resp=responses({200: ClientOut}, errors=(401, 403, 404)), tags=CLIENT_TAGS, security=ADMIN_SECURITY)
+def get_client(client_id: str):
+    """One application."""
+    return ClientOut.of(clients.get(client_id))
+
+
+@bp.patch(CLIENT)
+@requires_permission("clients:write")
+@validate(json=ClientUpdate, resp=responses({200: ClientOut}, errors=(400, 401, 403, 404, 415, 422)),
+          tags=CLIENT_TAGS, security=ADMIN_SECURITY)
+def update_client(client_id: str, json: ClientUpdate):
+    """Change a registration; checked as a new one; takes effect at once."""
+    principal = current_principal()
+    application = clients.update(
+        client_id, name=json.name, redirect_uris=json.redirect_uris,
+        post_logout_redirect_uris=json.post_logout_redirect_uris, grant_types=json.grant_types, scope=json.scope,
+        skip_consent=json.skip_consent, introspect=json.introspect,
+        token_endpoint_auth_method=json.token_endpoint_auth_method,
+        permissions=None if json.permissions is None else set(json.permissions),
+        actor=principal.actor, held=principal.permissions)
+    return ClientOut.of(application)
+
+
+@bp.post(f"{CLIENT}/secret")
+@requires_permission("clients:write")
+@validate(resp=responses({200: ClientWithSecret}, errors=(400, 401, 403, 404)), tags=CLIENT_TAGS,
+          security=ADMIN_SECURITY)
+def rotate_client_secret(client_id: str):
+    """A new secret (in this answer only); the old one stops working at once."""
+    application, secret = clients.rotate_secret(client_id, actor=current_principal().actor)
+    return ClientWithSecret.of(application, secret)
+
+
+@bp.delete(CLIENT)
+@requires_permission("clients:write")
+@validate(resp=responses({204: None}, errors=(401, 403, 404)), tags=CLIENT_TAGS, security=ADMIN_SECURITY)
+def delete_client(client_id: str):
+    """Take an application out of service; every token issued to it stops at once."""
+    clients.delete(client_id, actor=current_principal().actor)
+    return Response(status=204)
+
+
+# --- a user's grants to applications -----------------------------------------------------------------
+
+class GrantOut(Schema):
+    client_id: str
+    name: str = Field(examples=["Billing"])
+    scope: list[str] = Field(examples=[["openid", "email"]])
+    granted_at: datetime
+
+
+class GrantList(Schema):
+    items: list[GrantOut]
+
+
+@bp.get("/users/<uuid:user_id>/grants")
+@requires_permission("users:read")
+@validate(resp=responses({200: GrantList}, errors=(401, 403, 404)), tags=GRANT_TAGS, security=ADMIN_SECURITY)
+def list_user_grants(user_id: UUID):
+    """The applications the user allowed, newest first."""
+    return GrantList(items=[
+        GrantOut(client_id=application.client_id, name=application.name, scope=grant.scope.split(),
+                 granted_at=grant.granted_at)
+        for grant, application in consent.grants_of(user_id)])
+
+
+@bp.delete("/users/<uuid:user_id>/grants/<string(maxlength=64):client_id>")
+@requires_permission("users:write")
+@validate(resp=responses({204: None}, errors=(401, 403, 404)), tags=GRANT_TAGS, security=ADMIN_SECURITY)
+def revoke_user_grant(user_id: UUID, client_id: str):
+    """Withdraw the user's grant: that application's tokens for the user stop at once."""
+    if not consent.revoke(user_id, client_id, actor=current_principal().actor):
+        raise NotFound("This user has no grant to that application.")
+    return Response(status=204)
