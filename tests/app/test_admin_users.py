@@ -59,8 +59,10 @@ def role_id(app, name: str) -> str:
 
 
 def audit_events(app, action: str | None = None) -> list[AuditEvent]:
+    """The events about users (not sign-ins, refusals, or the applications a test registers)."""
     with app.app_context():
-        query = select(AuditEvent).where(AuditEvent.action != "permission.denied")
+        query = select(AuditEvent).where(AuditEvent.target_type == "user", AuditEvent.action != "permission.denied",
+                                         AuditEvent.action.notlike("signin.%"))
         if action:
             query = query.where(AuditEvent.action == action)
         return list(db.session.scalars(query.order_by(AuditEvent.created_at)))
