@@ -1,24 +1,64 @@
 """The API described: /openapi.json, assembled once per application from the routes' declared
 models (app/api/spec.py), this server's settings (its URL, the session cookie's name), and what
-other packages contribute (the OAuth server describes its own endpoints and scopes)."""
+other packages contribute (the OAuth server describes its own endpoints and scopes).
+
+From that one document: /getPostmanCollection (app/api/postman.py) and /swagger, Swagger UI
+served from the swagger-ui-bundle package's files by this server (no CDN).
+"""
 
 import copy
 from collections.abc import Callable
 
 from flask import Blueprint
 from flask import Flask
+from flask import abort
 from flask import current_app
 from flask import jsonify
+from flask import render_template
+from flask import send_from_directory
+from swagger_ui_bundle import swagger_ui_path
 
+from . import postman
 from .spec import api
 
 bp = Blueprint("docs", __name__)
+# Swagger UI is a page: its errors are the HTML error page.
+swagger = Blueprint("swagger", __name__, url_prefix="/swagger")
+# The packaged files Swagger UI needs, and nothing else of the package.
+SWAGGER_ASSETS = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "oauth2-redirect.html", "oauth2-redirect.js",
+                            "favicon-32x32.png", "favicon-16x16.png"})
+ASSET_MAX_AGE = 86400
 
 
 @bp.get("/openapi.json")
 def openapi_document():
     """The OpenAPI 3.1 document of every JSON endpoint."""
     return jsonify(document(current_app))
+
+
+@bp.get("/getPostmanCollection")
+def postman_collection():
+    """The document as a Postman v2.1 collection, to download."""
+    response = jsonify(postman.collection(document(current_app), current_app.config["ISSUER"]))
+    response.headers["Content-Disposition"] = 'attachment; filename="identity-provider.postman_collection.json"'
+    return response
+
+
+@swagger.get("")
+def swagger_ui():
+    """Swagger UI on /openapi.json; its start-up script is a file (the Content-Security-Policy allows no inline
+    script)."""
+    return render_template("docs/swagger.html")
+
+
+@swagger.get("/<name>")
+def swagger_asset(name: str):
+    """A file of the packaged Swagger UI (the version pinned in setup.cfg), cacheable."""
+    if name not in SWAGGER_ASSETS:
+        abort(404)
+    response = send_from_directory(swagger_ui_path, name, max_age=ASSET_MAX_AGE)
+    response.headers["Cache-Control"] = f"public, max-age={ASSET_MAX_AGE}"
+    return response
 
 
 def contribute(app: Flask, add: Callable[[Flask, dict], None]) -> None:
