@@ -117,9 +117,9 @@ def _describe_the_descriptions(spec: dict) -> None:
         "tags": ["docs"], "operationId": "openapi_document", "summary": "This OpenAPI 3.1 document",
         "responses": json_document("The document.")}}
     spec["paths"]["/getPostmanCollection"] = {"get": {
-        "tags": ["docs"], "operationId": "postman_collection", "summary": "A Postman v2.1 collection of every "
-        "operation, with the variables baseUrl and accessToken", "responses": json_document("The collection "
-                                                                                             "(an attachment).")}}
+        "tags": ["docs"], "operationId": "postman_collection",
+        "summary": "A Postman v2.1 collection of every operation, with the variables baseUrl and accessToken",
+        "responses": json_document("The collection (an attachment).")}}
     spec.setdefault("tags", []).append({"name": "docs", "description": "The API described."})
 
 

@@ -24,14 +24,14 @@ def execute(page: Page, operation_id: str, body: dict | None = None) -> dict:
     return {"status": response.status, "json": response.json() if response.body() else None}
 
 
-def test_swagger_ui_loads_from_this_server_signs_in_and_calls_the_api(page: Page, live_server, user):
+def test_swagger_ui_loads_from_this_server_signs_in_and_calls_the_api(page: Page, server, user):
     """No request leaves the server; no CSP violation; login -> /currentuser -> a cookie change with CSRF."""
     requested, refused = [], []
     page.on("request", lambda request: requested.append(request.url))
     page.on("console", lambda message: refused.append(message.text)
             if "Content Security Policy" in message.text or message.type == "error" else None)
 
-    page.goto(f"{live_server.url}/swagger")
+    page.goto(f"{server.url}/swagger")
     expect(page.locator(".information-container .title")).to_contain_text("Identity provider")
     expect(page.locator("#operations-auth-post__api_v1_auth_login")).to_be_visible()
 
@@ -45,6 +45,6 @@ def test_swagger_ui_loads_from_this_server_signs_in_and_calls_the_api(page: Page
     ended = execute(page, "me-delete__api_v1_me_sessions")  # a change: needs X-CSRFToken with the cookie
     assert ended == {"status": 200, "json": {"sessionsEnded": 0}}
 
-    assert requested and all(url.startswith(live_server.url + "/") for url in requested), requested
-    assert f"{live_server.url}/swagger/swagger-ui-bundle.js" in requested
+    assert requested and all(url.startswith(server.url + "/") for url in requested), requested
+    assert f"{server.url}/swagger/swagger-ui-bundle.js" in requested
     assert refused == []
