@@ -155,7 +155,7 @@ def complete_second_factor(json: CodeIn):
 
 
 @bp.post("/logout")
-@validate(resp=responses({204: None}), tags=TAGS)
+@validate(resp=responses({204: None}, errors=(415,)), tags=TAGS)
 def logout():
     """End the session of the cookie, if any, and clear the cookie."""
     session = current_session()
@@ -166,7 +166,7 @@ def logout():
 
 @bp.post("/session/renew")
 @requires_session
-@validate(resp=responses({200: SignedIn}, errors=(401,)), tags=TAGS, security=SESSION_OR_TOKEN)
+@validate(resp=responses({200: SignedIn}, errors=(401, 415)), tags=TAGS, security=SESSION_OR_TOKEN)
 def renew():
     """A new cookie token for the current session (its lifetime limits stay)."""
     session, token = sessions.renew(current_session())
