@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 def init_app(app: Flask) -> None:
     """Build the server for ``app`` and register its routes, commands and event handlers."""
     from app import errors
+    from app.api import docs
     from app.services import events
 
     from . import account
@@ -32,6 +33,7 @@ def init_app(app: Flask) -> None:
     from . import endpoints
     from . import grants
     from . import models  # noqa: F401  (registers the protocol's tables)
+    from . import openapi
     from . import policy
     from . import views
     from .server import AuthorizationServer
@@ -58,6 +60,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
     app.cli.add_command(cli.clients)
+    docs.contribute(app, openapi.describe)
     for path in views.JSON_ENDPOINTS:
         errors.register_shape(app, path, _oauth_error)
     # A path under /oauth/ that no route took (404, 405): a client's mistake, answered as one.

@@ -9,7 +9,6 @@ from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
 from flask import current_app
 from flask import g
-from flask import jsonify
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -17,6 +16,11 @@ from flask import url_for
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
 
+from app.api.schemas.applications import GrantedApplication
+from app.api.schemas.applications import GrantedApplications
+from app.api.spec import SESSION_OR_TOKEN
+from app.api.spec import responses
+from app.api.spec import validate
 from app.clock import now
 from app.extensions import csrf
 from app.web.session import clear_session_cookie
@@ -235,18 +239,20 @@ def metadata():
 
 @bp.get("/api/v1/me/applications")
 @requires_session
+@validate(resp=responses({200: GrantedApplications}, errors=(401,)), tags=["me"], security=SESSION_OR_TOKEN)
 def my_applications():
     """The applications the user has granted access to."""
     session = current_session()
-    return jsonify({"applications": [
-        {"client_id": application.client_id, "name": application.name, "scope": grant.scope,
-         "granted_at": grant.granted_at.isoformat().replace("+00:00", "Z")}
-        for grant, application in consent.list_for(session.user_id)]})
+    return GrantedApplications(applications=[
+        GrantedApplication(client_id=application.client_id, name=application.name, scope=grant.scope,
+                           granted_at=grant.granted_at)
+        for grant, application in consent.list_for(session.user_id)])
 
 
 @bp.delete("/api/v1/me/applications/<client_id>")
 @csrf.exempt  # checked below when the request is authenticated by the cookie
 @requires_session
+@validate(resp=responses({204: None}, errors=(400, 401, 404)), tags=["me"], security=SESSION_OR_TOKEN)
 def revoke_my_application(client_id):
     """Withdraw a grant: the application's tokens for this user stop working."""
     session = current_session()

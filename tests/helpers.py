@@ -352,7 +352,7 @@ def change_on_the_account_page(app, client, user, mailbox):
 
 def change_through_the_api(app, client, user, mailbox):
     token = csrf_token(client.get("/account").text)
-    return client.post("/api/v1/me/password", json={"current_password": user.password, "new_password": NEW_PASSWORD},
+    return client.post("/api/v1/me/password", json={"currentPassword": user.password, "newPassword": NEW_PASSWORD},
                        headers={"X-CSRFToken": token})
 
 

@@ -16,4 +16,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(phone.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(docs.swagger)
     admin.init_app(app)

@@ -1,7 +1,8 @@
 """The account flows as JSON: /api/v1/auth/... beside the pages, on the same services.
 
 Requests must be JSON: a cross-site form cannot send it without a CORS preflight, which is what
-protects these cookie-setting endpoints from CSRF (they are exempt from the form token).
+protects these cookie-setting endpoints from CSRF (they are exempt from the form token). Bodies
+are declared models (app/api/schemas/auth.py) checked by ``validate``.
 """
 
 import uuid
@@ -9,8 +10,8 @@ import uuid
 from flask import Blueprint
 from flask import abort
 from flask import current_app
-from flask import jsonify
 from flask import request
+from flask_wtf.csrf import generate_csrf
 
 from ..extensions import csrf
 from ..services import accounts
@@ -36,6 +37,21 @@ from ..web.session import current_session
 from ..web.session import requires_session
 from ..web.session import set_session_cookie
 from .errors import problem
+from .schemas.auth import CodeIn
+from .schemas.auth import CsrfToken
+from .schemas.auth import EmailIn
+from .schemas.auth import LoginIn
+from .schemas.auth import Registered
+from .schemas.auth import RegisterIn
+from .schemas.auth import ResetIn
+from .schemas.auth import SessionRef
+from .schemas.auth import SignedIn
+from .schemas.auth import SignedInUser
+from .schemas.auth import Status
+from .schemas.auth import VerifyIn
+from .spec import SESSION_OR_TOKEN
+from .spec import responses
+from .spec import validate
 
 bp = Blueprint("api_auth", __name__, url_prefix="/api/v1/auth")
 csrf.exempt(bp)
@@ -43,68 +59,65 @@ csrf.exempt(bp)
 
 @bp.before_request
 def require_json():
+    """Every POST, bodiless ones (logout, renew) included: a cross-site form cannot send JSON."""
     if request.method == "POST" and not request.is_json:
         abort(415, "Send a JSON body (Content-Type: application/json).")
 
 
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, "The JSON body must be an object.")
-    return body
-
-
-def _text(body: dict, name: str, required: bool = True, limit: int = 1024) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        abort(400, f"'{name}' must be a non-empty string of at most {limit} characters.")
-    return value
-
-
 def _signed_in(session, token, status=200):
-    body = {"user": {"id": str(session.user.id), "email": session.user.email},
-            "session": {"id": str(session.id), "expires_at": session.expires_at.isoformat().replace("+00:00", "Z")}}
-    response = jsonify(body)
-    response.status_code = status
+    body = SignedIn(user=SignedInUser(id=session.user.id, email=session.user.email),
+                    session=SessionRef(id=session.id, expires_at=session.expires_at))
+    response = current_app.response_class(body.model_dump_json(by_alias=True), status=status,
+                                          mimetype="application/json")
     return set_session_cookie(response, token, session)
+
+
+SIGNED_IN = responses({200: SignedIn}, errors=(400, 401, 415, 422, 429))
+TAGS = ["auth"]
+
+
+@bp.get("/csrf")
+@validate(resp=responses({200: CsrfToken}), tags=TAGS)
+def csrf_token():
+    """The CSRF token a cookie-authenticated change sends in the X-CSRFToken header (Swagger UI uses it)."""
+    return CsrfToken(csrf_token=generate_csrf())
 
 
 @bp.post("/register")
 @limits_mail
-def register():
+@validate(json=RegisterIn, resp=responses({202: Registered}, errors=(400, 404, 409, 415, 422, 429, 503)), tags=TAGS)
+def register(json: RegisterIn):
     """Create an account and mail a code; the same 202 whether or not the address was taken."""
-    body = _body()
-    address = body.get("address")
-    if address is not None and not isinstance(address, dict):
-        abort(400, "'address' must be an object.")
-    email = onboarding.register(_text(body, "email", limit=254), _text(body, "fullname", limit=200),
-                                _text(body, "password"), phone=_text(body, "phone", False, 32), address=address)
-    return jsonify({"status": "verification_sent", "email": email}), 202
+    address = json.address.model_dump(exclude_unset=True) if json.address is not None else None
+    email = onboarding.register(json.email, json.fullname, json.password, phone=json.phone, address=address)
+    return Registered(status="verification_sent", email=email), 202
 
 
 @bp.post("/verify")
 @limits_credentials(account=form_email)
-def verify():
-    body = _body()
-    session, token = onboarding.verify_email(_text(body, "email", limit=254), _text(body, "code", limit=12),
-                                             request_origin())
+@validate(json=VerifyIn, resp=SIGNED_IN, tags=TAGS)
+def verify(json: VerifyIn):
+    """The code mailed at registration: the address is verified and a session starts."""
+    session, token = onboarding.verify_email(json.email, json.code, request_origin())
     return _signed_in(session, token)
 
 
 @bp.post("/verify/resend")
 @limits_mail
-def resend_verification():
-    onboarding.resend_verification(_text(_body(), "email", limit=254))
-    return jsonify({"status": "sent_if_waiting"}), 202
+@validate(json=EmailIn, resp=responses({202: Status}, errors=(400, 415, 422, 429, 503)), tags=TAGS)
+def resend_verification(json: EmailIn):
+    """Mail a new verification code, if the account waits for one."""
+    onboarding.resend_verification(json.email)
+    return Status(status="sent_if_waiting"), 202
 
 
 @bp.post("/login")
 @limits_credentials(account=form_email)
-def login():
-    body = _body()
-    email, password = _text(body, "email", limit=254), _text(body, "password")
+@validate(json=LoginIn, resp=responses({200: SignedIn, 202: Status}, errors=(400, 401, 403, 415, 422, 429)),
+          tags=TAGS)
+def login(json: LoginIn):
+    """Sign in with email and password: a session cookie, or 202 when a second factor is needed."""
+    email, password = json.email, json.password
     try:
         session, token = accounts.sign_in(email, password, request_origin(), current=current_session())
     except SecondFactorRequired as pending:
@@ -114,8 +127,8 @@ def login():
         except (ResendTooSoon, MessageNotSent) as problem_sending:
             # The password was right and the sign-in waits for a code: a code sent moments ago
             # still completes it, and a failed one can be resent from the 2FA step.
-            return jsonify({"status": "second_factor_required", "detail": problem_sending.public_message}), 202
-        return jsonify({"status": "second_factor_required"}), 202
+            return Status(status="second_factor_required", detail=problem_sending.public_message), 202
+        return Status(status="second_factor_required"), 202
     except SignInRefused as refusal:
         if refusal.outcome == "unverified":
             try:
@@ -129,19 +142,22 @@ def login():
 
 @bp.post("/2fa")
 @limits_credentials(account=pending_email)
-def complete_second_factor():
+@validate(json=CodeIn, resp=SIGNED_IN, tags=TAGS)
+def complete_second_factor(json: CodeIn):
+    """The code of the second factor completes the sign-in that waits for it."""
     pending = pending_second_factor()
     if pending is None:
         return problem(401, "Unauthorized", "No sign-in is waiting for a code. Sign in again.")
-    session, token = accounts.complete_second_factor(uuid.UUID(pending["user_id"]),
-                                                     _text(_body(), "code", limit=12), request_origin(),
+    session, token = accounts.complete_second_factor(uuid.UUID(pending["user_id"]), json.code, request_origin(),
                                                      current=current_session())
     finish_second_factor()
     return _signed_in(session, token)
 
 
 @bp.post("/logout")
+@validate(resp=responses({204: None}, errors=(415,)), tags=TAGS)
 def logout():
+    """End the session of the cookie, if any, and clear the cookie."""
     session = current_session()
     if session is not None:
         sessions.end(session.id)
@@ -150,6 +166,7 @@ def logout():
 
 @bp.post("/session/renew")
 @requires_session
+@validate(resp=responses({200: SignedIn}, errors=(401, 415)), tags=TAGS, security=SESSION_OR_TOKEN)
 def renew():
     """A new cookie token for the current session (its lifetime limits stay)."""
     session, token = sessions.renew(current_session())
@@ -158,14 +175,17 @@ def renew():
 
 @bp.post("/password/forgot")
 @limits_mail
-def forgot_password():
-    recovery.request_reset(_text(_body(), "email", limit=254))
-    return jsonify({"status": "sent_if_registered"}), 202
+@validate(json=EmailIn, resp=responses({202: Status}, errors=(400, 415, 422, 429, 503)), tags=TAGS)
+def forgot_password(json: EmailIn):
+    """Mail a reset code, if the address has an account."""
+    recovery.request_reset(json.email)
+    return Status(status="sent_if_registered"), 202
 
 
 @bp.post("/password/reset")
 @limits_credentials(account=form_email)
-def reset_password():
-    body = _body()
-    recovery.reset(_text(body, "email", limit=254), _text(body, "code", limit=12), _text(body, "password"))
+@validate(json=ResetIn, resp=responses({204: None}, errors=(400, 415, 422, 429)), tags=TAGS)
+def reset_password(json: ResetIn):
+    """The mailed code and a new password: the password changes and every session ends."""
+    recovery.reset(json.email, json.code, json.password)
     return "", 204

@@ -71,11 +71,23 @@ def domain_problem(error: DomainError) -> Response:
 
 
 def _members(error: DomainError) -> dict:
-    """What a client needs beyond the detail: which inputs to fix."""
+    """What a client needs beyond the detail: which inputs to fix, by their names on the wire."""
     if isinstance(error, InvalidFields):
-        return {"errors": error.errors}
+        return {"errors": _on_the_wire(error.errors)}
     if isinstance(error, WrongPassword):
-        return {"errors": {error.field: [error.public_message]}}
+        return {"errors": _on_the_wire({error.field: [error.public_message]})}
     if isinstance(error, PasswordRejected):
         return {"errors": error.reasons}
     return {}
+
+
+def _on_the_wire(errors: dict) -> dict:
+    """The services name fields in snake_case (``given_name``); the JSON API says ``givenName``.
+    Only the field's own name changes: the members of an address keep their OIDC names."""
+    return {_camel(field): messages for field, messages in errors.items()}
+
+
+def _camel(field: str) -> str:
+    name, dot, rest = field.partition(".")
+    head, *tail = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in tail) + dot + rest

@@ -4,10 +4,12 @@ from flask import Flask
 
 from . import account
 from . import auth
+from . import home
 from . import onboarding
 
 
 def init_app(app: Flask) -> None:
+    app.register_blueprint(home.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(onboarding.bp)
     app.register_blueprint(account.bp)

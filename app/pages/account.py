@@ -46,11 +46,6 @@ from .forms import LogoutForm
 bp = Blueprint("account", __name__)
 
 
-@bp.get("/")
-def home():
-    return redirect(url_for("account.overview"))
-
-
 @bp.get("/account")
 @requires_session
 def overview():

@@ -3,9 +3,10 @@
 from flask import request
 
 # Blueprints whose errors are JSON problems; OAuth endpoints shape their own (RFC 6749).
-JSON_BLUEPRINTS = frozenset({"api", "api_auth", "account_api", "api_phone", "keys"})
+JSON_BLUEPRINTS = frozenset({"api", "api_auth", "account_api", "api_phone", "keys", "docs"})
 # The same by path, for errors raised before routing chose a blueprint (404, 405, 413).
-JSON_PATHS = ("/api/", "/currentuser", "/health", "/admin/health", "/publickey", "/.well-known/")
+JSON_PATHS = ("/api/", "/currentuser", "/health", "/admin/health", "/publickey", "/.well-known/", "/openapi.json",
+              "/getPostmanCollection")
 
 
 def wants_problem_json() -> bool:

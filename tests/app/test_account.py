@@ -86,7 +86,7 @@ def test_profile_page_saves_every_field(signed_in):
                          locality="London", region="", postal_code="SW1Y 4JH", country="UK")
     assert response.status_code == 303 and response.headers["Location"] == "/account"
     body = me(signed_in)
-    assert (body["fullname"], body["given_name"], body["family_name"], body["phone"], body["birthdate"]) == \
+    assert (body["fullname"], body["givenName"], body["familyName"], body["phone"], body["birthdate"]) == \
         ("Ada King", "Ada", "King", "+44 20 7946 0958", "1985-12-10")
     assert body["avatar"] == "https://pictures.example.com/ada.png"
     assert body["address"] == {"street_address": "12 St James's Square", "locality": "London",
@@ -241,16 +241,16 @@ def test_two_factor_on_and_off(app, signed_in, user):
     refused = post_form(signed_in, "/account/2fa", "/account/2fa", enabled="off", password="not it")
     assert refused.status_code == 400
     assert field_errors(refused.text, "password") == [WRONG_PASSWORD]
-    assert me(signed_in)["two_factor_enabled"] is True
+    assert me(signed_in)["twoFactorEnabled"] is True
     response = post_form(signed_in, "/account/2fa", "/account/2fa", enabled="off", password=user.password)
     assert response.status_code == 303
-    assert me(signed_in)["two_factor_enabled"] is False
+    assert me(signed_in)["twoFactorEnabled"] is False
 
 
 def test_two_factor_needs_on_or_off(signed_in):
     """Any other value is a 400 and no change."""
     assert post_form(signed_in, "/account/2fa", "/account/2fa", enabled="maybe").status_code == 400
-    assert me(signed_in)["two_factor_enabled"] is False
+    assert me(signed_in)["twoFactorEnabled"] is False
 
 
 # --- sessions and history ----------------------------------------------------------------------------

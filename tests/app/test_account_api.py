@@ -19,11 +19,11 @@ from ..helpers import grant_tokens
 from ..helpers import refresh
 
 PROBLEM = "application/problem+json"
-ACCOUNT_KEYS = {"id", "email", "email_verified", "fullname", "given_name", "family_name", "phone", "address",
-                "birthdate", "avatar", "two_factor_enabled", "roles", "created_at", "updated_at"}
-SESSION_KEYS = {"id", "current", "device", "user_agent", "ip_address", "amr", "created_at", "last_seen_at",
-                "expires_at"}
-LOGIN_KEYS = {"time", "outcome", "method", "ip_address", "device", "user_agent"}
+ACCOUNT_KEYS = {"id", "email", "emailVerified", "fullname", "givenName", "familyName", "phone", "address",
+                "birthdate", "avatar", "twoFactorEnabled", "roleId", "roles", "isActive", "createdAt", "updatedAt"}
+SESSION_KEYS = {"id", "current", "device", "userAgent", "ipAddress", "amr", "createdAt", "lastSeenAt",
+                "expiresAt"}
+LOGIN_KEYS = {"time", "outcome", "method", "ipAddress", "device", "userAgent"}
 WRONG_PASSWORD = "The password is not right."
 
 
@@ -74,7 +74,7 @@ def test_a_garbage_bearer_token_is_401(client):
 
 @pytest.mark.parametrize("method, path, body", [
     ("PATCH", "/api/v1/me", {"fullname": "Mallory"}),
-    ("POST", "/api/v1/me/password", {"current_password": "x", "new_password": STRONG_PASSWORD}),
+    ("POST", "/api/v1/me/password", {"currentPassword": "x", "newPassword": STRONG_PASSWORD}),
     ("POST", "/api/v1/me/email", {"email": "new@example.com", "password": "x"}),
     ("PUT", "/api/v1/me/2fa", {"enabled": True}),
     ("DELETE", "/api/v1/me/sessions", None),
@@ -117,32 +117,34 @@ def test_me_returns_the_account_and_profile(account, user):
     assert set(body) == ACCOUNT_KEYS
     assert body["id"] == str(user.id) and body["email"] == user.email and body["fullname"] == "Ada Lovelace"
     assert body["avatar"] == accounts.gravatar_url(user.email)
-    assert body["roles"] == ["user"] and body["email_verified"] is True and body["two_factor_enabled"] is False
-    assert body["given_name"] is None and body["address"] is None and body["birthdate"] is None
+    [role] = body["roles"]
+    assert role["name"] == "user" and body["roleId"] == role["id"] and body["isActive"] is True
+    assert body["emailVerified"] is True and body["twoFactorEnabled"] is False
+    assert body["givenName"] is None and body["address"] is None and body["birthdate"] is None
 
 
 def test_patch_changes_only_the_fields_sent(account):
     """A PATCH sets the given fields, keeps the others; null clears; an empty avatar restores the default."""
     first = account.send("PATCH", "/api/v1/me", json={
-        "fullname": "  Ada King  ", "given_name": "Ada", "family_name": "King", "phone": "+44 20 7946 0958",
+        "fullname": "  Ada King  ", "givenName": "Ada", "familyName": "King", "phone": "+44 20 7946 0958",
         "birthdate": "1985-12-10", "avatar": "https://pictures.example.com/ada.png",
         "address": {"street_address": "12 St James's Square", "locality": "London", "country": "UK",
                     "region": ""}})
     assert first.status_code == 200, first.get_json()
     body = first.get_json()
-    assert body["fullname"] == "Ada King" and body["given_name"] == "Ada" and body["family_name"] == "King"
+    assert body["fullname"] == "Ada King" and body["givenName"] == "Ada" and body["familyName"] == "King"
     assert body["phone"] == "+44 20 7946 0958" and body["birthdate"] == "1985-12-10"
     assert body["avatar"] == "https://pictures.example.com/ada.png"
     assert body["address"] == {"street_address": "12 St James's Square", "locality": "London", "country": "UK"}
-    second = account.send("PATCH", "/api/v1/me", json={"family_name": None, "avatar": ""}).get_json()
-    assert second["family_name"] is None and second["given_name"] == "Ada" and second["birthdate"] == "1985-12-10"
+    second = account.send("PATCH", "/api/v1/me", json={"familyName": None, "avatar": ""}).get_json()
+    assert second["familyName"] is None and second["givenName"] == "Ada" and second["birthdate"] == "1985-12-10"
     assert second["avatar"] == accounts.gravatar_url(second["email"])
     assert account.get("/api/v1/me").get_json() == second
 
 
 def test_profile_reaches_the_oidc_claims(app, account, application):
     """What the account page saves is what userinfo releases to an application."""
-    account.send("PATCH", "/api/v1/me", json={"given_name": "Ada", "birthdate": "1985-12-10",
+    account.send("PATCH", "/api/v1/me", json={"givenName": "Ada", "birthdate": "1985-12-10",
                                               "address": {"locality": "London"}})
     tokens = grant_tokens(account.http, application, scope="openid profile address")
     claims = account.http.get("/oauth/userinfo", headers=bearer(tokens["access_token"])).get_json()
@@ -150,38 +152,48 @@ def test_profile_reaches_the_oidc_claims(app, account, application):
     assert claims["address"] == {"locality": "London"}
 
 
-@pytest.mark.parametrize("changes, errors", [
-    ({"birthdate": "1990-02-30"}, {"birthdate": ["Enter a date as YYYY-MM-DD."]}),
-    ({"birthdate": "10/12/1815"}, {"birthdate": ["Enter a date as YYYY-MM-DD."]}),
-    ({"birthdate": "2999-01-01"}, {"birthdate": ["Enter a date between 1900-01-01 and today."]}),
-    ({"birthdate": 19901231}, {"birthdate": ["Enter a date as YYYY-MM-DD."]}),
-    ({"fullname": "x" * 201}, {"fullname": ["Use at most 200 characters."]}),
-    ({"fullname": "   "}, {"fullname": ["This field is required."]}),
-    ({"given_name": "x" * 101, "family_name": "y" * 101},
-     {"given_name": ["Use at most 100 characters."], "family_name": ["Use at most 100 characters."]}),
-    ({"given_name": "Ada\x07"}, {"given_name": ["Use printable characters only."]}),
-    ({"given_name": 7}, {"given_name": ["Must be text."]}),
-    ({"phone": "call me maybe"}, {"phone": ["Enter a phone number such as +44 20 7946 0958."]}),
-    ({"phone": "+1 2"}, {"phone": ["Enter a phone number such as +44 20 7946 0958."]}),
-    ({"avatar": "http://pictures.example.com/a.png"}, {"avatar": ["Enter an https:// address of a picture."]}),
-    ({"avatar": "javascript:alert(1)"}, {"avatar": ["Enter an https:// address of a picture."]}),
-    ({"avatar": "https://" + "a" * 500 + ".example"}, {"avatar": ["Use at most 500 characters."]}),
-    ({"address": "London"},
-     {"address": ["Must be an object with the members formatted, street_address, locality, region, postal_code, "
-                  "country."]}),
-    ({"address": {"planet": "Earth", "postal_code": "x" * 21}},
-     {"address.planet": ["Unknown field."], "address.postal_code": ["Use at most 20 characters."]}),
-    ({"email": "mallory@example.com"}, {"email": ["Unknown field."]}),
-    ({"fullname": "Ada King", "birthdate": "yesterday"}, {"birthdate": ["Enter a date as YYYY-MM-DD."]}),
+TOO_LONG = "String should have at most {} characters"
+NOT_TEXT = "Input should be a valid string"
+UNKNOWN = "Extra inputs are not permitted"
+
+
+@pytest.mark.parametrize("changes, status, errors", [
+    ({"birthdate": "1990-02-30"}, 400, {"birthdate": ["Enter a date as YYYY-MM-DD."]}),
+    ({"birthdate": "10/12/1815"}, 400, {"birthdate": ["Enter a date as YYYY-MM-DD."]}),
+    ({"birthdate": "2999-01-01"}, 400, {"birthdate": ["Enter a date between 1900-01-01 and today."]}),
+    ({"birthdate": 19901231}, 422, {"birthdate": [NOT_TEXT]}),
+    ({"fullname": "x" * 201}, 422, {"fullname": [TOO_LONG.format(200)]}),
+    ({"fullname": "   "}, 400, {"fullname": ["This field is required."]}),
+    ({"givenName": "x" * 101, "familyName": "y" * 101}, 422,
+     {"givenName": [TOO_LONG.format(100)], "familyName": [TOO_LONG.format(100)]}),
+    ({"givenName": "Ada\x07"}, 400, {"givenName": ["Use printable characters only."]}),
+    ({"givenName": 7}, 422, {"givenName": [NOT_TEXT]}),
+    ({"phone": "call me maybe"}, 400, {"phone": ["Enter a phone number such as +44 20 7946 0958."]}),
+    ({"phone": "+1 2"}, 400, {"phone": ["Enter a phone number such as +44 20 7946 0958."]}),
+    ({"avatar": "http://pictures.example.com/a.png"}, 400, {"avatar": ["Enter an https:// address of a picture."]}),
+    ({"avatar": "javascript:alert(1)"}, 400, {"avatar": ["Enter an https:// address of a picture."]}),
+    ({"avatar": "https://" + "a" * 500 + ".example"}, 422, {"avatar": [TOO_LONG.format(500)]}),
+    ({"address": "London"}, 422, {"address": ["Input should be a valid dictionary or instance of Address"]}),
+    ({"address": {"planet": "Earth", "postal_code": "x" * 21}}, 422,
+     {"address.planet": [UNKNOWN], "address.postal_code": [TOO_LONG.format(20)]}),
+    ({"address": {"locality": "Lon\x07don"}}, 400, {"address.locality": ["Use printable characters only."]}),
+    ({"email": "mallory@example.com"}, 422, {"email": [UNKNOWN]}),
+    ({"given_name": "Ada", "givenName": "Ada"}, 422, {"given_name": [UNKNOWN]}),
+    ({"fullname": "Ada King", "birthdate": "yesterday"}, 400, {"birthdate": ["Enter a date as YYYY-MM-DD."]}),
 ], ids=["impossible-date", "not-iso", "future", "number", "long-fullname", "blank-fullname", "long-names",
         "nul-character", "not-text", "phone-letters", "phone-too-short", "avatar-http", "avatar-javascript",
-        "avatar-too-long", "address-not-object", "address-members", "email-not-here", "one-bad-field"])
-def test_invalid_profile_is_400_with_messages_and_changes_nothing(account, changes, errors):
-    """Every invalid field is named with its message; not even the valid fields are saved."""
+        "avatar-too-long", "address-not-object", "address-members", "address-control", "email-not-here",
+        "both-spellings", "one-bad-field"])
+def test_invalid_profile_is_refused_with_messages_and_changes_nothing(account, changes, status, errors):
+    """Every invalid field is named (camelCase) with its message; not even the valid fields are saved. The
+    declared model refuses types, sizes and unknown fields (422); the profile's rules the rest (400)."""
     before = account.get("/api/v1/me").get_json()
     response = account.send("PATCH", "/api/v1/me", json=changes)
-    body = assert_problem(response, 400, errors)
-    assert body["title"] == "Bad Request" and body["detail"] == "Some fields are not valid."
+    body = assert_problem(response, status, errors)
+    if status == 400:
+        assert body["title"] == "Bad Request" and body["detail"] == "Some fields are not valid."
+    else:
+        assert body["title"] == "Unprocessable Content" and body["detail"] == "Some fields are missing or invalid."
     assert account.get("/api/v1/me").get_json() == before
 
 
@@ -192,8 +204,8 @@ def test_password_change_ends_the_other_sessions_and_mails_a_notice(app, user, m
     browser = Browser(app, user)
     other = Browser(app, user)
     response = browser.send("POST", "/api/v1/me/password",
-                            json={"current_password": user.password, "new_password": STRONG_PASSWORD})
-    assert response.status_code == 200 and response.get_json() == {"sessions_ended": 1}
+                            json={"currentPassword": user.password, "newPassword": STRONG_PASSWORD})
+    assert response.status_code == 200 and response.get_json() == {"sessionsEnded": 1}
     assert browser.get("/currentuser").status_code == 200
     assert other.get("/currentuser").status_code == 401
     assert [message["Subject"] for message in mailbox.to(user.email)] == ["Your password was changed"]
@@ -205,8 +217,8 @@ def test_password_change_ends_the_other_sessions_and_mails_a_notice(app, user, m
 def test_password_change_with_a_wrong_current_password_is_403(app, account, user, mailbox):
     """403 naming current_password; the old password still works and nothing is mailed."""
     response = account.send("POST", "/api/v1/me/password",
-                            json={"current_password": "not the password", "new_password": STRONG_PASSWORD})
-    body = assert_problem(response, 403, {"current_password": [WRONG_PASSWORD]})
+                            json={"currentPassword": "not the password", "newPassword": STRONG_PASSWORD})
+    body = assert_problem(response, 403, {"currentPassword": [WRONG_PASSWORD]})
     assert body["title"] == "Forbidden"
     assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 303
     assert mailbox.messages == []
@@ -215,20 +227,22 @@ def test_password_change_with_a_wrong_current_password_is_403(app, account, user
 def test_a_weak_new_password_is_400_with_the_policy_reasons(app, account, user):
     """The policy's reasons come back under errors.new_password; the password stays."""
     response = account.send("POST", "/api/v1/me/password",
-                            json={"current_password": user.password, "new_password": "password1"})
+                            json={"currentPassword": user.password, "newPassword": "password1"})
     body = assert_problem(response, 400)
-    reasons = body["errors"]["new_password"]
+    reasons = body["errors"]["newPassword"]
     assert reasons[0] == "This password is too easy to guess." and len(reasons) >= 2
-    short = account.send("POST", "/api/v1/me/password", json={"current_password": user.password,
-                                                              "new_password": "short"})
-    assert_problem(short, 400, {"new_password": ["Use at least 8 characters."]})
+    short = account.send("POST", "/api/v1/me/password", json={"currentPassword": user.password,
+                                                              "newPassword": "short"})
+    assert_problem(short, 400, {"newPassword": ["Use at least 8 characters."]})
     assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 303
 
 
 def test_password_change_needs_both_fields(account):
     """Missing members are named, each one."""
-    response = account.send("POST", "/api/v1/me/password", json={"new_password": STRONG_PASSWORD})
-    assert_problem(response, 400, {"current_password": ["This field is required."]})
+    response = account.send("POST", "/api/v1/me/password", json={"newPassword": STRONG_PASSWORD})
+    assert_problem(response, 422, {"currentPassword": ["Field required"]})
+    response = account.send("POST", "/api/v1/me/password", json={})
+    assert_problem(response, 422, {"currentPassword": ["Field required"], "newPassword": ["Field required"]})
 
 
 # --- email address -----------------------------------------------------------------------------------
@@ -238,7 +252,7 @@ def test_email_change_is_confirmed_by_the_code_sent_to_the_new_address(app, acco
     response = account.send("POST", "/api/v1/me/email", json={"email": "Ada.New@Example.com",
                                                               "password": user.password})
     assert response.status_code == 202
-    assert response.get_json() == {"email": user.email, "pending_email": "ada.new@example.com"}
+    assert response.get_json() == {"email": user.email, "pendingEmail": "ada.new@example.com"}
     notice = mailbox.to(user.email)[-1]
     assert notice["Subject"] == "A new email address was requested for your account"
     assert "ada.new@example.com" in notice.get_body(preferencelist=("plain",)).get_content()
@@ -247,7 +261,7 @@ def test_email_change_is_confirmed_by_the_code_sent_to_the_new_address(app, acco
     confirmed = account.send("POST", "/api/v1/me/email/confirm", json={"code": code})
     assert confirmed.status_code == 200
     body = confirmed.get_json()
-    assert body["email"] == "ada.new@example.com" and body["email_verified"] is True
+    assert body["email"] == "ada.new@example.com" and body["emailVerified"] is True
     assert body["avatar"] == accounts.gravatar_url("ada.new@example.com")
     fresh = app.test_client()
     assert AuthActions(fresh).login(user.email, user.password).status_code == 400
@@ -273,17 +287,17 @@ def test_email_change_needs_the_password(account, user, mailbox):
     assert mailbox.messages == []
 
 
-@pytest.mark.parametrize("email, message", [
-    ("not an address", "An email address must have an @-sign."),
-    ("SAME", "This is already your email address."),
-    ("", "This field is required."),
-    ("x" * 250 + "@example.com", "Use at most 254 characters."),
+@pytest.mark.parametrize("email, status, message", [
+    ("not an address", 400, "An email address must have an @-sign."),
+    ("SAME", 400, "This is already your email address."),
+    ("", 422, "String should have at least 1 character"),
+    ("x" * 250 + "@example.com", 422, "String should have at most 254 characters"),
 ], ids=["malformed", "same", "empty", "too-long"])
-def test_email_change_to_an_unusable_address_is_400(account, user, mailbox, email, message):
+def test_email_change_to_an_unusable_address_is_refused(account, user, mailbox, email, status, message):
     """A malformed, empty or too long address, or the current one, is named under errors.email."""
     email = user.email.upper() if email == "SAME" else email
     response = account.send("POST", "/api/v1/me/email", json={"email": email, "password": user.password})
-    assert_problem(response, 400, {"email": [message]})
+    assert_problem(response, status, {"email": [message]})
     assert mailbox.messages == []
 
 
@@ -292,7 +306,7 @@ def test_email_change_to_a_taken_address_answers_the_same_and_never_confirms(acc
     taken = make_user(email="taken@example.com")
     response = account.send("POST", "/api/v1/me/email", json={"email": taken.email, "password": user.password})
     assert response.status_code == 202
-    assert response.get_json() == {"email": user.email, "pending_email": taken.email}
+    assert response.get_json() == {"email": user.email, "pendingEmail": taken.email}
     assert mailbox.to(taken.email) == []
     assert mailbox.to(user.email)[-1]["Subject"] == "A new email address was requested for your account"
     for guess in ("000000", "123456"):
@@ -326,23 +340,25 @@ def test_a_second_email_change_request_within_a_minute_is_429(account, user, mai
 def test_two_factor_on_then_off_with_the_password(app, account, user):
     """On needs no password and the next sign-in asks for a code; off needs the right password."""
     response = account.send("PUT", "/api/v1/me/2fa", json={"enabled": True})
-    assert response.status_code == 200 and response.get_json() == {"two_factor_enabled": True}
+    assert response.status_code == 200 and response.get_json() == {"twoFactorEnabled": True}
     signing_in = AuthActions(app.test_client()).login(user.email, user.password)
     assert signing_in.status_code == 303 and signing_in.headers["Location"] == "/login/2fa"
     assert_problem(account.send("PUT", "/api/v1/me/2fa", json={"enabled": False}), 403,
                    {"password": [WRONG_PASSWORD]})
     assert_problem(account.send("PUT", "/api/v1/me/2fa", json={"enabled": False, "password": "wrong one"}), 403,
                    {"password": [WRONG_PASSWORD]})
-    assert account.get("/api/v1/me").get_json()["two_factor_enabled"] is True
+    assert account.get("/api/v1/me").get_json()["twoFactorEnabled"] is True
     off = account.send("PUT", "/api/v1/me/2fa", json={"enabled": False, "password": user.password})
-    assert off.status_code == 200 and off.get_json() == {"two_factor_enabled": False}
+    assert off.status_code == 200 and off.get_json() == {"twoFactorEnabled": False}
     assert AuthActions(app.test_client()).login(user.email, user.password).headers["Location"] == "/account"
 
 
 def test_two_factor_needs_a_boolean(account):
     """"yes" is not a boolean."""
-    assert_problem(account.send("PUT", "/api/v1/me/2fa", json={"enabled": "yes"}), 400,
-                   {"enabled": ["Must be true or false."]})
+    for sent in ("yes", "true", 1, None):
+        assert_problem(account.send("PUT", "/api/v1/me/2fa", json={"enabled": sent}), 422,
+                       {"enabled": ["Input should be a valid boolean"]})
+    assert account.get("/api/v1/me").get_json()["twoFactorEnabled"] is False
 
 
 # --- sessions and history ----------------------------------------------------------------------------
@@ -357,8 +373,8 @@ def test_sessions_lists_the_live_ones_and_marks_this_one(app, user):
     assert [item["id"] for item in listed] == [browser.session_id(), other.session_id()]
     assert all(set(item) == SESSION_KEYS for item in listed)
     assert [item["current"] for item in listed] == [True, False]
-    assert listed[1]["device"] == "Firefox on Linux" and listed[1]["user_agent"] == FIREFOX
-    assert listed[1]["ip_address"] == "127.0.0.1" and listed[1]["amr"] == ["pwd"]
+    assert listed[1]["device"] == "Firefox on Linux" and listed[1]["userAgent"] == FIREFOX
+    assert listed[1]["ipAddress"] == "127.0.0.1" and listed[1]["amr"] == ["pwd"]
 
 
 def test_ending_one_session_signs_that_one_out(app, user):
@@ -411,7 +427,7 @@ def test_ending_every_other_session(app, user, make_user):
     others = [Browser(app, user), Browser(app, user)]
     stranger = Browser(app, make_user())
     response = browser.send("DELETE", "/api/v1/me/sessions")
-    assert response.status_code == 200 and response.get_json() == {"sessions_ended": 2}
+    assert response.status_code == 200 and response.get_json() == {"sessionsEnded": 2}
     assert [other.get("/currentuser").status_code for other in others] == [401, 401]
     assert browser.get("/currentuser").status_code == 200
     assert stranger.get("/currentuser").status_code == 200
@@ -435,8 +451,8 @@ def test_login_history_is_the_last_50_attempts_newest_first(make_app, make_user,
     logins = response.get_json()["logins"]
     assert len(logins) == 50 and all(set(entry) == LOGIN_KEYS for entry in logins)
     assert logins[0]["outcome"] == "success" and logins[0]["device"] == "Firefox on Linux"
-    assert logins[0]["method"] == "password" and logins[0]["ip_address"] == "127.0.0.1"
-    assert [entry["user_agent"] for entry in logins[1:]] == [f"agent/{index}" for index in range(54, 5, -1)]
+    assert logins[0]["method"] == "password" and logins[0]["ipAddress"] == "127.0.0.1"
+    assert [entry["userAgent"] for entry in logins[1:]] == [f"agent/{index}" for index in range(54, 5, -1)]
     assert {entry["outcome"] for entry in logins[1:]} == {"bad_password"}
     assert [entry["time"] for entry in logins] == sorted((entry["time"] for entry in logins), reverse=True)
 
@@ -460,7 +476,7 @@ def test_deleting_with_a_wrong_password_changes_nothing(app, account, user):
 
 def test_deleting_needs_the_password_in_the_body(account):
     """No password member: 400 naming it."""
-    assert_problem(account.send("DELETE", "/api/v1/me", json={}), 400, {"password": ["This field is required."]})
+    assert_problem(account.send("DELETE", "/api/v1/me", json={}), 422, {"password": ["Field required"]})
 
 
 def test_deleting_signs_out_everywhere_kills_tokens_and_blocks_sign_in(app, user, application):
@@ -488,8 +504,8 @@ def test_a_bearer_token_reads_and_changes_the_account_without_csrf(app, account,
     api = app.test_client()
     headers = bearer(tokens["access_token"])
     assert api.get("/api/v1/me", headers=headers).get_json()["email"] == user.email
-    changed = api.patch("/api/v1/me", json={"given_name": "Ada"}, headers=headers)
-    assert changed.status_code == 200 and changed.get_json()["given_name"] == "Ada"
+    changed = api.patch("/api/v1/me", json={"givenName": "Ada"}, headers=headers)
+    assert changed.status_code == 200 and changed.get_json()["givenName"] == "Ada"
     listed = api.get("/api/v1/me/sessions", headers=headers).get_json()["sessions"]
     assert [(item["id"], item["current"]) for item in listed] == [(account.session_id(), True)]
     assert api.get("/api/v1/me/login-history", headers=headers).status_code == 200
@@ -504,8 +520,8 @@ def test_a_bearer_password_change_keeps_the_session_but_revokes_every_token(app,
     theirs = grant_tokens(other.http, application, scope=ACCOUNT_SCOPES)
     api = app.test_client()
     response = api.post("/api/v1/me/password", headers=bearer(mine["access_token"]),
-                        json={"current_password": user.password, "new_password": STRONG_PASSWORD})
-    assert response.status_code == 200 and response.get_json() == {"sessions_ended": 1}
+                        json={"currentPassword": user.password, "newPassword": STRONG_PASSWORD})
+    assert response.status_code == 200 and response.get_json() == {"sessionsEnded": 1}
     assert browser.get("/currentuser").status_code == 200
     assert other.get("/currentuser").status_code == 401
     for tokens in (mine, theirs):

@@ -10,13 +10,18 @@ def test_currentuser_describes_the_signed_in_user(app, client, auth, user):
     response = client.get("/currentuser")
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"id", "email", "fullname", "avatar", "roles", "email_verified", "session"}
-    assert body["id"] == str(user.id) and body["email"] == user.email
-    assert body["roles"] == ["user"] and body["email_verified"] is True
+    assert set(body) == {"id", "email", "fullname", "avatar", "roleId", "roles", "emailVerified", "phone", "address",
+                         "isActive", "createdAt", "updatedAt", "session"}
+    assert body["id"] == str(user.id) and body["email"] == user.email and body["fullname"] == "Ada Lovelace"
+    [role] = body["roles"]
+    assert role["name"] == "user" and body["roleId"] == role["id"]
+    assert body["emailVerified"] is True and body["isActive"] is True
+    assert body["phone"] is None and body["address"] is None
+    assert body["createdAt"].endswith("Z") and body["updatedAt"].endswith("Z")
     assert body["avatar"].startswith("https://gravatar.com/avatar/") and "s=200&d=identicon" in body["avatar"]
-    assert set(body["session"]) == {"id", "expires_at", "idle_expires_at"}
-    assert body["session"]["expires_at"].endswith("Z")
-    assert body["session"]["idle_expires_at"] < body["session"]["expires_at"]
+    assert set(body["session"]) == {"id", "expiresAt", "idleExpiresAt"}
+    assert body["session"]["expiresAt"].endswith("Z")
+    assert body["session"]["idleExpiresAt"] < body["session"]["expiresAt"]
 
 
 def test_currentuser_without_session_is_problem_json(client):

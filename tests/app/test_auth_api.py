@@ -1,5 +1,6 @@
 """The account flows as JSON under /api/v1/auth: register, verify, sign in, 2FA, reset, renew, logout."""
 
+import json
 import re
 
 import pytest
@@ -88,21 +89,28 @@ def test_register_verify_and_use_the_session(app, client, mailbox):
     assert verified.status_code == 200
     body = verified.get_json()
     assert set(body) == {"user", "session"}
-    assert set(body["session"]) == {"id", "expires_at"}
+    assert set(body["session"]) == {"id", "expiresAt"}
+    assert body["session"]["expiresAt"].endswith("Z")
     assert body["user"]["email"] == "grace.hopper@example.com"
     me = current_user(app, session_token(verified))
     assert me.status_code == 200
     assert me.get_json()["id"] == body["user"]["id"]
     assert me.get_json()["session"]["id"] == body["session"]["id"]
     assert (me.get_json()["email"], me.get_json()["fullname"]) == ("grace.hopper@example.com", "Grace Hopper")
-    assert (me.get_json()["roles"], me.get_json()["email_verified"]) == (["user"], True)
+    assert ([role["name"] for role in me.get_json()["roles"]], me.get_json()["emailVerified"]) == (["user"], True)
     assert history(app) == [("email_verification", "success")]
 
 
 def test_new_account_gets_only_the_user_role_whatever_the_body_says(app, client, mailbox):
-    """roles and email_verified in the request body are ignored: role user, unverified until the code."""
+    """roles and emailVerified in the request body are refused (422 naming them, nothing created); without
+    them: role user, unverified until the code."""
     email = "mallory@example.com"
-    response = register(client, email, roles=["admin"], email_verified=True)
+    for extra in ({"roles": ["admin"], "emailVerified": True}, {"role_id": "admin", "email_verified": True}):
+        refused = register(client, email, **extra)
+        assert refused.status_code == 422 and refused.headers["Content-Type"] == PROBLEM
+        assert set(refused.get_json()["errors"]) == set(extra)
+        assert stored_user(app, email) is None and mailbox.messages == []
+    response = register(client, email)
     assert response.status_code == 202
     assert stored_user(app, email) == (["user"], False)
 
@@ -110,7 +118,7 @@ def test_new_account_gets_only_the_user_role_whatever_the_body_says(app, client,
     verified = post(client, "/verify", {"email": email, "code": code})
     assert verified.status_code == 200
     me = current_user(app, session_token(verified)).get_json()
-    assert (me["roles"], me["email_verified"]) == (["user"], True)
+    assert ([role["name"] for role in me["roles"]], me["emailVerified"]) == (["user"], True)
 
 
 def test_registering_a_taken_address_answers_like_a_new_one(app, client, make_user, mailbox):
@@ -479,3 +487,49 @@ def test_registration_closed_is_not_found(make_app, mailbox):
     assert response.get_json() == problem_body(404, "Not Found", "Registration is closed on this server.")
     assert stored_user(app, "late@example.com") is None
     assert mailbox.messages == []
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/login", {"email": "   ", "password": "x"}, "email"),
+    ("/login", {"email": "a@example.com"}, "password"),
+    ("/login", {"email": "a@example.com", "password": "x" * 1025}, "password"),
+    ("/login", {"email": "a@example.com", "password": 12345678}, "password"),
+    ("/register", {"email": "a@example.com", "fullname": "x" * 201, "password": PASSWORD}, "fullname"),
+    ("/register", {"email": "a" * 250 + "@example.com", "fullname": "A", "password": PASSWORD}, "email"),
+    ("/register", {"email": "a@example.com", "fullname": "A", "password": PASSWORD, "phone": "1" * 33}, "phone"),
+    ("/register", {"email": "a@example.com", "fullname": "A", "password": PASSWORD, "address": "London"},
+     "address"),
+    ("/register", {"email": "a@example.com", "fullname": "A", "password": PASSWORD,
+                   "address": {"town": "London"}}, "address.town"),
+    ("/verify", {"email": "a@example.com", "code": "1" * 13}, "code"),
+    ("/password/reset", {"email": "a@example.com", "code": "123456", "password": PASSWORD, "admin": True}, "admin"),
+], ids=["blank", "missing", "too-long", "not-text", "fullname", "email", "phone", "address", "address-member",
+        "code", "unknown"])
+def test_bodies_are_checked_field_by_field(app, client, mailbox, path, body, field):
+    """A body that breaks its declared model is 422 problem JSON naming the field; nothing happens."""
+    response = post(client, path, body)
+    assert response.status_code == 422 and response.headers["Content-Type"] == PROBLEM
+    problem = response.get_json()
+    assert (problem["title"], problem["status"]) == ("Unprocessable Content", 422)
+    assert list(problem["errors"]) == [field]
+    assert sets_no_session(response) and mailbox.messages == [] and history(app) == []
+
+
+@pytest.mark.parametrize("body", [["email"], "email", 7, None], ids=["array", "string", "number", "null"])
+def test_a_body_must_be_a_json_object(client, body):
+    """JSON that is not an object is 400 with errors.body."""
+    response = client.post(API + "/login", data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 400 and response.headers["Content-Type"] == PROBLEM
+    assert response.get_json()["errors"] == {"body": ["Send a JSON object."]}
+
+
+def test_the_csrf_token_endpoint_gives_a_token_that_changes_pass(app, user):
+    """GET /api/v1/auth/csrf: the token a cookie-authenticated change sends (Swagger UI uses it)."""
+    client = app.test_client()
+    assert post(client, "/login", {"email": user.email, "password": user.password}).status_code == 200
+    response = client.get(API + "/csrf")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    token = response.get_json()["csrfToken"]
+    refused = client.delete("/api/v1/me/sessions")
+    assert refused.status_code == 400 and "CSRF" in refused.get_json()["detail"]
+    assert client.delete("/api/v1/me/sessions", headers={"X-CSRFToken": token}).get_json() == {"sessionsEnded": 0}

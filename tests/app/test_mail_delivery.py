@@ -118,7 +118,7 @@ def test_email_change_answers_before_the_mail_goes_out_for_a_taken_and_a_free_ad
         token = csrf_token(client.get("/logout").text)
         response, took = timed(client.post, "/api/v1/me/email", json={"email": new_email, "password": user.password},
                                headers={"X-CSRFToken": token})
-        assert response.status_code == 202 and response.get_json()["pending_email"] == new_email
+        assert response.status_code == 202 and response.get_json()["pendingEmail"] == new_email
         assert took < DELAY, f"{new_email}: {took:.2f} s"
     notice = "A new email address was requested for your account"
     assert subjects(slow.mailbox, taker.email) == [notice]

@@ -39,7 +39,7 @@ def test_phone_verification_by_sms(make_app, make_user, caplog):
                         headers=headers)
     assert wrong.status_code == 400 and wrong.headers["Content-Type"] == "application/problem+json"
     done = client.post("/api/v1/me/phone/confirm", json={"code": code}, headers=headers)
-    assert done.status_code == 200 and done.get_json() == {"phone": "+442079460018", "phone_verified": True}
+    assert done.status_code == 200 and done.get_json() == {"phone": "+442079460018", "phoneVerified": True}
     with app.app_context():
         stored = db.session.get(User, user.id)
         assert (stored.phone, stored.phone_verified, stored.profile.phone_number) == (

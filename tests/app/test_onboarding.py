@@ -106,7 +106,7 @@ def test_verification_signs_in_and_resumes_next(app, client, mailbox):
     response = submit_code(client, "/verify-email", "hopper@example.com", code, next_path="/account")
     assert response.status_code == 303 and response.headers["Location"] == "/account"
     assert account(app, "hopper@example.com")[0] is True
-    assert client.get("/currentuser").get_json()["email_verified"] is True
+    assert client.get("/currentuser").get_json()["emailVerified"] is True
     assert submit_code(app.test_client(), "/verify-email", "hopper@example.com", code).status_code == 400
 
 

@@ -67,7 +67,8 @@ def test_super_admin_signs_in_and_out_over_real_http(server):
     assert signed_in.status_code == 200 and signed_in.url == f"{server}/account"
     assert "admin@admin.com" in signed_in.text
     me = browser.get(f"{server}/currentuser").json()
-    assert me["email"] == "admin@admin.com" and me["roles"] == ["superAdmin", "user"]
+    assert me["email"] == "admin@admin.com" and [role["name"] for role in me["roles"]] == ["superAdmin", "user"]
+    assert me["roleId"] == me["roles"][0]["id"]
     health = requests.get(f"{server}/admin/health")
     assert health.status_code == 200 and health.json()["status"] == "ok"
 

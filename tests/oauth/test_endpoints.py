@@ -572,9 +572,9 @@ def test_my_applications_lists_the_consented_application(signed_in, application)
     assert response.status_code == 200
     entries = response.get_json()["applications"]
     assert len(entries) == 1
-    assert set(entries[0]) == {"client_id", "name", "scope", "granted_at"}
-    assert entries[0]["client_id"] == application.client_id and entries[0]["name"] == "Example App"
-    assert entries[0]["scope"] == "openid email" and entries[0]["granted_at"].endswith("Z")
+    assert set(entries[0]) == {"clientId", "name", "scope", "grantedAt"}
+    assert entries[0]["clientId"] == application.client_id and entries[0]["name"] == "Example App"
+    assert entries[0]["scope"] == "openid email" and entries[0]["grantedAt"].endswith("Z")
 
 
 def test_withdrawing_a_grant_with_a_bearer_token_stops_that_apps_tokens(app, signed_in, application, make_client,
@@ -591,7 +591,7 @@ def test_withdrawing_a_grant_with_a_bearer_token_stops_that_apps_tokens(app, sig
     assert introspect(signed_in, resource_server, tokens["access_token"]) == INACTIVE
     assert introspect(signed_in, resource_server, others["access_token"])["active"] is True
     listed = signed_in.get("/api/v1/me/applications").get_json()["applications"]
-    assert [entry["client_id"] for entry in listed] == [other.client_id]
+    assert [entry["clientId"] for entry in listed] == [other.client_id]
 
 
 def test_withdrawing_a_grant_with_the_cookie_needs_the_csrf_header(signed_in, application):
