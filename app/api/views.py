@@ -5,6 +5,7 @@ from flask import current_app
 from flask import jsonify
 
 from ..services import health
+from ..services import user_cache
 from ..web.session import current_session
 from ..web.session import requires_session
 
@@ -16,7 +17,7 @@ bp = Blueprint("api", __name__)
 def current_user():
     """The signed-in user and the session (401 when the cookie or token opens no live session)."""
     session = current_session()
-    user = session.user
+    user = user_cache.get(session.user_id)
     return jsonify({
         "id": str(user.id),
         "email": user.email,

@@ -15,6 +15,7 @@ from ..extensions import db
 from ..models import User
 from ..models import UserSession
 from . import events
+from . import user_cache
 from .errors import NotFound
 from .history import Origin
 
@@ -77,7 +78,8 @@ def resolve(token: str | None) -> UserSession | None:
     session = db.session.scalar(select(UserSession).where(UserSession.token_hash == _digest(token)))
     at = now()
     config = current_app.config
-    if session is None or not session.is_live(at, config["SESSION_IDLE_TTL"]) or not session.user.is_active:
+    if session is None or not session.is_live(at, config["SESSION_IDLE_TTL"]) \
+            or user_cache.active(session.user_id) is None:
         return None
     stale = at - timedelta(seconds=config["SESSION_TOUCH_INTERVAL"])
     if session.last_seen_at <= stale:
@@ -130,7 +132,7 @@ def find_live(session_id: UUID) -> UserSession | None:
     session = db.session.get(UserSession, session_id)
     if session is None or not session.is_live(now(), current_app.config["SESSION_IDLE_TTL"]):
         return None
-    return session if session.user.is_active else None
+    return session if user_cache.active(session.user_id) is not None else None
 
 
 def list_for_user(user_id: UUID) -> list[UserSession]:
