@@ -204,7 +204,7 @@ def _load_committed(user_id: UUID) -> CachedUser | None:
 
 def _load(session: Session, user_id: UUID) -> CachedUser | None:
     user = session.scalar(db.select(User).where(User.id == user_id)
-                          .options(selectinload(User.roles), joinedload(User.profile)))
+                          .options(selectinload(User.roles).lazyload(Role.permissions), joinedload(User.profile)))
     if user is None:
         return None
     profile = user.profile
