@@ -470,7 +470,7 @@ def _sets_nothing(statement) -> bool:
     for key, value in values.items():
         name = getattr(key, "key", key)
         if not (isinstance(value, ColumnElement) and getattr(value, "key", None) == name
-                and getattr(value, "table", None) is not None):
+                and getattr(getattr(value, "table", None), "name", None) == statement.table.name):
             return False
     return True
 
