@@ -5,7 +5,7 @@ its roles and the permissions those roles give, from ``rbac.permissions_of``), b
 email -> id index. Callers get a frozen dataclass decoded from plain JSON; no ORM object is kept
 or handed out, so nothing cached can be changed or lazily loaded by a caller.
 
-Where: with REDIS_URL, in Redis, shared by every process (keys ``idp:user-cache:*``); without
+Where: with REDIS_URL, in Redis, shared by every process (keys ``idp:user-cache:v1:*``); without
 it, in each application object (``app.extensions["user_cache"]``), at most USER_CACHE_SIZE
 users, least recently used dropped first. Entries live USER_CACHE_TTL seconds (0: no cache).
 
@@ -79,7 +79,8 @@ from . import rbac
 
 log = logging.getLogger(__name__)
 
-PREFIX = "idp:user-cache:"
+# The format's version is part of every key: a release that changes it starts with an empty cache.
+PREFIX = "idp:user-cache:v1:"
 GENERATION = PREFIX + "generation"
 # A version outlives any reader that could still hold the one before it.
 VERSION_TTL = 3600
@@ -311,9 +312,12 @@ class _RedisCache:
             return _load_committed(user_id)
         version, generation = (version or b"").decode(), (generation or b"").decode()
         if raw is not None:
-            data = json.loads(raw)
-            if data.pop("_version") == version and data.pop("_generation") == generation:
-                return _decode(data)
+            try:
+                data = json.loads(raw)
+                if data.pop("_version") == version and data.pop("_generation") == generation:
+                    return _decode(data)
+            except (ValueError, KeyError, TypeError):  # not an entry this release wrote: a miss
+                log.warning("user_cache.unreadable_entry user_id=%s", user_id)
         user = _load_committed(user_id)
         if user is not None:
             entry = json.dumps({**_encode(user), "_version": version, "_generation": generation})

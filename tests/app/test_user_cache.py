@@ -13,6 +13,7 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 
+from app.api.schemas.users import UserOut
 from app.extensions import db
 from app.models import Permission
 from app.models import Role
@@ -46,6 +47,18 @@ def fullname(browser) -> str:
 
 def role_id(name: str) -> UUID:
     return db.session.scalar(select(Role.id).where(Role.name == name))
+
+
+def test_the_cached_user_is_shown_like_the_stored_one(app, make_user):
+    """UserOut (the admin API's and /currentuser's user object) takes the cached copy as it takes
+    the database's row, so admin reads can be served from the cache."""
+    user = make_user(roles=("admin",))
+    with app.app_context():
+        profile.update_profile(user.id, {"address": {"locality": "London"}, "birthdate": "1990-12-10"})
+        cached = user_cache.get(user.id)
+        assert UserOut.of(cached) == UserOut.of(db.session.get(User, user.id))
+        assert cached.profile.birthdate.isoformat() == "1990-12-10"
+        assert user_cache.get(user.id) == cached  # read back from the cache, decoded alike
 
 
 def test_a_profile_update_is_read_at_once(app, browser_as):
@@ -324,7 +337,7 @@ def test_a_redis_outage_falls_back_to_the_database(make_app, make_user, private_
         user = make_user()
         browser = Browser(app, user)
         assert fullname(browser) == "Ada Lovelace"
-        entry = f"idp:user-cache:user:{user.id}"
+        entry = f"{user_cache.PREFIX}user:{user.id}"
         assert private_redis.client().exists(entry)
 
         proxy.cut()
