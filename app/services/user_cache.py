@@ -463,7 +463,7 @@ def _before_statement(state) -> None:
         if state.is_update and _sets_nothing(statement):
             return
         ids = _named_ids(statement, USER_COLUMN[table], state.parameters, state.is_insert)
-        _mark(state.session, ids if ids is not None else {EVERYONE})
+        _mark(state.session, ids if ids is not None and None not in ids else {EVERYONE})
 
 
 def _sets_nothing(statement) -> bool:

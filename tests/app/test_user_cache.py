@@ -3,10 +3,12 @@ Redis outage reads the database; and a warm cache really saves queries."""
 
 import re
 import shutil
+import socket
 import threading
 from uuid import UUID
 
 import pytest
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import event
 from sqlalchemy import insert
@@ -150,6 +152,12 @@ def test_core_statements_on_the_user_tables_are_read_at_once(app, browser_as):
         db.session.execute(update(User).where(User.email == browser.user.email).values(fullname="By Email"))
         db.session.commit()
     assert fullname(browser) == "By Email"
+    with app.app_context():  # an executemany whose ids are bound row by row
+        users = User.__table__
+        db.session.execute(update(users).where(users.c.id == bindparam("uid")).values(fullname=bindparam("name")),
+                           [{"uid": uid, "name": "Bound"}])
+        db.session.commit()
+    assert fullname(browser) == "Bound"
     with app.app_context():  # assignments of a role, whoever holds it
         db.session.execute(insert(user_roles).values(user_id=uid, role_id=role_id("admin")))
         db.session.commit()
@@ -356,6 +364,23 @@ def test_a_redis_outage_falls_back_to_the_database(make_app, make_user, private_
         assert fullname(browser) == "Ada Byron"
     finally:
         proxy.close()
+
+
+@production_only
+def test_a_redis_that_does_not_answer_falls_back_to_the_database(make_app, make_user, caplog):
+    """Connections complete but nothing ever answers: each lookup times out and reads the database."""
+    silent = socket.create_server(("127.0.0.1", 0))  # never accepts: the kernel completes connections
+    try:
+        app = make_app(REDIS_URL=f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+        user = make_user(roles=("admin",))
+        with app.app_context():
+            assert user_cache.get(user.id).fullname == "Ada Lovelace"
+            profile.update_profile(user.id, {"fullname": "Ada King"})
+            assert user_cache.get(user.id).fullname == "Ada King"
+            assert "users:read" in user_cache.permissions_of(user.id)
+        assert "user_cache.unavailable error=TimeoutError" in caplog.text
+    finally:
+        silent.close()
 
 
 @pytest.fixture
