@@ -40,9 +40,11 @@ def create_app(config: dict | None = None) -> Flask:
     from .services import health
     from .services import notices
     from .services import passwords
+    from .services import user_cache
 
     extensions.init_app(app)
     notices.init_app(app)
+    user_cache.init_app(app)
     passwords.configure(app)
     web.init_app(app)
     errors.init_app(app)

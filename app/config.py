@@ -145,6 +145,10 @@ def load_settings(env: Mapping[str, str]) -> dict:
         "PKCE_REQUIRED_FOR_CONFIDENTIAL": _bool(env, "PKCE_REQUIRED_FOR_CONFIDENTIAL", True),
         # How often, in seconds, a process checks the database for changed applications.
         "CLIENT_CACHE_CHECK_INTERVAL": _int(env, "CLIENT_CACHE_CHECK_INTERVAL", 5, 0),
+        # How long, in seconds, a user (profile, roles, permissions) stays in the user cache; 0: no cache.
+        "USER_CACHE_TTL": _int(env, "USER_CACHE_TTL", 60, 0),
+        # Without Redis: how many users each process keeps in its user cache.
+        "USER_CACHE_SIZE": _int(env, "USER_CACHE_SIZE", 10000, 1),
         # How often, in seconds, the Redis denylist is caught up with revocations in the database.
         "DENYLIST_SYNC_INTERVAL": _int(env, "DENYLIST_SYNC_INTERVAL", 10, 0),
         # Verification codes: digits, lifetimes (email, SMS), resend window, wrong tries allowed.

@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from app.clock import now
 from app.extensions import db
-from app.services import accounts
 from app.services import sessions
+from app.services import user_cache
 from keys import ring
 
 from . import claims
@@ -122,7 +122,7 @@ class IntrospectionEndpoint(BaseIntrospectionEndpoint):
         if isinstance(token, IntrospectedRefreshToken):
             record = token.record
             application = db.session.get(Application, record.application_id)
-            user = accounts.active_user(record.user_id)
+            user = user_cache.active(record.user_id)
             if application is None or application.deleted_at or user is None:
                 return {"active": False}
             return {"active": True, "token_type": "refresh_token", "client_id": application.client_id,
@@ -145,7 +145,7 @@ class IntrospectionEndpoint(BaseIntrospectionEndpoint):
         """The user's email; False when the user is gone or deactivated (the token is then dead)."""
         if "userId" not in found:
             return None
-        user = accounts.active_user(found["userId"])
+        user = user_cache.active(found["userId"])
         return user.email if user is not None else False
 
 
@@ -168,7 +168,7 @@ class VerifiedToken:
 
     def get_user(self):
         user_id = self.claims.get("userId")
-        return accounts.active_user(user_id) if user_id else None
+        return user_cache.active(user_id) if user_id else None
 
     def get_client(self) -> Application:
         return self.application

@@ -7,10 +7,12 @@ import os
 import re
 import selectors
 import socket
+import subprocess
 import threading
 import time
 
 import pytest
+import redis
 import sqlalchemy as sa
 
 from app.services import mailer
@@ -82,6 +84,42 @@ class Browser:
 
     def session_id(self):
         return self.http.get("/currentuser").get_json()["session"]["id"]
+
+
+class PrivateRedis:
+    """A redis-server of this test alone, on a free loopback port, without persistence."""
+
+    def __init__(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+        self.start()
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        probe = redis.Redis(port=self.port, socket_connect_timeout=1)
+        for _ in range(100):  # readiness, not timing: wait until it answers
+            try:
+                probe.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port)
 
 
 class TcpProxy:

@@ -8,6 +8,7 @@ from flask import current_app
 from pydantic import Field
 
 from ..services import health
+from ..services import user_cache
 from ..web.session import current_session
 from ..web.session import requires_session
 from .schemas.health import Liveness
@@ -39,7 +40,8 @@ class CurrentUser(UserOut):
 def current_user():
     """The signed-in user and the session (401 when the cookie or token opens no live session)."""
     session = current_session()
-    return CurrentUser(**UserOut.of(session.user).model_dump(by_alias=False), session=CurrentSession(
+    user = user_cache.get(session.user_id)
+    return CurrentUser(**UserOut.of(user).model_dump(by_alias=False), session=CurrentSession(
         id=session.id, expires_at=session.expires_at,
         idle_expires_at=session.idle_expires_at(current_app.config["SESSION_IDLE_TTL"])))
 

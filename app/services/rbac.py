@@ -15,6 +15,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ..clock import now
 from ..extensions import db
@@ -59,9 +60,10 @@ def _permissions_query(user_id: UUID):
     return select(Permission.name).where(active, or_(_holds_superadmin(user_id), Permission.id.in_(granted)))
 
 
-def permissions_of(user_id: UUID) -> frozenset[str]:
-    """Every permission an active user holds through their roles (one query; none when inactive)."""
-    return frozenset(db.session.scalars(_permissions_query(user_id)))
+def permissions_of(user_id: UUID, session: Session | None = None) -> frozenset[str]:
+    """Every permission an active user holds through their roles (one query; none when inactive),
+    read in ``session`` (default: the request's). The hot paths read ``user_cache.permissions_of``."""
+    return frozenset((session or db.session).scalars(_permissions_query(user_id)))
 
 
 def all_permissions() -> list[Permission]:

@@ -9,12 +9,14 @@ from uuid import UUID
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import lazyload
 
 from ..clock import now
 from ..extensions import db
 from ..models import User
 from ..models import UserSession
 from . import events
+from . import user_cache
 from .errors import NotFound
 from .history import Origin
 
@@ -74,10 +76,13 @@ def resolve(token: str | None) -> UserSession | None:
     """The live session a cookie token opens, or None; marks it seen, at most once a minute."""
     if not token or len(token) > 128:
         return None
-    session = db.session.scalar(select(UserSession).where(UserSession.token_hash == _digest(token)))
+    # The account comes from the user cache; ``session.user`` stays available, loaded on first use.
+    session = db.session.scalar(select(UserSession).where(UserSession.token_hash == _digest(token))
+                                .options(lazyload(UserSession.user)))
     at = now()
     config = current_app.config
-    if session is None or not session.is_live(at, config["SESSION_IDLE_TTL"]) or not session.user.is_active:
+    if session is None or not session.is_live(at, config["SESSION_IDLE_TTL"]) \
+            or user_cache.active(session.user_id) is None:
         return None
     stale = at - timedelta(seconds=config["SESSION_TOUCH_INTERVAL"])
     if session.last_seen_at <= stale:
@@ -128,10 +133,10 @@ def is_open(session_id: UUID, at) -> bool:
 
 def find_live(session_id: UUID) -> UserSession | None:
     """A session by id, if it is still live (for tokens that name their session)."""
-    session = db.session.get(UserSession, session_id)
+    session = db.session.get(UserSession, session_id, options=[lazyload(UserSession.user)])
     if session is None or not session.is_live(now(), current_app.config["SESSION_IDLE_TTL"]):
         return None
-    return session if session.user.is_active else None
+    return session if user_cache.active(session.user_id) is not None else None
 
 
 def list_for_user(user_id: UUID) -> list[UserSession]:

@@ -29,6 +29,7 @@ from . import passwords
 from . import profile
 from . import rbac
 from . import sessions
+from . import user_cache
 from . import verification
 from .account_errors import InvalidFields
 from .errors import AccountExists
@@ -47,6 +48,14 @@ PROFILE_FIELDS = ("fullname", "avatar", "phone", "address")
 def get(user_id: UUID) -> User:
     """The account, active or not; NotFound."""
     user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def read(user_id: UUID) -> "user_cache.CachedUser":
+    """The account to show, active or not, from the user cache; NotFound."""
+    user = user_cache.get(user_id)
     if user is None:
         raise NotFound("No such user.")
     return user

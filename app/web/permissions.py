@@ -11,8 +11,8 @@ A caller is one of:
 
 ``requires_permission(name)`` answers 401 (with the Bearer challenge) without a caller, and 403
 problem JSON titled ``Access Denied`` when the caller lacks the permission; each refusal is
-written to the security event log. Permissions come from ``rbac.permissions_of``: one query per
-request at most, remembered for the request.
+written to the security event log. Permissions come from ``rbac.permissions_of`` through the user
+cache (``user_cache.permissions_of``): one lookup per request at most, remembered for the request.
 """
 
 import functools
@@ -26,7 +26,7 @@ from werkzeug.exceptions import Forbidden
 
 from ..extensions import csrf
 from ..services import audit
-from ..services import rbac
+from ..services import user_cache
 from .origin import request_origin
 from .session import SignInRequired
 from .session import current_session
@@ -111,12 +111,12 @@ def _resolve() -> Principal | None:
         if grant.user_id is None:
             held = grant.application_permissions
         else:
-            held = rbac.permissions_of(grant.user_id)
+            held = user_cache.permissions_of(grant.user_id)
         return Principal(grant.user_id, grant.client_id, held, "token", grant.scopes)
     session = current_session()
     if session is None:
         return None
-    return Principal(session.user_id, None, rbac.permissions_of(session.user_id), "session")
+    return Principal(session.user_id, None, user_cache.permissions_of(session.user_id), "session")
 
 
 def requires_permission(permission: str):

@@ -7,12 +7,8 @@ TCP proxy in front of it to cut the connection while keeping its data.
 """
 
 import shutil
-import socket
-import subprocess
-import time
 
 import pytest
-import redis
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -26,6 +22,7 @@ from oauth.models import RefreshToken
 
 from ..helpers import INACTIVE
 from ..helpers import AuthActions
+from ..helpers import PrivateRedis
 from ..helpers import TcpProxy
 from ..helpers import bearer
 from ..helpers import grant_tokens
@@ -36,42 +33,6 @@ from ..helpers import require
 from ..helpers import revoke
 
 SCOPE = "openid profile email account"
-
-
-class PrivateRedis:
-    """A redis-server of this test alone, on a free loopback port, without persistence."""
-
-    def __init__(self):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = None
-        self.start()
-
-    def start(self):
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        probe = redis.Redis(port=self.port, socket_connect_timeout=1)
-        for _ in range(100):  # readiness, not timing: wait until it answers
-            try:
-                probe.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-    def restart(self):
-        self.stop()
-        self.start()
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port)
 
 
 @pytest.fixture

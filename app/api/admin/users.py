@@ -67,7 +67,7 @@ def create_user(json: UserCreate):
 @validate(resp=responses({200: UserOut}, errors=READ_ERRORS), tags=TAGS, security=ADMIN_SECURITY)
 def get_user(user_id: UUID):
     """One account, active or deleted."""
-    return UserOut.of(users.get(user_id))
+    return UserOut.of(users.read(user_id))
 
 
 @bp.patch("/users/<uuid:user_id>")

@@ -1,0 +1,526 @@
+"""The user cache: who a user is and what they may do, for the reads on every request's hot path.
+
+What: a ``CachedUser`` snapshot of an account (its columns but the password hash, its profile,
+its roles and the permissions those roles give, from ``rbac.permissions_of``), by id, plus an
+email -> id index. Callers get a frozen dataclass decoded from plain JSON; no ORM object is kept
+or handed out, so nothing cached can be changed or lazily loaded by a caller.
+
+Where: with REDIS_URL, in Redis, shared by every process (keys ``idp:user-cache:v1:*``); without
+it, in each application object (``app.extensions["user_cache"]``), at most USER_CACHE_SIZE
+users, least recently used dropped first. Entries live USER_CACHE_TTL seconds (0: no cache).
+
+Invalidation is central, so no service has to remember it: SQLAlchemy session events watch
+every unit of work. ``after_flush`` collects the ids of changed ``User`` rows (a change to
+``User.roles`` is a change of the user, so ``user_roles`` rows written through the ORM count)
+and of ``Profile`` rows; a change to a ``Role`` or a ``Permission`` (their mappings included)
+marks every user. ``do_orm_execute`` does the same for Core and bulk statements run through the
+session on ``users``, ``profiles``, ``user_roles``, ``roles``, ``permissions`` and
+``role_permissions``: the ids named in the statement's WHERE (``id == x``, ``id IN (...)``) or
+values, and every user when it names none. ``after_commit`` applies what was collected; a unit of
+work that ends without committing forgets it. A statement that sets every column to itself (the
+row lock of ``accounts.lock`` on SQLite) changes nothing and is ignored.
+
+Staleness between processes: a reader that loaded a row before a commit must not store it after
+the commit's invalidation. Each user has a version in Redis, and there is one global generation
+(roles and permissions, statements without ids). Invalidation sets a new random version (or
+generation) and deletes the entry after the commit. A reader fetches entry, version and
+generation in one round trip; on a miss it loads from the database (its own connection, so it sees
+what is committed, never the request's identity map) and stores the snapshot with a script that
+writes only if version and generation are still the ones it read: a commit in between changes
+one of them and the write is dropped. An entry also carries the version and generation it was
+made under and is served only while both are current. Random values rather than counters: a
+counter that Redis lost would start again and could match an old entry. The in-process store
+does the same with one epoch per application object, and learns of other processes' changes
+through the change notices (``app/services/notices.py``, topic ``users``), read before every
+lookup.
+
+A read inside a unit of work that has already changed a user (flushed, not committed) goes to
+the database through that unit of work and stores nothing.
+
+Outage: a Redis error (refused, timeout) reads the database instead, never a 500. An
+invalidation that could not reach Redis is kept and sent again before this process next uses the
+cache; until then other processes can serve the old entry for at most USER_CACHE_TTL seconds.
+"""
+
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from uuid import UUID
+
+import redis
+from flask import Flask
+from flask import current_app
+from flask import has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import selectinload
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.elements import BooleanClauseList
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import TextClause
+
+from ..extensions import db
+from ..models import Permission
+from ..models import Profile
+from ..models import Role
+from ..models import User
+from . import notices
+from . import rbac
+
+log = logging.getLogger(__name__)
+
+# The format's version is part of every key: a release that changes it starts with an empty cache.
+PREFIX = "idp:user-cache:v1:"
+GENERATION = PREFIX + "generation"
+# A version outlives any reader that could still hold the one before it.
+VERSION_TTL = 3600
+PENDING = "user_cache.pending"
+EVERYONE = "*"
+# The tables a user's snapshot is made of, and the column naming the user in each.
+USER_COLUMN = {"users": "id", "profiles": "user_id", "user_roles": "user_id"}
+RBAC_TABLES = frozenset({"roles", "permissions", "role_permissions"})
+TEXT_DML = re.compile(r"^\s*(insert|update|delete)\b.*\b(users|profiles|user_roles|roles|permissions|"
+                      r"role_permissions)\b", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class CachedRole:
+    id: UUID
+    name: str
+
+
+@dataclass(frozen=True)
+class CachedProfile:
+    given_name: str | None
+    family_name: str | None
+    phone_number: str | None
+    address: dict | None
+    birthdate: date | None
+
+
+@dataclass(frozen=True)
+class CachedUser:
+    """An account as it was committed; the names of ``User`` so that readers take either."""
+
+    id: UUID
+    email: str
+    username: str | None
+    fullname: str
+    avatar: str | None
+    email_verified: bool
+    phone: str | None
+    phone_verified: bool
+    is_active: bool
+    two_factor_enabled: bool
+    last_login_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    roles: tuple[CachedRole, ...]
+    permissions: frozenset[str]
+    profile: CachedProfile | None
+
+    @property
+    def role_names(self) -> list[str]:
+        return sorted(role.name for role in self.roles)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+def get(user_id: UUID | str) -> CachedUser | None:
+    """The account with this id, active or not; None if there is none."""
+    user_id = _as_uuid(user_id)
+    if user_id is None:
+        return None
+    if _changed_here(user_id):
+        return _load(db.session, user_id)
+    cache = _cache()
+    if cache is None:
+        return _load_committed(user_id)
+    return cache.get(user_id)
+
+
+def active(user_id: UUID | str) -> CachedUser | None:
+    """The account with this id if it may still act (not deactivated), else None."""
+    user = get(user_id)
+    return user if user is not None and user.is_active else None
+
+
+def by_email(email: str) -> CachedUser | None:
+    """The account with this address (any case), active or not."""
+    email = (email or "").strip().lower()
+    if not email or len(email) > 254:
+        return None
+    cache = _cache()
+    if cache is not None and not db.session.info.get(PENDING):
+        user_id = cache.email_index(email)
+        if user_id is not None:
+            user = get(user_id)
+            if user is not None and user.email == email:  # the index is a hint, checked against the entry
+                return user
+    with Session(db.engine) as session:
+        user_id = session.scalar(db.select(User.id).where(User.email == email))
+    if user_id is None:
+        return None
+    user = get(user_id)
+    if cache is not None and user is not None and user.email == email:
+        cache.index_email(email, user_id)
+    return user
+
+
+def permissions_of(user_id: UUID | str) -> frozenset[str]:
+    """What an active user may do through their roles (``rbac.permissions_of``, cached)."""
+    user = active(user_id)
+    return user.permissions if user is not None else frozenset()
+
+
+def _as_uuid(value) -> UUID | None:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _changed_here(user_id: UUID) -> bool:
+    pending = db.session.info.get(PENDING)
+    return bool(pending) and (user_id in pending or EVERYONE in pending)
+
+
+def _load_committed(user_id: UUID) -> CachedUser | None:
+    # Its own connection: what is committed, not what the request's identity map holds.
+    with Session(db.engine) as session:
+        return _load(session, user_id)
+
+
+def _load(session: Session, user_id: UUID) -> CachedUser | None:
+    user = session.scalar(db.select(User).where(User.id == user_id)
+                          .options(selectinload(User.roles).lazyload(Role.permissions), joinedload(User.profile)))
+    if user is None:
+        return None
+    profile = user.profile
+    return CachedUser(
+        id=user.id, email=user.email, username=user.username, fullname=user.fullname, avatar=user.avatar,
+        email_verified=user.email_verified, phone=user.phone, phone_verified=user.phone_verified,
+        is_active=user.is_active, two_factor_enabled=user.two_factor_enabled, last_login_at=user.last_login_at,
+        created_at=user.created_at, updated_at=user.updated_at,
+        roles=tuple(CachedRole(role.id, role.name) for role in rbac.by_rank(list(user.roles))),
+        permissions=rbac.permissions_of(user_id, session=session),
+        profile=CachedProfile(profile.given_name, profile.family_name, profile.phone_number, profile.address,
+                              profile.birthdate) if profile is not None else None,
+    )
+
+
+def _encode(user: CachedUser) -> dict:
+    profile = user.profile
+    return {
+        "id": str(user.id), "email": user.email, "username": user.username, "fullname": user.fullname,
+        "avatar": user.avatar, "email_verified": user.email_verified, "phone": user.phone,
+        "phone_verified": user.phone_verified, "is_active": user.is_active,
+        "two_factor_enabled": user.two_factor_enabled, "last_login_at": _moment(user.last_login_at),
+        "created_at": _moment(user.created_at), "updated_at": _moment(user.updated_at),
+        "roles": [[str(role.id), role.name] for role in user.roles], "permissions": sorted(user.permissions),
+        "profile": None if profile is None else {
+            "given_name": profile.given_name, "family_name": profile.family_name,
+            "phone_number": profile.phone_number, "address": profile.address,
+            "birthdate": profile.birthdate.isoformat() if profile.birthdate else None},
+    }
+
+
+def _decode(data: dict) -> CachedUser:
+    profile = data["profile"]
+    return CachedUser(
+        id=UUID(data["id"]), email=data["email"], username=data["username"], fullname=data["fullname"],
+        avatar=data["avatar"], email_verified=data["email_verified"], phone=data["phone"],
+        phone_verified=data["phone_verified"], is_active=data["is_active"],
+        two_factor_enabled=data["two_factor_enabled"], last_login_at=_parse_moment(data["last_login_at"]),
+        created_at=_parse_moment(data["created_at"]), updated_at=_parse_moment(data["updated_at"]),
+        roles=tuple(CachedRole(UUID(role_id), name) for role_id, name in data["roles"]),
+        permissions=frozenset(data["permissions"]),
+        profile=None if profile is None else CachedProfile(
+            profile["given_name"], profile["family_name"], profile["phone_number"], profile["address"],
+            date.fromisoformat(profile["birthdate"]) if profile["birthdate"] else None),
+    )
+
+
+def _moment(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+# --- the stores --------------------------------------------------------------------------------
+
+def init_app(app: Flask) -> None:
+    """Give ``app`` its cache (none when USER_CACHE_TTL is 0) and watch every unit of work."""
+    ttl = app.config["USER_CACHE_TTL"]
+    if ttl <= 0:
+        app.extensions["user_cache"] = None
+    elif app.extensions.get("redis") is not None:
+        app.extensions["user_cache"] = _RedisCache(app.extensions["redis"], ttl)
+    else:
+        app.extensions["user_cache"] = _MemoryCache(ttl, app.config["USER_CACHE_SIZE"],
+                                                    notices.channel(app, "users"))
+    for name, listener in (("after_flush", _after_flush), ("do_orm_execute", _before_statement),
+                           ("after_commit", _after_commit), ("after_transaction_end", _after_transaction_end)):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
+
+
+def _cache():
+    return current_app.extensions.get("user_cache")
+
+
+class _RedisCache:
+    """Entries, versions and the generation in Redis (see the module's docstring)."""
+
+    # Store the entry only if the user's version and the generation are the ones read before loading.
+    STORE = """
+        if (redis.call('GET', KEYS[2]) or '') == ARGV[1] and (redis.call('GET', KEYS[3]) or '') == ARGV[2] then
+            redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+            return 1
+        end
+        return 0
+    """
+
+    def __init__(self, client: redis.Redis, ttl: int):
+        self.client = client
+        self.ttl = ttl
+        self.store = client.register_script(self.STORE)
+        self.unsent: set = set()
+        self.lock = threading.Lock()
+
+    def get(self, user_id: UUID) -> CachedUser | None:
+        keys = [PREFIX + f"user:{user_id}", PREFIX + f"version:{user_id}", GENERATION]
+        try:
+            self._send_unsent()
+            raw, version, generation = self.client.mget(keys)
+        except redis.RedisError as error:
+            log.warning("user_cache.unavailable error=%s (read from the database)", type(error).__name__)
+            return _load_committed(user_id)
+        version, generation = (version or b"").decode(), (generation or b"").decode()
+        if raw is not None:
+            try:
+                data = json.loads(raw)
+                if data.pop("_version") == version and data.pop("_generation") == generation:
+                    return _decode(data)
+            except (ValueError, KeyError, TypeError):  # not an entry this release wrote: a miss
+                log.warning("user_cache.unreadable_entry user_id=%s", user_id)
+        user = _load_committed(user_id)
+        if user is not None:
+            entry = json.dumps({**_encode(user), "_version": version, "_generation": generation})
+            try:
+                self.store(keys=keys, args=[version, generation, entry, self.ttl])
+            except redis.RedisError as error:
+                log.warning("user_cache.store_failed error=%s", type(error).__name__)
+        return user
+
+    def email_index(self, email: str) -> UUID | None:
+        try:
+            found = self.client.get(PREFIX + f"email:{email}")
+        except redis.RedisError:
+            return None
+        return _as_uuid(found.decode()) if found else None
+
+    def index_email(self, email: str, user_id: UUID) -> None:
+        try:
+            self.client.set(PREFIX + f"email:{email}", str(user_id), ex=self.ttl)
+        except redis.RedisError:
+            pass
+
+    def invalidate(self, user_ids: set) -> None:
+        with self.lock:
+            self.unsent |= user_ids
+        try:
+            self._send_unsent()
+        except redis.RedisError as error:
+            log.warning("user_cache.invalidation_failed error=%s (sent again at the next use)",
+                        type(error).__name__)
+
+    def _send_unsent(self) -> None:
+        with self.lock:
+            batch = set(self.unsent)
+        if not batch:
+            return
+        with self.client.pipeline(transaction=True) as pipe:
+            if EVERYONE in batch:
+                pipe.set(GENERATION, secrets.token_hex(8))
+            for user_id in batch - {EVERYONE}:
+                pipe.set(PREFIX + f"version:{user_id}", secrets.token_hex(8), ex=VERSION_TTL + self.ttl)
+                pipe.delete(PREFIX + f"user:{user_id}")
+            pipe.execute()
+        with self.lock:
+            self.unsent -= batch
+
+
+class _MemoryCache:
+    """Entries in this application object, least recently used dropped first; one epoch."""
+
+    def __init__(self, ttl: int, size: int, channel: notices.Channel):
+        self.ttl = ttl
+        self.size = size
+        self.entries: OrderedDict[UUID, tuple[str, float]] = OrderedDict()
+        self.emails: OrderedDict[str, tuple[UUID, float]] = OrderedDict()
+        self.epoch = 0
+        self.lock = threading.Lock()
+        self.notices = channel
+        channel.listen(self.forget_everyone)
+
+    def get(self, user_id: UUID) -> CachedUser | None:
+        self.notices.poll()
+        with self.lock:
+            found = self.entries.get(user_id)
+            if found is not None and found[1] > time.monotonic():
+                self.entries.move_to_end(user_id)
+                return _decode(json.loads(found[0]))
+            epoch = self.epoch
+        user = _load_committed(user_id)
+        if user is not None:
+            entry = json.dumps(_encode(user))
+            with self.lock:
+                if self.epoch == epoch:  # no invalidation since the read began
+                    self._put(self.entries, user_id, (entry, time.monotonic() + self.ttl))
+        return user
+
+    def email_index(self, email: str) -> UUID | None:
+        self.notices.poll()
+        with self.lock:
+            found = self.emails.get(email)
+            return found[0] if found is not None and found[1] > time.monotonic() else None
+
+    def index_email(self, email: str, user_id: UUID) -> None:
+        with self.lock:
+            self._put(self.emails, email, (user_id, time.monotonic() + self.ttl))
+
+    def _put(self, table: OrderedDict, key, value) -> None:
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > self.size:
+            table.popitem(last=False)
+
+    def invalidate(self, user_ids: set) -> None:
+        with self.lock:
+            self.epoch += 1
+            if EVERYONE in user_ids:
+                self.entries.clear()
+            for user_id in user_ids - {EVERYONE}:
+                self.entries.pop(user_id, None)
+        self.notices.announce()
+
+    def forget_everyone(self) -> None:
+        with self.lock:
+            self.epoch += 1
+            self.entries.clear()
+            self.emails.clear()
+
+
+# --- invalidation ------------------------------------------------------------------------------
+
+def _mark(session: Session, user_ids) -> None:
+    session.info.setdefault(PENDING, set()).update(user_ids)
+
+
+def _after_flush(session: Session, _context) -> None:
+    changed = set()
+    for instance in (*session.dirty, *session.deleted, *session.new):
+        if isinstance(instance, User):
+            if instance not in session.new and (instance in session.deleted or session.is_modified(instance)):
+                changed.add(instance.id)
+        elif isinstance(instance, Profile):
+            changed.add(instance.user_id)
+        elif isinstance(instance, (Role, Permission)):
+            changed.add(EVERYONE)
+    if changed:
+        _mark(session, changed)
+
+
+def _before_statement(state) -> None:
+    statement = state.statement
+    if isinstance(statement, TextClause):
+        if TEXT_DML.search(statement.text):
+            _mark(state.session, {EVERYONE})
+        return
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    table = getattr(statement.table, "name", None)
+    if table in RBAC_TABLES:
+        _mark(state.session, {EVERYONE})
+    elif table in USER_COLUMN:
+        if state.is_insert and table == "users":
+            return  # a new id: nothing cached under it
+        if state.is_update and _sets_nothing(statement):
+            return
+        ids = _named_ids(statement, USER_COLUMN[table], state.parameters, state.is_insert)
+        _mark(state.session, ids if ids is not None and None not in ids else {EVERYONE})
+
+
+def _sets_nothing(statement) -> bool:
+    """An UPDATE whose every value is its own column (a row lock): it changes no data."""
+    values = getattr(statement, "_values", None)
+    if not values:
+        return False
+    for key, value in values.items():
+        name = getattr(key, "key", key)
+        if not (isinstance(value, ColumnElement) and getattr(value, "key", None) == name
+                and getattr(getattr(value, "table", None), "name", None) == statement.table.name):
+            return False
+    return True
+
+
+def _named_ids(statement, column: str, parameters, is_insert: bool) -> set | None:
+    """The users a statement touches, from its parameters, values or WHERE; None if unknown."""
+    rows = parameters if isinstance(parameters, list) else [parameters] if parameters else []
+    if rows and all(column in row for row in rows):
+        return {_as_uuid(row[column]) for row in rows}
+    values = getattr(statement, "_values", None) or {}
+    for key, value in values.items():
+        if getattr(key, "key", key) == column and isinstance(value, BindParameter):
+            return {_as_uuid(value.effective_value)}
+    if is_insert:
+        return None
+    return _ids_in(statement.whereclause, column)
+
+
+def _ids_in(clause, column: str) -> set | None:
+    if clause is None:
+        return None
+    if isinstance(clause, BooleanClauseList):
+        found = [_ids_in(part, column) for part in clause.clauses]
+        if clause.operator is operators.and_:
+            known = [ids for ids in found if ids is not None]
+            return set.intersection(*known) if known else None
+        return None if any(ids is None for ids in found) else set().union(*found)
+    if isinstance(clause, BinaryExpression) and getattr(clause.left, "key", None) == column \
+            and isinstance(clause.right, BindParameter):
+        value = clause.right.effective_value
+        if clause.operator is operators.eq:
+            return {_as_uuid(value)}
+        if clause.operator is operators.in_op and isinstance(value, (list, tuple)):
+            return {_as_uuid(item) for item in value}
+    return None
+
+
+def _after_commit(session: Session) -> None:
+    changed = session.info.pop(PENDING, None)
+    if not changed or not has_app_context():
+        return
+    cache = _cache()
+    if cache is not None:
+        cache.invalidate({user_id for user_id in changed if user_id is not None})
+
+
+def _after_transaction_end(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the unit of work ended without a commit: nothing changed
+        session.info.pop(PENDING, None)
