@@ -9,6 +9,7 @@ service fails the run.
 
 import os
 import secrets
+import shutil
 import threading
 from datetime import datetime
 from datetime import timezone
@@ -32,6 +33,7 @@ from oauth import clients
 from .helpers import AuthActions
 from .helpers import Browser
 from .helpers import Mailbox
+from .helpers import PrivateRedis
 from .helpers import require
 from .helpers import reset_postgres
 from .helpers import start_smtp
@@ -185,6 +187,16 @@ def browser_as(app, make_user):
         return browser
 
     return factory
+
+
+@pytest.fixture
+def private_redis(backend):
+    """A redis-server of the test's own on a free port, to stop, flush or cut (never the shared one)."""
+    require(shutil.which("redis-server") is not None, "redis-server is not installed")
+    server = PrivateRedis()
+    yield server
+    if server.process.poll() is None:
+        server.stop()
 
 
 @pytest.fixture

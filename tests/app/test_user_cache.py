@@ -2,7 +2,6 @@
 Redis outage reads the database; and a warm cache really saves queries."""
 
 import re
-import shutil
 import socket
 import threading
 from uuid import UUID
@@ -29,12 +28,10 @@ from app.services import profile
 from app.services import user_cache
 
 from ..helpers import Browser
-from ..helpers import PrivateRedis
 from ..helpers import TcpProxy
 from ..helpers import bearer
 from ..helpers import grant_tokens
 from ..helpers import production_only
-from ..helpers import require
 
 PATH = "/api/v1/admin/permissions"  # needs roles:read (admin and superAdmin hold it)
 NEW_PASSWORD = "an entirely different passphrase"
@@ -381,12 +378,3 @@ def test_a_redis_that_does_not_answer_falls_back_to_the_database(make_app, make_
         assert "user_cache.unavailable error=TimeoutError" in caplog.text
     finally:
         silent.close()
-
-
-@pytest.fixture
-def private_redis(backend):
-    require(shutil.which("redis-server") is not None, "redis-server is not installed")
-    server = PrivateRedis()
-    yield server
-    if server.process.poll() is None:
-        server.stop()

@@ -6,7 +6,6 @@ a flush or an outage may empty or make stale at any moment. The Redis tests run 
 TCP proxy in front of it to cut the connection while keeping its data.
 """
 
-import shutil
 
 import pytest
 from sqlalchemy import select
@@ -22,26 +21,15 @@ from oauth.models import RefreshToken
 
 from ..helpers import INACTIVE
 from ..helpers import AuthActions
-from ..helpers import PrivateRedis
 from ..helpers import TcpProxy
 from ..helpers import bearer
 from ..helpers import grant_tokens
 from ..helpers import introspect
 from ..helpers import production_only
 from ..helpers import refresh
-from ..helpers import require
 from ..helpers import revoke
 
 SCOPE = "openid profile email account"
-
-
-@pytest.fixture
-def private_redis(backend):
-    require(shutil.which("redis-server") is not None, "redis-server is not installed")
-    server = PrivateRedis()
-    yield server
-    if server.process.poll() is None:
-        server.stop()
 
 
 @pytest.fixture
