@@ -11,6 +11,7 @@ from ..services.account_errors import EmailChangeRefused
 from ..services.account_errors import InvalidFields
 from ..services.account_errors import WrongPassword
 from ..services.errors import AccountExists
+from ..services.errors import AccountOutOfReach
 from ..services.errors import CodeRejected
 from ..services.errors import Conflict
 from ..services.errors import DomainError
@@ -34,6 +35,7 @@ PROBLEMS = {
     InvalidInput: (400, "Bad Request"),
     AccountExists: (409, "Conflict"),
     PermissionNotHeld: (403, "Access Denied"),
+    AccountOutOfReach: (403, "Access Denied"),
     LastSuperAdmin: (409, "Conflict"),
     Conflict: (409, "Conflict"),
     EmailChangeRefused: (409, "Conflict"),

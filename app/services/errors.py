@@ -76,6 +76,15 @@ class PermissionNotHeld(DomainError):
         super().__init__(f"You cannot grant the {permission} permission: you do not hold it.")
 
 
+class AccountOutOfReach(DomainError):
+    """An administrator tried to change an account that holds a permission they do not hold
+    (its address, its password, its activity, its sessions): that would be a way to the permission."""
+
+    def __init__(self, permission: str):
+        self.permission = permission
+        super().__init__(f"This account holds the {permission} permission, which you do not: you cannot change it.")
+
+
 class LastSuperAdmin(DomainError):
     """The change would leave no active superAdmin."""
 
