@@ -11,7 +11,6 @@ from ..services.account_errors import EmailChangeRefused
 from ..services.account_errors import InvalidFields
 from ..services.account_errors import WrongPassword
 from ..services.errors import AccountExists
-from ..services.errors import AccountOutOfReach
 from ..services.errors import CodeRejected
 from ..services.errors import Conflict
 from ..services.errors import DomainError
@@ -19,6 +18,7 @@ from ..services.errors import InvalidInput
 from ..services.errors import LastSuperAdmin
 from ..services.errors import MessageNotSent
 from ..services.errors import NotFound
+from ..services.errors import OutOfReach
 from ..services.errors import PasswordRejected
 from ..services.errors import PermissionNotHeld
 from ..services.errors import RegistrationClosed
@@ -35,7 +35,7 @@ PROBLEMS = {
     InvalidInput: (400, "Bad Request"),
     AccountExists: (409, "Conflict"),
     PermissionNotHeld: (403, "Access Denied"),
-    AccountOutOfReach: (403, "Access Denied"),
+    OutOfReach: (403, "Access Denied"),
     LastSuperAdmin: (409, "Conflict"),
     Conflict: (409, "Conflict"),
     EmailChangeRefused: (409, "Conflict"),

@@ -33,9 +33,9 @@ from . import sessions
 from . import verification
 from .account_errors import InvalidFields
 from .errors import AccountExists
-from .errors import AccountOutOfReach
 from .errors import InvalidInput
 from .errors import NotFound
+from .errors import OutOfReach
 
 security = logging.getLogger("security")
 
@@ -275,7 +275,7 @@ def _within_reach(held: frozenset[str], user_id: UUID) -> User:
     user = get(user_id)
     missing = sorted(_permissions_of(list(user.roles)) - held)
     if missing:
-        raise AccountOutOfReach(missing[0])
+        raise OutOfReach(missing[0])
     return user
 
 
