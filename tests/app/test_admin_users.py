@@ -240,6 +240,11 @@ def test_a_cursor_of_another_sort_is_refused(app, browser_as):
     response = admin.get(f"{BASE}?limit=1&sort=fullname&cursor={cursor}")
     assert response.status_code == 400
     assert "cursor" in response.get_json()["detail"]
+    # The same key in the other direction is another sort: the page would start at the wrong end.
+    cursor = admin.get(f"{BASE}?limit=1&sort=-createdAt").get_json()["nextCursor"]
+    response = admin.get(f"{BASE}?limit=1&sort=createdAt&cursor={cursor}")
+    assert response.status_code == 400
+    assert "cursor" in response.get_json()["detail"]
 
 
 # --- one account ----------------------------------------------------------------------------------------
