@@ -165,7 +165,8 @@ def update_client(client_id: str, json: ClientUpdate):
           security=ADMIN_SECURITY)
 def rotate_client_secret(client_id: str):
     """A new secret (in this answer only); the old one stops working at once."""
-    application, secret = clients.rotate_secret(client_id, actor=current_principal().actor)
+    principal = current_principal()
+    application, secret = clients.rotate_secret(client_id, actor=principal.actor, held=principal.permissions)
     return ClientWithSecret.of(application, secret)
 
 
@@ -174,7 +175,8 @@ def rotate_client_secret(client_id: str):
 @validate(resp=responses({204: None}, errors=(401, 403, 404)), tags=CLIENT_TAGS, security=ADMIN_SECURITY)
 def delete_client(client_id: str):
     """Take an application out of service; every token issued to it stops at once."""
-    clients.delete(client_id, actor=current_principal().actor)
+    principal = current_principal()
+    clients.delete(client_id, actor=principal.actor, held=principal.permissions)
     return Response(status=204)
 
 

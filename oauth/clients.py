@@ -29,6 +29,7 @@ from app.services import rbac
 from app.services.account_errors import InvalidFields
 from app.services.errors import InvalidInput
 from app.services.errors import NotFound
+from app.services.errors import OutOfReach
 from app.services.notices import Channel
 
 from .models import Application
@@ -201,7 +202,7 @@ def update(client_id: str, *, name: str | None = None, redirect_uris: list[str] 
 
     A confidential client may switch between ``client_secret_basic`` and ``client_secret_post``;
     a public client stays public and a confidential one confidential (the secret goes with it)."""
-    application = _existing(client_id)
+    application = _within_reach(_existing(client_id), held)
     before = snapshot(application)
     method = token_endpoint_auth_method or application.token_endpoint_auth_method
     if method != application.token_endpoint_auth_method and (
@@ -233,9 +234,10 @@ def update(client_id: str, *, name: str | None = None, redirect_uris: list[str] 
     return application
 
 
-def rotate_secret(client_id: str, actor: audit.Actor | None = None) -> tuple[Application, str]:
+def rotate_secret(client_id: str, actor: audit.Actor | None = None,
+                  held: frozenset[str] | None = None) -> tuple[Application, str]:
     """A new secret for a confidential client; the old one stops working at once."""
-    application = _existing(client_id)
+    application = _within_reach(_existing(client_id), held)
     if application.is_public:
         raise InvalidInput("a public client has no secret")
     secret = secrets.token_urlsafe(32)
@@ -248,9 +250,9 @@ def rotate_secret(client_id: str, actor: audit.Actor | None = None) -> tuple[App
     return application, secret
 
 
-def delete(client_id: str, actor: audit.Actor | None = None) -> Application:
+def delete(client_id: str, actor: audit.Actor | None = None, held: frozenset[str] | None = None) -> Application:
     """Remove an application from service; its tokens stop working (see oauth.tokens)."""
-    application = _existing(client_id)
+    application = _within_reach(_existing(client_id), held)
     before = snapshot(application)
     application.deleted_at = application.updated_at = now()
     audit.record(actor or audit.Actor.system(), "client.delete", target_type="client", target_id=client_id,
@@ -277,6 +279,15 @@ def _existing(client_id: str) -> Application:
         select(Application).where(Application.client_id == client_id, Application.deleted_at.is_(None)))
     if application is None:
         raise NotFound(f"No application with client_id {client_id!r}.")
+    return application
+
+
+def _within_reach(application: Application, held: frozenset[str] | None) -> Application:
+    """The application, if the caller holds every permission it holds (``held`` None: the operator
+    at the command line): whoever can rotate a service account's secret can act as it."""
+    missing = sorted({permission.name for permission in application.permissions} - held) if held is not None else []
+    if missing:
+        raise OutOfReach(missing[0], "application")
     return application
 
 

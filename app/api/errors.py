@@ -18,6 +18,7 @@ from ..services.errors import InvalidInput
 from ..services.errors import LastSuperAdmin
 from ..services.errors import MessageNotSent
 from ..services.errors import NotFound
+from ..services.errors import OutOfReach
 from ..services.errors import PasswordRejected
 from ..services.errors import PermissionNotHeld
 from ..services.errors import RegistrationClosed
@@ -34,6 +35,7 @@ PROBLEMS = {
     InvalidInput: (400, "Bad Request"),
     AccountExists: (409, "Conflict"),
     PermissionNotHeld: (403, "Access Denied"),
+    OutOfReach: (403, "Access Denied"),
     LastSuperAdmin: (409, "Conflict"),
     Conflict: (409, "Conflict"),
     EmailChangeRefused: (409, "Conflict"),

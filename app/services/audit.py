@@ -101,6 +101,8 @@ def _encode(event: AuditEvent) -> str:
 def _decode(cursor: str) -> tuple[datetime, UUID]:
     try:
         at, event_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(at, str) or not isinstance(event_id, str):
+            raise TypeError("a forged cursor")
         at = datetime.fromisoformat(at)
         if at.tzinfo is None:
             raise ValueError("naive time")

@@ -170,13 +170,19 @@ def _escape_like(text: str) -> str:
     return text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
 
 
+def _cursor_kind(name: str, descending: bool) -> str:
+    """What a cursor belongs to: the sort key and its direction (a position in one order is
+    another place in the reverse one)."""
+    return f"users:{'-' if descending else ''}{name}"
+
+
 def page_query(filters: UserFilters, sort: str = DEFAULT_SORT, cursor: str | None = None,
                limit: int = 20) -> Select:
     """The statement that reads one page (one row more than ``limit``, to know whether another follows)."""
     name, columns, descending = _sort(sort)
     query = _filtered(select(User), filters)
     if cursor:
-        query = query.where(_after(columns, decode_cursor(f"users:{name}", cursor, _key_types(columns)),
+        query = query.where(_after(columns, decode_cursor(_cursor_kind(name, descending), cursor, _key_types(columns)),
                                    descending))
     order = [column.desc() if descending else column.asc() for column in columns]
     return query.order_by(*order).limit(limit + 1)
@@ -187,13 +193,14 @@ def list_users(filters: UserFilters, sort: str = DEFAULT_SORT, cursor: str | Non
     """One page of accounts; ``next_cursor`` is None on the last page."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"The limit is between 1 and {MAX_LIMIT}.")
-    name, columns, _ = _sort(sort)
+    name, columns, descending = _sort(sort)
     query = page_query(filters, sort, cursor, limit).options(selectinload(User.profile))
     rows = list(db.session.scalars(query))
     page = Page(items=rows[:limit])
     if len(rows) > limit:
         last = page.items[-1]
-        page.next_cursor = encode_cursor(f"users:{name}", [getattr(last, column.key) for column in columns])
+        page.next_cursor = encode_cursor(_cursor_kind(name, descending),
+                                         [getattr(last, column.key) for column in columns])
     if include_total:
         page.total = db.session.scalar(_filtered(select(func.count()).select_from(User), filters))
     return page

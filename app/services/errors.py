@@ -76,6 +76,16 @@ class PermissionNotHeld(DomainError):
         super().__init__(f"You cannot grant the {permission} permission: you do not hold it.")
 
 
+class OutOfReach(DomainError):
+    """An administrator tried to change an account or an application that holds a permission they
+    do not hold (an account's address or password, an application's secret): that would be a way
+    to the permission."""
+
+    def __init__(self, permission: str, what: str = "account"):
+        self.permission = permission
+        super().__init__(f"This {what} holds the {permission} permission, which you do not: you cannot change it.")
+
+
 class LastSuperAdmin(DomainError):
     """The change would leave no active superAdmin."""
 

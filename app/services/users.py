@@ -4,8 +4,9 @@ assign roles, end sessions. Each call is one unit of work that records one audit
 The account's own rules stay with their services: the profile fields' rules (``profile``), the
 password policy (``passwords``), codes and mail (``verification``, ``mailer``), ending sessions
 and the tokens issued in them (``sessions``, ``accounts.end_credentials``). Two rules are added
-here: nobody assigns or removes a role whose permissions they do not hold, and the last active
-superAdmin is never demoted or deactivated.
+here: nobody assigns or removes a role whose permissions they do not hold, nor changes an account
+holding a permission they do not hold (a new address and a forced reset would hand them that
+account), and the last active superAdmin is never demoted or deactivated.
 """
 
 import logging
@@ -35,6 +36,7 @@ from .account_errors import InvalidFields
 from .errors import AccountExists
 from .errors import InvalidInput
 from .errors import NotFound
+from .errors import OutOfReach
 
 security = logging.getLogger("security")
 
@@ -110,7 +112,7 @@ def change(actor: audit.Actor, held: frozenset[str], user_id: UUID, changes: dic
     A new email address is unverified until its owner enters the code mailed to it; the old
     address is told. Bad input changes nothing.
     """
-    user = get(user_id)
+    user = _within_reach(held, user_id)
     unknown = set(changes) - {*PROFILE_FIELDS, "email", "roles"}
     if unknown:
         raise InvalidFields({name: ["Unknown field."] for name in sorted(unknown)})
@@ -175,9 +177,9 @@ def _commit() -> None:
 
 # --- activity --------------------------------------------------------------------------------------------
 
-def deactivate(actor: audit.Actor, user_id: UUID) -> User:
+def deactivate(actor: audit.Actor, held: frozenset[str], user_id: UUID) -> User:
     """Soft delete: the account can no longer sign in, its sessions end and its tokens stop."""
-    user = get(user_id)
+    user = _within_reach(held, user_id)
     if not user.is_active:
         return user
     if _holds(user, rbac.SUPERADMIN):
@@ -192,9 +194,9 @@ def deactivate(actor: audit.Actor, user_id: UUID) -> User:
     return user
 
 
-def reactivate(actor: audit.Actor, user_id: UUID) -> User:
+def reactivate(actor: audit.Actor, held: frozenset[str], user_id: UUID) -> User:
     """Undo a soft delete: the account may sign in again (its old sessions stay ended)."""
-    user = get(user_id)
+    user = _within_reach(held, user_id)
     if user.is_active:
         return user
     user.is_active = True
@@ -206,10 +208,10 @@ def reactivate(actor: audit.Actor, user_id: UUID) -> User:
     return user
 
 
-def force_password_reset(actor: audit.Actor, user_id: UUID) -> int:
+def force_password_reset(actor: audit.Actor, held: frozenset[str], user_id: UUID) -> int:
     """The password stops working, every session and token of the account ends, and a reset code
     is mailed (the same code the forgotten-password flow takes). Returns the sessions ended."""
-    user = get(user_id)
+    user = _within_reach(held, user_id)
     # Serialized with token issuance for this user, as every password change is.
     accounts.lock(user.id)
     had_password = user.password_hash is not None
@@ -276,6 +278,16 @@ def _assign(held: frozenset[str], user: User, roles: list[Role]) -> None:
     user.roles = list(wanted.values())
 
 
+def _within_reach(held: frozenset[str], user_id: UUID) -> User:
+    """The account, if the caller holds every permission its roles give (active or not: a
+    deactivated superAdmin given a new address and reactivated is a superAdmin all the same)."""
+    user = get(user_id)
+    missing = sorted(_permissions_of(list(user.roles)) - held)
+    if missing:
+        raise OutOfReach(missing[0])
+    return user
+
+
 def _holds(user: User, role_name: str) -> bool:
     return any(role.name == role_name for role in user.roles)
 
@@ -316,9 +328,9 @@ def live_sessions(user_id: UUID) -> list[UserSession]:
     return sessions.list_for_user(get(user_id).id)
 
 
-def end_session(actor: audit.Actor, user_id: UUID, session_id: UUID) -> None:
+def end_session(actor: audit.Actor, held: frozenset[str], user_id: UUID, session_id: UUID) -> None:
     """End one live session of the account (NotFound for any other id): its tokens stop too."""
-    user = get(user_id)
+    user = _within_reach(held, user_id)
     if not any(live.id == session_id for live in sessions.list_for_user(user.id)):
         raise NotFound("No such session.")
     audit.record(actor, "user.session_end", target_type="user", target_id=user.id,
@@ -329,9 +341,9 @@ def end_session(actor: audit.Actor, user_id: UUID, session_id: UUID) -> None:
     security.info("session.ended_by_admin user_id=%s session_id=%s", user.id, session_id)
 
 
-def end_sessions(actor: audit.Actor, user_id: UUID) -> int:
+def end_sessions(actor: audit.Actor, held: frozenset[str], user_id: UUID) -> int:
     """End every live session of the account; returns how many ended."""
-    user = get(user_id)
+    user = _within_reach(held, user_id)
     live = len(sessions.list_for_user(user.id))
     audit.record(actor, "user.sessions_end", target_type="user", target_id=user.id,
                  before={"liveSessions": live}, after={"liveSessions": 0})

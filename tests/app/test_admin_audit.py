@@ -129,8 +129,10 @@ def test_filters(app, reader):
     ({"actorUserId": "1 OR 1=1"}, "actorUserId"), ({"from": "2026-11-01T00:00:00"}, "from"),
     ({"action": "x" * 65}, "action"), ({"action": "user' OR '1'='1"}, "action"), ({"colour": "red"}, "colour"),
     ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor"), ({"cursor": "!!!"}, "cursor"), ({"cursor": "x" * 201}, "cursor"),
+    # Well-formed JSON of the wrong types: ["2026-01-01T00:00:00Z", 5] and [1, 2].
+    ({"cursor": "WyIyMDI2LTAxLTAxVDAwOjAwOjAwWiIsIDVd"}, "cursor"), ({"cursor": "WzEsIDJd"}, "cursor"),
 ], ids=["zero", "too-many", "not-a-number", "bad-uuid", "naive-time", "long-action", "sql", "unknown",
-        "forged-cursor", "garbage-cursor", "huge-cursor"])
+        "forged-cursor", "garbage-cursor", "huge-cursor", "cursor-number-id", "cursor-numbers"])
 def test_hostile_queries_are_refused(reader, params, field):
     response = reader.http.get(AUDIT, query_string=params)
     assert response.status_code in (400, 422), response.text

@@ -240,6 +240,11 @@ def test_a_cursor_of_another_sort_is_refused(app, browser_as):
     response = admin.get(f"{BASE}?limit=1&sort=fullname&cursor={cursor}")
     assert response.status_code == 400
     assert "cursor" in response.get_json()["detail"]
+    # The same key in the other direction is another sort: the page would start at the wrong end.
+    cursor = admin.get(f"{BASE}?limit=1&sort=-createdAt").get_json()["nextCursor"]
+    response = admin.get(f"{BASE}?limit=1&sort=createdAt&cursor={cursor}")
+    assert response.status_code == 400
+    assert "cursor" in response.get_json()["detail"]
 
 
 # --- one account ----------------------------------------------------------------------------------------
@@ -523,6 +528,37 @@ def test_removing_a_role_with_permissions_you_lack_is_403(app, browser_as, make_
     target = make_user(roles=("superAdmin",))
     response = browser_as("admin").send("DELETE", f"{BASE}/{target.id}/roles/{role_id(app, 'superAdmin')}")
     assert response.status_code == 403 and response.get_json()["title"] == "Access Denied"
+
+
+@pytest.mark.parametrize("method, suffix, body", [
+    ("PATCH", "", {"email": "attacker@example.net"}),
+    ("PATCH", "", {"fullname": "Owned"}),
+    ("DELETE", "", None),
+    ("POST", "/password-reset", None),
+    ("DELETE", "/sessions", None),
+], ids=["email", "fullname", "deactivate", "password-reset", "end-sessions"])
+@pytest.mark.parametrize("active", [True, False], ids=["active", "inactive"])
+def test_an_admin_cannot_act_on_an_account_more_privileged_than_itself(app, browser_as, make_user, mailbox,
+                                                                       method, suffix, body, active):
+    """Changing a superAdmin's address and then forcing a reset mails its reset code to the
+    attacker: an account holding permissions the caller lacks is out of the caller's reach."""
+    target = make_user(roles=("superAdmin",))
+    browser_as("superAdmin")  # the target is not the last superAdmin: that rule is not what refuses
+    if not active:
+        with app.app_context():
+            db.session.get(User, target.id).is_active = False
+            db.session.commit()
+    before = load(app, target.id)
+    response = browser_as("admin").send(method, f"{BASE}/{target.id}{suffix}", json=body)
+    assert response.status_code == 403, response.get_json()
+    assert response.get_json()["title"] == "Access Denied"
+    after = load(app, target.id)
+    assert (after.email, after.fullname, after.is_active, after.password_hash) == \
+        (before.email, before.fullname, before.is_active, before.password_hash)
+    assert audit_events(app) == []
+    if not active:  # nor brought back to life
+        response = browser_as("admin").send("POST", f"{BASE}/{target.id}/reactivate")
+        assert response.status_code == 403 and not load(app, target.id).is_active
 
 
 @pytest.mark.parametrize("method, suffix, body", [

@@ -86,8 +86,8 @@ def test_a_deep_page_is_as_cheap_as_the_first(app, many_users):
         for _ in range(3):
             page = directory.list_users(UserFilters(), cursor=page.next_cursor, limit=50)
         assert len(page.items) == 50
-        deep = directory.encode_cursor("users:createdAt", [datetime(2026, 1, 1, 0, 5, tzinfo=timezone.utc),
-                                                           "00000000-0000-0000-0000-000000000000"])
+        deep = directory.encode_cursor("users:-createdAt", [datetime(2026, 1, 1, 0, 5, tzinfo=timezone.utc),
+                                                            "00000000-0000-0000-0000-000000000000"])
         plan = directory.plan(directory.page_query(UserFilters(), cursor=deep, limit=50))
         assert "Index Scan Backward using ix_users_created_at_id" in plan and "Index Cond" in plan, plan
         assert [user.email for user in directory.list_users(UserFilters(), cursor=deep, limit=3).items] == [

@@ -165,6 +165,29 @@ def test_a_service_account_holds_only_what_its_creator_holds(app, client, admin)
         "client.create", "client.update"]
 
 
+@pytest.mark.parametrize("method, suffix, body", [
+    ("POST", "/secret", None),
+    ("PATCH", "", {"name": "Mine now"}),
+    ("PATCH", "", {"permissions": ["keys:read", "keys:write", "users:read"]}),
+    ("DELETE", "", None),
+], ids=["rotate-secret", "rename", "keep-permissions", "delete"])
+def test_an_application_holding_more_than_the_caller_is_out_of_reach(app, client, admin, browser_as, method,
+                                                                     suffix, body):
+    """Whoever rotates a service account's secret can act as it: an admin (no keys:*) must not
+    reach one that a superAdmin gave keys:write."""
+    service = {"name": "Key bot", "redirectUris": [], "grantTypes": ["client_credentials"], "scope": "admin"}
+    created = create(browser_as("superAdmin"), **service, permissions=["keys:read", "keys:write"])
+    path = f"{CLIENTS}/{created['clientId']}"
+    response = admin.send(method, path + suffix, json=body)
+    assert response.status_code == 403, response.text
+    assert response.get_json()["title"] == "Access Denied" and "keys:" in response.get_json()["detail"]
+    assert "clientSecret" not in response.get_json()
+    assert token_request(client, as_app(created), grant_type="client_credentials", scope="admin").status_code == 200
+    unchanged = admin.get(path).get_json()
+    assert (unchanged["name"], unchanged["permissions"]) == ("Key bot", ["keys:read", "keys:write"])
+    assert [event.action for event in audit_events(app, "client.update", "client.secret.rotate", "client.delete")] == []
+
+
 def test_a_rotated_secret_works_and_the_old_one_fails(app, client, admin):
     created = create(admin, redirectUris=[], grantTypes=["client_credentials"], scope="reports")
     old = as_app(created)

@@ -84,8 +84,8 @@ def update_user(user_id: UUID, json: UserUpdate):
 @validate(resp=responses({204: None}, errors=WRITE_ERRORS), tags=TAGS, security=ADMIN_SECURITY)
 def delete_user(user_id: UUID):
     """Soft delete: ``isActive`` false, every session ended, every token revoked."""
-    actor, _ = _caller()
-    users.deactivate(actor, user_id)
+    actor, held = _caller()
+    users.deactivate(actor, held, user_id)
     return Response(status=204)
 
 
@@ -94,8 +94,8 @@ def delete_user(user_id: UUID):
 @validate(resp=responses({200: UserOut}, errors=WRITE_ERRORS), tags=TAGS, security=ADMIN_SECURITY)
 def reactivate_user(user_id: UUID):
     """Undo a soft delete."""
-    actor, _ = _caller()
-    return UserOut.of(users.reactivate(actor, user_id))
+    actor, held = _caller()
+    return UserOut.of(users.reactivate(actor, held, user_id))
 
 
 @bp.post("/users/<uuid:user_id>/password-reset")
@@ -103,8 +103,8 @@ def reactivate_user(user_id: UUID):
 @validate(resp=responses({202: SessionsEnded}, errors=WRITE_ERRORS), tags=TAGS, security=ADMIN_SECURITY)
 def force_password_reset(user_id: UUID):
     """The password stops working, sessions and tokens end, and a reset code is mailed to the user."""
-    actor, _ = _caller()
-    return SessionsEnded(sessions_ended=users.force_password_reset(actor, user_id)), 202
+    actor, held = _caller()
+    return SessionsEnded(sessions_ended=users.force_password_reset(actor, held, user_id)), 202
 
 
 # --- roles (the specification's UserRole) ---------------------------------------------------------------
@@ -151,8 +151,8 @@ def list_sessions(user_id: UUID):
 @validate(resp=responses({204: None}, errors=WRITE_ERRORS), tags=TAGS, security=ADMIN_SECURITY)
 def end_session(user_id: UUID, session_id: UUID):
     """End one of the user's sessions; the tokens issued in it stop."""
-    actor, _ = _caller()
-    users.end_session(actor, user_id, session_id)
+    actor, held = _caller()
+    users.end_session(actor, held, user_id, session_id)
     return Response(status=204)
 
 
@@ -161,8 +161,8 @@ def end_session(user_id: UUID, session_id: UUID):
 @validate(resp=responses({200: SessionsEnded}, errors=WRITE_ERRORS), tags=TAGS, security=ADMIN_SECURITY)
 def end_sessions(user_id: UUID):
     """End every session of the user; the tokens issued in them stop."""
-    actor, _ = _caller()
-    return SessionsEnded(sessions_ended=users.end_sessions(actor, user_id))
+    actor, held = _caller()
+    return SessionsEnded(sessions_ended=users.end_sessions(actor, held, user_id))
 
 
 @bp.get("/users/<uuid:user_id>/login-history")
