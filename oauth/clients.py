@@ -31,6 +31,7 @@ from app.services.errors import InvalidInput
 from app.services.errors import NotFound
 from app.services.errors import OutOfReach
 from app.services.notices import Channel
+from app.web.permissions import ADMIN_SCOPE
 
 from .models import Application
 from .models import secret_digest as digest
@@ -179,6 +180,8 @@ def register(name: str, redirect_uris: list[str], *, public: bool = False,
                         list(grant_types or DEFAULT_GRANT_TYPES), scope or DEFAULT_SCOPE,
                         skip_consent=skip_consent, introspect=introspect, public=public)
     granted = _granted_permissions(fields, public, set(permissions), set(), held)
+    if held is not None:
+        rbac.require_held(held, _gateway_to(fields["scope"], fields["grant_types"]))
     secret = None if public else secrets.token_urlsafe(32)
     application = Application(
         client_id=str(uuid.uuid4()), client_secret_hash=digest(secret) if secret else None,
@@ -222,6 +225,8 @@ def update(client_id: str, *, name: str | None = None, redirect_uris: list[str] 
     already = {permission.name for permission in application.permissions}
     granted = _granted_permissions(fields, application.is_public, already if permissions is None else set(permissions),
                                    already, held)
+    if held is not None:
+        rbac.require_held(held, _gateway_to(fields["scope"], fields["grant_types"]))
     for key, value in fields.items():
         setattr(application, key, value)
     application.token_endpoint_auth_method = method
@@ -282,10 +287,23 @@ def _existing(client_id: str) -> Application:
     return application
 
 
+def _gateway_to(scope: str, grant_types: list[str]) -> set[str]:
+    """The permissions an application may reach through users: every one there is when users sign
+    in through it and it may ask for the admin scope (its tokens then carry the permissions of
+    whoever signs in), else none. Whoever registers or controls such an application (its redirect
+    URIs, consent, secret) could collect those tokens, so must hold them all."""
+    if ADMIN_SCOPE in scope.split() and "authorization_code" in grant_types:
+        return {permission.name for permission in rbac.all_permissions()}
+    return set()
+
+
 def _within_reach(application: Application, held: frozenset[str] | None) -> Application:
-    """The application, if the caller holds every permission it holds (``held`` None: the operator
-    at the command line): whoever can rotate a service account's secret can act as it."""
-    missing = sorted({permission.name for permission in application.permissions} - held) if held is not None else []
+    """The application, if the caller holds every permission it holds or may reach (``held`` None:
+    the operator at the command line): whoever can rotate a service account's secret can act as it."""
+    if held is None:
+        return application
+    reach = {permission.name for permission in application.permissions}
+    missing = sorted(reach.union(_gateway_to(application.scope, application.grant_types)) - held)
     if missing:
         raise OutOfReach(missing[0], "application")
     return application

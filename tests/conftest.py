@@ -24,6 +24,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
+from app.models import Permission
 from app.models import role_permissions
 from app.services import accounts
 from app.services import mailer
@@ -65,10 +66,12 @@ def backend(request, tmp_path_factory, secrets_config):
         upgrade()
         # The migrations' mapping of permissions onto the built-in roles, restored after each test.
         seeded = [dict(row) for row in db.session.execute(role_permissions.select()).mappings()]
+        seeded_permissions = list(db.session.scalars(sa.select(Permission.id)))
         db.session.rollback()
         db.engine.dispose()
     return SimpleNamespace(name=request.param, database_url=database_url, redis_url=redis_url,
-                           config=config, seeded_role_permissions=seeded)
+                           config=config, seeded_role_permissions=seeded,
+                           seeded_permissions=seeded_permissions)
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +116,7 @@ def make_app(backend, smtp_server):
     smtp_server.mailbox.apps.clear()
     if built:
         with built[0].app_context():
-            _empty_tables(backend.seeded_role_permissions)
+            _empty_tables(backend)
         for app in built:
             notices.close(app)
             with app.app_context():
@@ -122,7 +125,7 @@ def make_app(backend, smtp_server):
             redis.Redis.from_url(backend.redis_url).flushdb()
 
 
-def _empty_tables(seeded_role_permissions: list[dict]) -> None:
+def _empty_tables(backend) -> None:
     db.session.rollback()
     keep = {"alembic_version", "roles", "permissions"}
     for table in reversed(db.metadata.sorted_tables):
@@ -130,7 +133,8 @@ def _empty_tables(seeded_role_permissions: list[dict]) -> None:
             db.session.execute(table.delete())
     # Roles and permissions seeded by the migrations stay, mapped as seeded; roles a test added go.
     db.session.execute(sa.text("DELETE FROM roles WHERE name NOT IN ('superAdmin', 'admin', 'user')"))
-    db.session.execute(role_permissions.insert(), seeded_role_permissions)
+    db.session.execute(sa.delete(Permission).where(Permission.id.not_in(backend.seeded_permissions)))
+    db.session.execute(role_permissions.insert(), backend.seeded_role_permissions)
     db.session.commit()
 
 

@@ -273,3 +273,28 @@ def test_the_routes_are_in_openapi(client):
     assert set(paths[f"{CLIENTS}/{{client_id}}/secret"]) == {"post"}
     assert set(paths["/api/v1/admin/users/{user_id}/grants"]) == {"get"}
     assert set(paths["/api/v1/admin/users/{user_id}/grants/{client_id}"]) == {"delete"}
+
+
+@pytest.mark.parametrize("change", [
+    {"redirectUris": ["https://attacker.example.com/callback"]},
+    {"skipConsent": True},
+    None,  # rotate the secret
+], ids=["redirect", "skip-consent", "rotate-secret"])
+def test_an_application_users_sign_in_through_with_the_admin_scope_is_for_those_holding_everything(
+        app, admin, browser_as, change):
+    """Its tokens carry the permissions of whoever signs in (a superAdmin too): an admin who could
+    register it, point it at their own URL or take its secret would collect them."""
+    refused = admin.send("POST", CLIENTS, json={"name": "Console", "redirectUris": [CALLBACK],
+                                                "scope": "openid admin"})
+    assert refused.status_code == 403 and refused.get_json()["title"] == "Access Denied"
+    created = create(browser_as("superAdmin"), scope="openid admin")
+    path = f"{CLIENTS}/{created['clientId']}"
+    response = (admin.send("PATCH", path, json=change) if change else admin.send("POST", f"{path}/secret"))
+    assert response.status_code == 403 and response.get_json()["title"] == "Access Denied"
+    assert admin.get(path).get_json()["redirectUris"] == [CALLBACK]
+    # Adding the scope to an application the admin may change is refused the same way.
+    own = create(admin, scope="openid profile")
+    widened = admin.send("PATCH", f"{CLIENTS}/{own['clientId']}", json={"scope": "openid admin"})
+    assert widened.status_code == 403
+    # A service account (client credentials only) reaches nobody through users: its own permissions bound it.
+    assert create(admin, redirectUris=[], grantTypes=["client_credentials"], scope="admin")["scope"] == "admin"

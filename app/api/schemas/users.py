@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import AfterValidator
 from pydantic import AwareDatetime
 from pydantic import Field
+from pydantic import field_validator
 
 from ...models import User
 from ...services import rbac
@@ -114,8 +115,16 @@ class UserUpdate(Body):
     avatar: Text | None = Field(None, max_length=500, description="An https URL; empty: the default picture.")
     phone: Text | None = Field(None, max_length=32)
     address: dict | None = None
-    email: Text = Field(None, max_length=254)
-    roles: list[UUID] = Field(None, max_length=50, description="The full set of role ids.")
+    email: Text | None = Field(None, max_length=254)
+    roles: list[UUID] | None = Field(None, max_length=50, description="The full set of role ids.")
+
+    @field_validator("fullname", "email", "roles", mode="before")
+    @classmethod
+    def _not_null(cls, value):
+        # Left out: unchanged. These have no empty value to set, so an explicit null is refused.
+        if value is None:
+            raise ValueError("must not be null; leave the field out to keep it")
+        return value
 
 
 class RoleSet(Body):
