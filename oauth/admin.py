@@ -209,6 +209,7 @@ def list_user_grants(user_id: UUID):
 @validate(resp=responses({204: None}, errors=(401, 403, 404)), tags=GRANT_TAGS, security=ADMIN_SECURITY)
 def revoke_user_grant(user_id: UUID, client_id: str):
     """Withdraw the user's grant: that application's tokens for the user stop at once."""
-    if not consent.revoke(user_id, client_id, actor=current_principal().actor):
+    principal = current_principal()
+    if not consent.revoke(user_id, client_id, actor=principal.actor, held=principal.permissions):
         raise NotFound("This user has no grant to that application.")
     return Response(status=204)

@@ -8,6 +8,7 @@ from app.clock import now
 from app.extensions import db
 from app.services import accounts
 from app.services import audit
+from app.services import users
 from app.services.errors import NotFound
 
 from . import tokens
@@ -77,14 +78,18 @@ def grants_of(user_id: uuid.UUID) -> list[tuple[UserApplication, Application]]:
     return list_for(user_id)
 
 
-def revoke(user_id: uuid.UUID, client_id: str, actor: audit.Actor | None = None) -> bool:
+def revoke(user_id: uuid.UUID, client_id: str, actor: audit.Actor | None = None,
+           held: frozenset[str] | None = None) -> bool:
     """Withdraw a grant; that application's tokens for the user stop working. False if none.
-    With ``actor`` (an administrator), the withdrawal is an audit event of the same unit of work.
+    With ``actor`` (an administrator), the withdrawal is an audit event of the same unit of work;
+    ``held`` (the administrator's permissions) must cover the user's (``users.within_reach``).
 
     One unit of work under the user's lock (``accounts.lock``): an exchange or a refresh for
     the user either committed before, and its tokens are revoked here, or waits and finds the
     grant withdrawn.
     """
+    if held is not None:
+        users.within_reach(held, user_id)
     accounts.lock(user_id)
     row = db.session.execute(
         select(UserApplication, Application)

@@ -112,7 +112,7 @@ def change(actor: audit.Actor, held: frozenset[str], user_id: UUID, changes: dic
     A new email address is unverified until its owner enters the code mailed to it; the old
     address is told. Bad input changes nothing.
     """
-    user = _within_reach(held, user_id)
+    user = within_reach(held, user_id)
     unknown = set(changes) - {*PROFILE_FIELDS, "email", "roles"}
     if unknown:
         raise InvalidFields({name: ["Unknown field."] for name in sorted(unknown)})
@@ -179,7 +179,7 @@ def _commit() -> None:
 
 def deactivate(actor: audit.Actor, held: frozenset[str], user_id: UUID) -> User:
     """Soft delete: the account can no longer sign in, its sessions end and its tokens stop."""
-    user = _within_reach(held, user_id)
+    user = within_reach(held, user_id)
     if not user.is_active:
         return user
     if _holds(user, rbac.SUPERADMIN):
@@ -196,7 +196,7 @@ def deactivate(actor: audit.Actor, held: frozenset[str], user_id: UUID) -> User:
 
 def reactivate(actor: audit.Actor, held: frozenset[str], user_id: UUID) -> User:
     """Undo a soft delete: the account may sign in again (its old sessions stay ended)."""
-    user = _within_reach(held, user_id)
+    user = within_reach(held, user_id)
     if user.is_active:
         return user
     user.is_active = True
@@ -211,7 +211,7 @@ def reactivate(actor: audit.Actor, held: frozenset[str], user_id: UUID) -> User:
 def force_password_reset(actor: audit.Actor, held: frozenset[str], user_id: UUID) -> int:
     """The password stops working, every session and token of the account ends, and a reset code
     is mailed (the same code the forgotten-password flow takes). Returns the sessions ended."""
-    user = _within_reach(held, user_id)
+    user = within_reach(held, user_id)
     # Serialized with token issuance for this user, as every password change is.
     accounts.lock(user.id)
     had_password = user.password_hash is not None
@@ -278,7 +278,7 @@ def _assign(held: frozenset[str], user: User, roles: list[Role]) -> None:
     user.roles = list(wanted.values())
 
 
-def _within_reach(held: frozenset[str], user_id: UUID) -> User:
+def within_reach(held: frozenset[str], user_id: UUID) -> User:
     """The account, if the caller holds every permission its roles give (active or not: a
     deactivated superAdmin given a new address and reactivated is a superAdmin all the same)."""
     user = get(user_id)
@@ -330,7 +330,7 @@ def live_sessions(user_id: UUID) -> list[UserSession]:
 
 def end_session(actor: audit.Actor, held: frozenset[str], user_id: UUID, session_id: UUID) -> None:
     """End one live session of the account (NotFound for any other id): its tokens stop too."""
-    user = _within_reach(held, user_id)
+    user = within_reach(held, user_id)
     if not any(live.id == session_id for live in sessions.list_for_user(user.id)):
         raise NotFound("No such session.")
     audit.record(actor, "user.session_end", target_type="user", target_id=user.id,
@@ -343,7 +343,7 @@ def end_session(actor: audit.Actor, held: frozenset[str], user_id: UUID, session
 
 def end_sessions(actor: audit.Actor, held: frozenset[str], user_id: UUID) -> int:
     """End every live session of the account; returns how many ended."""
-    user = _within_reach(held, user_id)
+    user = within_reach(held, user_id)
     live = len(sessions.list_for_user(user.id))
     audit.record(actor, "user.sessions_end", target_type="user", target_id=user.id,
                  before={"liveSessions": live}, after={"liveSessions": 0})

@@ -261,6 +261,19 @@ def test_a_users_grants_listed_and_revoked(app, client, admin, make_client, user
     assert event.before == {"clientId": application.client_id, "scope": "openid email"}
 
 
+def test_a_superadmins_grants_are_out_of_an_admins_reach(app, client, admin, make_client, browser_as):
+    application = make_client(name="Photos")
+    superadmin = browser_as("superAdmin")
+    tokens = grant_tokens(superadmin.http, application, scope="openid email")
+    path = f"/api/v1/admin/users/{superadmin.user.id}/grants/{application.client_id}"
+    refused = admin.send("DELETE", path)
+    assert refused.status_code == 403 and refused.get_json()["title"] == "Access Denied"
+    assert client.get("/oauth/userinfo", headers=bearer(tokens["access_token"])).status_code == 200
+    assert audit_events(app, "user.grant.revoke") == []
+    assert browser_as("superAdmin").send("DELETE", path).status_code == 204
+    assert client.get("/oauth/userinfo", headers=bearer(tokens["access_token"])).status_code == 401
+
+
 def test_grants_of_unknown_users_are_404(admin):
     assert admin.get("/api/v1/admin/users/00000000-0000-0000-0000-000000000000/grants").status_code == 404
     assert admin.get("/api/v1/admin/users/not-a-uuid/grants").status_code == 404
