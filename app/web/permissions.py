@@ -95,6 +95,13 @@ def current_principal() -> Principal | None:
     return g.principal
 
 
+def caller() -> tuple[audit.Actor, frozenset[str]]:
+    """Inside a guarded view: who acts (for the audit log) and every permission they hold (what
+    they may hand out)."""
+    principal = current_principal()
+    return principal.actor, principal.permissions
+
+
 def _bearer_token() -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()

@@ -10,7 +10,7 @@ from uuid import UUID
 from flask import Response
 
 from ...services import rbac
-from ...web.permissions import current_principal
+from ...web.permissions import caller
 from ...web.permissions import requires_permission
 from ..schemas.roles import RoleCreate
 from ..schemas.roles import RoleList
@@ -27,11 +27,6 @@ TAGS = ["admin: roles"]
 PERMISSION_PATH = "/roles/<uuid:role_id>/permissions/<string(maxlength=100):name>"
 
 
-def _caller():
-    principal = current_principal()
-    return principal.actor, principal.permissions
-
-
 @bp.get("/roles")
 @requires_permission("roles:read")
 @validate(resp=responses({200: RoleList}, errors=(401, 403)), tags=TAGS, security=ADMIN_SECURITY)
@@ -46,7 +41,7 @@ def list_roles():
           tags=TAGS, security=ADMIN_SECURITY)
 def create_role(json: RoleCreate):
     """Create a custom role; it may grant only permissions the caller holds."""
-    actor, held = _caller()
+    actor, held = caller()
     role = rbac.create_role(actor, held, json.name, json.description, set(json.permissions))
     return RoleOut.of(role), 201
 
@@ -65,7 +60,7 @@ def get_role(role_id: UUID):
           tags=TAGS, security=ADMIN_SECURITY)
 def update_role(role_id: UUID, json: RoleUpdate):
     """Rename a custom role or change a role's description (built-in roles keep their names: 409)."""
-    actor, _ = _caller()
+    actor, _ = caller()
     return RoleOut.of(rbac.update_role(actor, role_id, name=json.name, description=json.description))
 
 
@@ -74,7 +69,7 @@ def update_role(role_id: UUID, json: RoleUpdate):
 @validate(resp=responses({204: None}, errors=(401, 403, 404, 409)), tags=TAGS, security=ADMIN_SECURITY)
 def delete_role(role_id: UUID):
     """Delete a custom role; its users lose it at once. Built-in roles cannot be deleted (409)."""
-    actor, _ = _caller()
+    actor, _ = caller()
     rbac.delete_role(actor, role_id)
     return Response(status=204)
 
@@ -85,7 +80,7 @@ def delete_role(role_id: UUID):
           tags=TAGS, security=ADMIN_SECURITY)
 def set_role_permissions(role_id: UUID, json: RolePermissions):
     """Replace the set of permissions the role grants (by name). superAdmin's set cannot shrink."""
-    actor, held = _caller()
+    actor, held = caller()
     return RoleOut.of(rbac.set_role_permissions(actor, held, role_id, set(json.permissions)))
 
 
@@ -94,7 +89,7 @@ def set_role_permissions(role_id: UUID, json: RolePermissions):
 @validate(resp=responses({200: RoleOut}, errors=(401, 403, 404)), tags=TAGS, security=ADMIN_SECURITY)
 def add_role_permission(role_id: UUID, name: str):
     """Grant one more permission through the role (one the caller holds)."""
-    actor, held = _caller()
+    actor, held = caller()
     return RoleOut.of(rbac.add_role_permission(actor, held, role_id, name))
 
 
@@ -103,5 +98,5 @@ def add_role_permission(role_id: UUID, name: str):
 @validate(resp=responses({200: RoleOut}, errors=(401, 403, 404, 409)), tags=TAGS, security=ADMIN_SECURITY)
 def remove_role_permission(role_id: UUID, name: str):
     """Stop granting one permission through the role."""
-    actor, held = _caller()
+    actor, held = caller()
     return RoleOut.of(rbac.remove_role_permission(actor, held, role_id, name))

@@ -10,7 +10,7 @@ from flask import url_for
 from ...services import directory
 from ...services import history
 from ...services import users
-from ...web.permissions import current_principal
+from ...web.permissions import caller
 from ...web.permissions import requires_permission
 from ..schemas.users import HistoryQuery
 from ..schemas.users import LoginAttemptOut
@@ -34,11 +34,6 @@ READ_ERRORS = (401, 403, 404, 422)
 WRITE_ERRORS = (400, 401, 403, 404, 409, 422)
 
 
-def _caller():
-    principal = current_principal()
-    return principal.actor, principal.permissions
-
-
 @bp.get("/users")
 @requires_permission("users:read")
 @validate(query=UserQuery, resp=responses({200: UserPage}, errors=(400, 401, 403, 422)), tags=TAGS,
@@ -55,7 +50,7 @@ def list_users(query: UserQuery):
 def create_user(json: UserCreate):
     """Create an account. Without a password its owner is mailed a code to set one; unless
     ``emailVerified`` is true, a code to verify the address as well."""
-    actor, held = _caller()
+    actor, held = caller()
     user = users.create(actor, held, email=json.email, fullname=json.fullname, password=json.password,
                         phone=json.phone, address=json.address, role_ids=json.roles,
                         email_verified=json.email_verified)
@@ -75,7 +70,7 @@ def get_user(user_id: UUID):
 @validate(json=UserUpdate, resp=responses({200: UserOut}, errors=WRITE_ERRORS), tags=TAGS, security=ADMIN_SECURITY)
 def update_user(user_id: UUID, json: UserUpdate):
     """Change fullname, avatar, phone, address, email (verified again by a mailed code) or roles."""
-    actor, held = _caller()
+    actor, held = caller()
     return UserOut.of(users.change(actor, held, user_id, json.model_dump(exclude_unset=True, by_alias=False)))
 
 
@@ -84,7 +79,7 @@ def update_user(user_id: UUID, json: UserUpdate):
 @validate(resp=responses({204: None}, errors=WRITE_ERRORS), tags=TAGS, security=ADMIN_SECURITY)
 def delete_user(user_id: UUID):
     """Soft delete: ``isActive`` false, every session ended, every token revoked."""
-    actor, held = _caller()
+    actor, held = caller()
     users.deactivate(actor, held, user_id)
     return Response(status=204)
 
@@ -94,7 +89,7 @@ def delete_user(user_id: UUID):
 @validate(resp=responses({200: UserOut}, errors=WRITE_ERRORS), tags=TAGS, security=ADMIN_SECURITY)
 def reactivate_user(user_id: UUID):
     """Undo a soft delete."""
-    actor, held = _caller()
+    actor, held = caller()
     return UserOut.of(users.reactivate(actor, held, user_id))
 
 
@@ -103,7 +98,7 @@ def reactivate_user(user_id: UUID):
 @validate(resp=responses({202: SessionsEnded}, errors=WRITE_ERRORS), tags=TAGS, security=ADMIN_SECURITY)
 def force_password_reset(user_id: UUID):
     """The password stops working, sessions and tokens end, and a reset code is mailed to the user."""
-    actor, held = _caller()
+    actor, held = caller()
     return SessionsEnded(sessions_ended=users.force_password_reset(actor, held, user_id)), 202
 
 
@@ -114,7 +109,7 @@ def force_password_reset(user_id: UUID):
 @validate(json=RoleSet, resp=responses({200: UserOut}, errors=WRITE_ERRORS), tags=TAGS, security=ADMIN_SECURITY)
 def set_roles(user_id: UUID, json: RoleSet):
     """Exactly these roles (plus ``user``). You must hold every permission of a role you add or remove."""
-    actor, held = _caller()
+    actor, held = caller()
     return UserOut.of(users.set_roles(actor, held, user_id, json.roles))
 
 
@@ -123,7 +118,7 @@ def set_roles(user_id: UUID, json: RoleSet):
 @validate(resp=responses({200: UserOut}, errors=WRITE_ERRORS), tags=TAGS, security=ADMIN_SECURITY)
 def add_role(user_id: UUID, role_id: UUID):
     """Give the user one more role."""
-    actor, held = _caller()
+    actor, held = caller()
     return UserOut.of(users.add_role(actor, held, user_id, role_id))
 
 
@@ -132,7 +127,7 @@ def add_role(user_id: UUID, role_id: UUID):
 @validate(resp=responses({200: UserOut}, errors=WRITE_ERRORS), tags=TAGS, security=ADMIN_SECURITY)
 def remove_role(user_id: UUID, role_id: UUID):
     """Take a role from the user (never ``user``; never superAdmin from the last active one)."""
-    actor, held = _caller()
+    actor, held = caller()
     return UserOut.of(users.remove_role(actor, held, user_id, role_id))
 
 
@@ -151,7 +146,7 @@ def list_sessions(user_id: UUID):
 @validate(resp=responses({204: None}, errors=WRITE_ERRORS), tags=TAGS, security=ADMIN_SECURITY)
 def end_session(user_id: UUID, session_id: UUID):
     """End one of the user's sessions; the tokens issued in it stop."""
-    actor, held = _caller()
+    actor, held = caller()
     users.end_session(actor, held, user_id, session_id)
     return Response(status=204)
 
@@ -161,7 +156,7 @@ def end_session(user_id: UUID, session_id: UUID):
 @validate(resp=responses({200: SessionsEnded}, errors=WRITE_ERRORS), tags=TAGS, security=ADMIN_SECURITY)
 def end_sessions(user_id: UUID):
     """End every session of the user; the tokens issued in them stop."""
-    actor, held = _caller()
+    actor, held = caller()
     return SessionsEnded(sessions_ended=users.end_sessions(actor, held, user_id))
 
 
