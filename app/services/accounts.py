@@ -12,9 +12,11 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from ..clock import now
 from ..extensions import db
 from ..models import User
 from ..models import UserSession
+from . import audit
 from . import events
 from . import history
 from . import mobile
@@ -230,15 +232,25 @@ def set_password(email: str, password: str) -> User:
 
 
 def deactivate(email: str) -> User:
-    """Soft-delete an account: it can no longer sign in and its sessions end. The last active
-    superAdmin cannot go (LastSuperAdmin)."""
-    user = _existing(email)
-    if user.is_active and any(role.name == rbac.SUPERADMIN for role in user.roles):
+    """Soft-delete an account at the command line (the operator acts); see ``deactivate_user``."""
+    return deactivate_user(_existing(email), audit.Actor.system())
+
+
+def deactivate_user(user: User, actor: audit.Actor) -> User:
+    """Soft-delete an account: it can no longer sign in, its sessions end and its tokens stop; one
+    audit event. The last active superAdmin cannot go (LastSuperAdmin). An inactive account stays
+    as it is."""
+    if not user.is_active:
+        return user
+    if any(role.name == rbac.SUPERADMIN for role in user.roles):
         rbac.require_another_superadmin(user.id)
     user.is_active = False
+    user.updated_at = now()
+    audit.record(actor, "user.deactivate", target_type="user", target_id=user.id,
+                 before={"isActive": True}, after={"isActive": False})
     db.session.commit()
-    end_credentials(user.id)
-    security.info("account.deactivated user_id=%s", user.id)
+    ended = end_credentials(user.id)
+    security.info("account.deactivated user_id=%s sessions_ended=%d", user.id, ended)
     return user
 
 
@@ -254,7 +266,7 @@ def delete_account(user_id, password) -> None:
     """The signed-in user deletes the account (the password confirms): a soft delete, as above."""
     user = require_active(user_id)
     passwords.confirm(user, password)
-    deactivate(user.email)
+    deactivate_user(user, audit.Actor(user.id, None, Origin(None, None)))
 
 
 def list_users(limit: int = 1000) -> list[User]:

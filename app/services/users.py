@@ -178,20 +178,8 @@ def _commit() -> None:
 # --- activity --------------------------------------------------------------------------------------------
 
 def deactivate(actor: audit.Actor, held: frozenset[str], user_id: UUID) -> User:
-    """Soft delete: the account can no longer sign in, its sessions end and its tokens stop."""
-    user = within_reach(held, user_id)
-    if not user.is_active:
-        return user
-    if _holds(user, rbac.SUPERADMIN):
-        rbac.require_another_superadmin(user.id)
-    user.is_active = False
-    user.updated_at = now()
-    audit.record(actor, "user.deactivate", target_type="user", target_id=user.id,
-                 before={"isActive": True}, after={"isActive": False})
-    db.session.commit()
-    ended = accounts.end_credentials(user.id)
-    security.info("account.deactivated_by_admin user_id=%s sessions_ended=%d", user.id, ended)
-    return user
+    """Soft delete (``accounts.deactivate_user``) of an account within the caller's reach."""
+    return accounts.deactivate_user(within_reach(held, user_id), actor)
 
 
 def reactivate(actor: audit.Actor, held: frozenset[str], user_id: UUID) -> User:

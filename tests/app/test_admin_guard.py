@@ -150,3 +150,20 @@ def test_the_last_superadmin_cannot_delete_their_own_account_or_be_deactivated(a
         with pytest.raises(LastSuperAdmin):
             accounts.deactivate(browser.user.email)
         assert accounts.active_user(browser.user.id) is not None
+
+
+def test_every_deactivation_path_writes_one_audit_event(app, make_user, browser_as):
+    """The command line (no actor) and a user deleting their own account (the user acts) go
+    through the one deactivation the admin API uses, and its audit event."""
+    from app.services import accounts
+    operator_target = make_user()
+    with app.app_context():
+        accounts.deactivate(operator_target.email)
+        accounts.deactivate(operator_target.email)  # already inactive: nothing more
+    browser = browser_as()
+    assert browser.send("DELETE", "/api/v1/me", json={"password": browser.user.password}).status_code == 204
+    with app.app_context():
+        events = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "user.deactivate")
+                                         .order_by(AuditEvent.created_at)))
+        assert [(event.target_id, event.actor_user_id) for event in events] == [
+            (str(operator_target.id), None), (str(browser.user.id), browser.user.id)]
