@@ -145,6 +145,8 @@ def load_settings(env: Mapping[str, str]) -> dict:
         "PKCE_REQUIRED_FOR_CONFIDENTIAL": _bool(env, "PKCE_REQUIRED_FOR_CONFIDENTIAL", True),
         # How often, in seconds, a process checks the database for changed applications.
         "CLIENT_CACHE_CHECK_INTERVAL": _int(env, "CLIENT_CACHE_CHECK_INTERVAL", 5, 0),
+        # How long, in seconds, a process keeps a client's keys fetched from its jwks_uri.
+        "CLIENT_JWKS_TTL": _int(env, "CLIENT_JWKS_TTL", 300, 0),
         # How long, in seconds, a user (profile, roles, permissions) stays in the user cache; 0: no cache.
         "USER_CACHE_TTL": _int(env, "USER_CACHE_TTL", 60, 0),
         # Without Redis: how many users each process keeps in its user cache.

@@ -20,6 +20,7 @@ from sqlalchemy import Table
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
 from sqlalchemy import Uuid
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -67,6 +68,25 @@ class Application(IdMixin, TimestampMixin, db.Model):
     # RFC 7662 §4: only applications registered as resource servers may introspect tokens.
     introspect: Mapped[bool] = mapped_column(Boolean, default=False)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    # The relying party's public keys (OpenID Connect Registration §2): inline, or at a URL it serves.
+    jwks: Mapped[dict | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(Text)
+    # Request objects (RFC 9101): the URIs it may pass as request_uri, and the one algorithm its
+    # request objects must be signed with (None: any asymmetric algorithm the server supports).
+    request_uris: Mapped[list] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    request_object_signing_alg: Mapped[str | None] = mapped_column(String(16))
+    token_endpoint_auth_signing_alg: Mapped[str | None] = mapped_column(String(16))
+    # Userinfo answered as a signed JWT instead of JSON when set (OpenID Connect Core §5.3.2).
+    userinfo_signed_response_alg: Mapped[str | None] = mapped_column(String(16))
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                                      server_default=text("false"))
+    frontchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    frontchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                                       server_default=text("false"))
+    # client_secret_jwt only: the secret is an HMAC key the server must hold, sealed like the
+    # signing keys (KEY_ENCRYPTION_SECRET); every other secret is kept as a digest alone.
+    client_secret_sealed: Mapped[str | None] = mapped_column(Text)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     permissions: Mapped[list[Permission]] = relationship(secondary=application_permissions)
@@ -145,6 +165,10 @@ class AuthorizationCode(IdMixin, TimestampMixin, db.Model):
     code_challenge_method: Mapped[str | None] = mapped_column(String(16))
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
     amr: Mapped[list] = mapped_column(JSON, default=list)
+    # The authentication context class reference reached (OpenID Connect Core §2), and the
+    # claims request parameter (§5.5) the ID tokens issued from it honour.
+    acr: Mapped[str | None] = mapped_column(String(128))
+    claims: Mapped[dict | None] = mapped_column(JSON)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -162,8 +186,8 @@ class AuthorizationCode(IdMixin, TimestampMixin, db.Model):
     def get_auth_time(self) -> int:
         return int(self.auth_time.timestamp())
 
-    def get_acr(self) -> None:
-        return None
+    def get_acr(self) -> str | None:
+        return self.acr
 
     def get_amr(self) -> list:
         return self.amr
@@ -184,6 +208,10 @@ class RefreshToken(IdMixin, TimestampMixin, db.Model):
     scope: Mapped[str] = mapped_column(Text, default="")
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
     amr: Mapped[list] = mapped_column(JSON, default=list)
+    # The authentication context class reference reached (OpenID Connect Core §2), and the
+    # claims request parameter (§5.5) the ID tokens issued from it honour.
+    acr: Mapped[str | None] = mapped_column(String(128))
+    claims: Mapped[dict | None] = mapped_column(JSON)
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -211,6 +239,8 @@ class AccessToken(IdMixin, TimestampMixin, db.Model):
     code_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("authorization_codes.id"), index=True)
     refresh_family_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     scope: Mapped[str] = mapped_column(Text, default="")
+    # The userinfo members of the claims request parameter (OpenID Connect Core §5.5), if any.
+    claims: Mapped[dict | None] = mapped_column(JSON)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # the denylist sync reads by it
 
