@@ -41,6 +41,11 @@ class AuthorizationCodeGrant(TokenIssuingGrant, grants.AuthorizationCodeGrant):
         uri = request.payload.redirect_uri
         if uri and not client.check_redirect_uri(uri):
             raise InvalidRequestError("The redirect_uri is not registered for this client.")
+        # OpenID Connect Core §3.1.2.1: redirect_uri is REQUIRED in an OpenID request (RFC 6749
+        # lets a plain OAuth request omit it when a single URI is registered). Without it there is
+        # no URI the request named to send the error to: an error page.
+        if not uri and "openid" in (request.payload.scope or "").split():
+            raise InvalidRequestError("The redirect_uri parameter is required in an OpenID Connect request.")
         return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
 
     @staticmethod

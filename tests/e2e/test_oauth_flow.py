@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,9 +19,7 @@ from urllib.parse import urlsplit
 import jwt
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from oauth import clients
 from tests.helpers import AuthorizationRequest
 from tests.helpers import csrf_token
 from tests.helpers import production_only
@@ -41,42 +38,6 @@ ACCESS_TOKEN_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "s
                        "userId", "loginDate", "sid", "sessionId"}
 ID_TOKEN_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash", "sid", "name", "picture",
                    "updated_at", "email", "email_verified"}
-
-
-@pytest.fixture
-def server(make_app):
-    """The app on a free port in a thread, its ISSUER the URL it is reached at."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    app = make_app(ISSUER=url)
-    http = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield SimpleNamespace(url=url, app=app)
-    http.shutdown()
-    thread.join()
-
-
-@pytest.fixture
-def register(server):
-    """Register an application on the server; returns its id, secret and redirect URIs."""
-
-    def factory(public=False, grant_types=None, scope=None, redirect_uris=(REDIRECT_URI,),
-                post_logout_redirect_uris=(), name="Example App", introspect=False):
-        with server.app.app_context():
-            application, secret = clients.register(
-                name, list(redirect_uris), public=public, grant_types=grant_types, scope=scope,
-                post_logout_redirect_uris=list(post_logout_redirect_uris), introspect=introspect)
-            return SimpleNamespace(client_id=application.client_id, client_secret=secret,
-                                   redirect_uris=list(application.redirect_uris), public=public, name=name)
-
-    return factory
-
-
-@pytest.fixture
-def resource_server(register):
-    """A confidential client that only introspects (a resource server)."""
-    return register(grant_types=["client_credentials"], redirect_uris=(), name="Resource Server", introspect=True)
 
 
 def credentials(client) -> dict:

@@ -127,8 +127,9 @@ def test_missing_verifier_is_invalid_grant_and_leaves_the_code_unused(signed_in,
 ], ids=["omitted", "the-registered-uri", "another-uri"])
 def test_redirect_uri_may_be_omitted_when_the_authorization_request_omitted_it(signed_in, confidential, sent, status):
     """OAuth 2.1 §4.1.3: with no redirect_uri in the authorization request (one registered URI), the
-    token request may leave it out; when it sends one, it must be the URI the code went to."""
-    authorization = AuthorizationRequest(confidential)
+    token request may leave it out; when it sends one, it must be the URI the code went to. (A plain
+    OAuth request: an OpenID Connect one must send redirect_uri.)"""
+    authorization = AuthorizationRequest(confidential, scope="profile email")
     del authorization.params["redirect_uri"]
     code = authorization.callback(signed_in.get(authorization.url).headers["Location"])["code"]
     response = exchange(signed_in, confidential, authorization, code, {"redirect_uri": sent})
