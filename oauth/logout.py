@@ -244,6 +244,8 @@ class _Worker:
         self._pid = None
 
     def ensure_running(self) -> None:
+        if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+            return  # the common case, at every request: no lock taken
         with self._lock:
             if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
                 return
