@@ -607,6 +607,22 @@ def test_the_delivery_thread_sends_by_itself_and_the_logout_does_not_wait(make_a
         logout.stop_worker(app)
 
 
+def test_a_notice_queued_by_another_process_is_sent_by_the_poll(app, signed_in, application, make_app, rp):
+    """One process queues and does not send (its worker off); another process's thread, started by its
+    first request and never woken, finds the notice on its periodic poll and sends it."""
+    with_backchannel(app, application, rp)
+    grant_tokens(signed_in, application)
+    AuthActions(signed_in).logout()  # in ``app``: BACKCHANNEL_LOGOUT_WORKER is off there
+    assert [row.state for row in deliveries(app)] == ["pending"]
+    other = make_app(BACKCHANNEL_LOGOUT_WORKER=True, BACKCHANNEL_LOGOUT_POLL_INTERVAL=1)
+    try:
+        assert other.test_client().get("/.well-known/openid-configuration").status_code == 200
+        wait_until(lambda: len(rp.delivered()) == 1, seconds=20)
+        wait_until(lambda: deliveries(app)[0].state == "delivered", seconds=10)
+    finally:
+        logout.stop_worker(other)
+
+
 # --- front-channel logout --------------------------------------------------------------------------------
 
 FRAME = re.compile(r'<iframe class="frontchannel-logout" src="([^"]+)"')
