@@ -153,6 +153,10 @@ def load_settings(env: Mapping[str, str]) -> dict:
         "USER_CACHE_SIZE": _int(env, "USER_CACHE_SIZE", 10000, 1),
         # How often, in seconds, the Redis denylist is caught up with revocations in the database.
         "DENYLIST_SYNC_INTERVAL": _int(env, "DENYLIST_SYNC_INTERVAL", 10, 0),
+        # Back-channel logout notices: a delivery thread per process (off: queued, not sent), and how
+        # often, in seconds, it looks for notices due (retries, or queued by a process that stopped).
+        "BACKCHANNEL_LOGOUT_WORKER": _bool(env, "BACKCHANNEL_LOGOUT_WORKER", True),
+        "BACKCHANNEL_LOGOUT_POLL_INTERVAL": _int(env, "BACKCHANNEL_LOGOUT_POLL_INTERVAL", 15, 1),
         # Verification codes: digits, lifetimes (email, SMS), resend window, wrong tries allowed.
         "CODE_LENGTH": _int(env, "CODE_LENGTH", 6, 4),
         "EMAIL_CODE_TTL": _int(env, "EMAIL_CODE_TTL", 86400, 60),

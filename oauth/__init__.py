@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
     from . import discovery
     from . import endpoints
     from . import grants
+    from . import logout
     from . import models  # noqa: F401  (registers the protocol's tables)
     from . import openapi
     from . import policy
@@ -72,6 +73,10 @@ def init_app(app: Flask) -> None:
     # Connecting the same function again is a no-op, so many apps (tests) share one receiver.
     events.sessions_ended.connect(_on_sessions_ended)
     events.credentials_revoked.connect(_on_credentials_revoked)
+    # The logged-out page of /logout shows the front-channel logout frames of the session it ended.
+    app.extensions["signed_out_page"] = logout.signed_out_page
+    # Each process's back-channel delivery thread starts with its first request (and after a fork).
+    app.before_request(lambda: logout.ensure_worker(app))
 
 
 def _is_secure_issuer(issuer: str) -> bool:
@@ -142,8 +147,15 @@ def _grant_from_token(token: str):
 
 def _on_sessions_ended(user_id, session_ids):
     if "oauth_server" in current_app.extensions:
+        from . import logout
         from . import tokens
+
+        # OpenID Connect Back-Channel Logout §2.5: every application the sessions signed in to is told.
+        # The notices are committed with the revocation below, then sent in the background.
+        queued = logout.enqueue(user_id, session_ids)
         tokens.revoke_for_sessions(user_id, session_ids)
+        if queued:
+            logout.wake(current_app._get_current_object())
 
 
 def _on_credentials_revoked(user_id):

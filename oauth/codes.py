@@ -12,6 +12,7 @@ from app.extensions import db
 from app.services import accounts
 from app.services import sessions
 
+from . import logout
 from . import tokens
 from .models import Application
 from .models import AuthorizationCode
@@ -34,6 +35,8 @@ def store(value: str, application: Application, user: "User", session: "UserSess
         session_id=session.id, redirect_uri=redirect_uri, scope=scope, nonce=nonce,
         code_challenge=code_challenge, code_challenge_method=code_challenge_method,
         auth_time=session.created_at, amr=list(session.amr or ["pwd"]), expires_at=at + CODE_TTL))
+    # The session signs the user in to this application: told when the session ends (logout.py).
+    logout.record_sign_in(session.id, application.id)
     db.session.commit()
 
 

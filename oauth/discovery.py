@@ -40,8 +40,11 @@ def metadata(config) -> dict:
         "request_uri_parameter_supported": False,
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": True,
-        "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
+        # OpenID Connect Front-Channel Logout §3 and Back-Channel Logout §2.1 (oauth/logout.py).
+        "frontchannel_logout_supported": True,
+        "frontchannel_logout_session_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }
 
 

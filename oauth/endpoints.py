@@ -1,5 +1,6 @@
 """Revocation, introspection, userinfo and end-session endpoints, and the bearer token check."""
 
+import uuid
 from dataclasses import dataclass
 from dataclasses import fields
 
@@ -16,6 +17,8 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint as BaseEndSessionEndpoin
 from authlib.oidc.rpinitiated import EndSessionRequest as BaseEndSessionRequest
 from flask import current_app
 from flask import request as flask_request
+from joserfc.errors import JoseError
+from joserfc.jws import extract_compact
 from sqlalchemy import select
 
 from app.clock import now
@@ -224,6 +227,8 @@ class EndSessionRequest(BaseEndSessionRequest):
     """An end-session request, ended without asking only when its ID token names this browser's session."""
 
     hint_matches_session: bool = False
+    # The session this logout ended (its front-channel frames go on the logged-out page).
+    ended_session_id: uuid.UUID | None = None
 
     @property
     def needs_confirmation(self) -> bool:
@@ -237,18 +242,36 @@ class EndSessionEndpoint(BaseEndSessionEndpoint):
         return ring.verification_key_set()
 
     def validate_request(self, request):
+        data = request.payload.data
         validated = super().validate_request(request)
         end_request = EndSessionRequest(**{field.name: getattr(validated, field.name) for field in fields(validated)},
                                         hint_matches_session=_names_session(validated.id_token_claims,
                                                                             getattr(request, "user_session", None)))
-        uri = request.payload.data.get("post_logout_redirect_uri")
-        if uri and end_request.redirect_uri is None and end_request.id_token_claims is not None:
-            # OpenID RP-Initiated Logout §3: never redirect to an unregistered URI; say so.
+        if data.get("client_id") and end_request.client is None:
+            # RP-Initiated Logout §2: client_id identifies a registered client; an unknown one is an error.
+            raise InvalidRequestError("client_id is not a registered client")
+        uri = data.get("post_logout_redirect_uri")
+        if uri and end_request.client is not None and uri not in end_request.client.post_logout_redirect_uris:
+            # RP-Initiated Logout §3: never redirect to a URI that does not exactly match a registered one
+            # (a query added to a registered URI is another URI); say so on our page.
             raise InvalidRequestError("post_logout_redirect_uri is not registered for this client")
         return end_request
 
+    def _validate_id_token_hint(self, id_token_hint: str) -> dict:
+        # RP-Initiated Logout §2: the OP MUST validate that it was the issuer of the ID Token: our
+        # signature (Authlib checks it, and accepts an expired hint) on an ID token, not on another
+        # JWT the ring signs (access or logout tokens), naming us as its issuer.
+        try:
+            claims = super()._validate_id_token_hint(id_token_hint)
+        except (ValueError, TypeError, KeyError, UnicodeError) as error:  # garbage joserfc does not name
+            raise InvalidRequestError("id_token_hint is not a valid ID token") from error
+        if _jwt_type(id_token_hint) not in (None, "JWT") or claims.get("iss") != current_app.config["ISSUER"]:
+            raise InvalidRequestError("id_token_hint is not an ID token issued by this server")
+        return claims
+
     def is_post_logout_redirect_uri_legitimate(self, request, post_logout_redirect_uri, client, logout_hint):
-        # Without an id_token_hint, the user confirmed on our page (CSRF-checked) first.
+        # Without an id_token_hint, the user confirmed on our page (CSRF-checked) first, and the
+        # client_id named the client whose registered URI this is.
         return bool(getattr(request, "confirmed", False))
 
     def resolve_client_from_id_token_claims(self, id_token_claims):
@@ -260,8 +283,17 @@ class EndSessionEndpoint(BaseEndSessionEndpoint):
 
     def end_session(self, end_session_request):
         user_session = getattr(end_session_request.request, "user_session", None)
-        if user_session is not None:
-            sessions.end(user_session.id)
+        if user_session is not None and sessions.end(user_session.id):
+            end_session_request.ended_session_id = user_session.id
+
+
+def _jwt_type(token: str) -> str | None:
+    """The ``typ`` of a compact JWS's protected header (its signature verified by the caller)."""
+    try:
+        typ = extract_compact(token.encode()).headers().get("typ")
+    except (JoseError, ValueError, TypeError):
+        return "unreadable"
+    return typ.upper() if isinstance(typ, str) and typ.upper() == "JWT" else typ
 
 
 def _names_session(id_token_claims: dict | None, user_session) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy import Boolean
 from sqlalchemy import Column
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
+from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Table
 from sqlalchemy import Text
@@ -258,3 +259,39 @@ class PendingAuthorization(IdMixin, TimestampMixin, db.Model):
     application_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("applications.id"))
     params: Mapped[dict] = mapped_column(JSON)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SessionApplication(TimestampMixin, db.Model):
+    """An application a sign-in session signed the user in to (a code was issued for it in the
+    session): the applications told of the session's end, by back-channel and front-channel logout."""
+
+    __tablename__ = "session_applications"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("sessions.id", ondelete="CASCADE"),
+                                                  primary_key=True)
+    application_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("applications.id", ondelete="CASCADE"),
+                                                      primary_key=True, index=True)
+
+
+class LogoutDelivery(IdMixin, TimestampMixin, db.Model):
+    """The outbox of back-channel logout notices: one row per (ended session, application).
+
+    Written in the unit of work that records the session's end; a delivery worker claims due rows
+    (``claim_id``, ``claimed_until``), posts a fresh logout token and records the outcome.
+    ``state`` is pending until delivered or, after the last attempt, abandoned.
+    """
+
+    __tablename__ = "logout_deliveries"
+    __table_args__ = (Index("ix_logout_deliveries_state_next_attempt_at", "state", "next_attempt_at"),)
+
+    application_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("applications.id", ondelete="CASCADE"),
+                                                      index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    session_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("sessions.id"))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claim_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))

@@ -28,6 +28,7 @@ from app.web.session import current_session
 from app.web.session import requires_session
 
 from . import consent
+from . import logout as logout_pages
 from . import pending
 from .policy import reject_repeated_parameters
 from .server import StoredRequest
@@ -217,7 +218,12 @@ def logout():
         # Shown, not read: formdata=None keeps Flask-WTF off a JSON body that is no object (a 500).
         return render_template("oauth/logout.html", form=DecisionForm(formdata=None), params=request.values)
     response = server.create_endpoint_response("end_session", end_request)
-    if response is None:
+    # Front-Channel Logout §2: the applications the session signed in to are told in frames first;
+    # the page then continues to the post_logout_redirect_uri (if any) the response was going to.
+    framed = logout_pages.signed_out_page(end_request.ended_session_id, continue_to=end_request.redirect_uri)
+    if framed is not None:
+        response = framed
+    elif response is None:
         response = current_app.make_response(render_template("oauth/logged_out.html"))
     return clear_session_cookie(response)
 

@@ -30,6 +30,7 @@ from app.services import accounts
 from app.services import mailer
 from app.services import notices
 from oauth import clients
+from oauth import logout
 
 from .helpers import AuthActions
 from .helpers import Browser
@@ -41,6 +42,9 @@ from .helpers import start_smtp
 
 PASSWORD = "correct horse battery staple"
 COLD_CACHES = {"KEY_RING_CHECK_INTERVAL": 0, "CLIENT_CACHE_CHECK_INTERVAL": 0, "DENYLIST_SYNC_INTERVAL": 0}
+# Back-channel logout notices are delivered when a test says so (oauth.logout.deliver_pending); a
+# test of the delivery thread itself turns it on.
+NO_BACKGROUND_DELIVERY = {"BACKCHANNEL_LOGOUT_WORKER": False}
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +106,7 @@ def make_app(backend, smtp_server):
     def factory(**overrides):
         config = {**backend.config, "EMAIL_VERIFICATION_REQUIRED": True, "MAIL_SERVER": "127.0.0.1",
                   "MAIL_PORT": smtp_server.port, "MAIL_DEFAULT_SENDER": "idp@example.com",
-                  **COLD_CACHES, **overrides}
+                  **COLD_CACHES, **NO_BACKGROUND_DELIVERY, **overrides}
         app = create_app(config)
         app.config["TESTING"] = True
         built.append(app)
@@ -113,6 +117,7 @@ def make_app(backend, smtp_server):
     # Mail still on its way is delivered before the tables go (and never lands in the next test).
     for app in built:
         assert mailer.wait_until_idle(app, timeout=30), "mail still pending after 30 s"
+        logout.stop_worker(app)
     smtp_server.mailbox.apps.clear()
     if built:
         with built[0].app_context():

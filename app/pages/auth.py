@@ -3,6 +3,7 @@
 import uuid
 
 from flask import Blueprint
+from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -147,7 +148,11 @@ def logout_submit():
     if not form.validate_on_submit():
         return render_template("auth/logout.html", form=form), 400
     session = current_session()
-    if session is not None:
-        sessions.end(session.id)
-    flash("You have been signed out.", "info")
-    return clear_session_cookie(redirect(url_for("auth.login")))
+    ended = session is not None and sessions.end(session.id)
+    # The OAuth server, when installed, shows its front-channel logout frames for the ended session.
+    signed_out_page = current_app.extensions.get("signed_out_page")
+    response = signed_out_page(session.id) if ended and signed_out_page else None
+    if response is None:
+        flash("You have been signed out.", "info")
+        response = redirect(url_for("auth.login"))
+    return clear_session_cookie(response)
