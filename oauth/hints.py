@@ -6,6 +6,9 @@ issuer and the client among its audiences. It may have expired. It names the use
 expects (``sub``); what to do with that is the authorization endpoint's business.
 """
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
 
 from flask import current_app
@@ -37,13 +40,15 @@ INVALID = Hint(given=True)
 def read(value, client_id) -> Hint:
     """The hint in an authorization request; INVALID for anything that is not one of our ID tokens
     issued to ``client_id`` (malformed, foreign-signed, another issuer, another audience)."""
-    if value is None:
+    if value is None or value == "":  # RFC 6749 §3.1: a parameter without a value is omitted
         return ABSENT
     if not isinstance(value, str) or not value or len(value) > MAX_LENGTH or not isinstance(client_id, str):
         return INVALID
     try:
         claims = ring.verify(value, accept_expired=True)
     except ring.InvalidSignature:
+        return INVALID
+    if _header(value).get("typ") == "at+jwt":  # an access token of ours is no ID token
         return INVALID
     audience = claims.get("aud")
     audiences = [audience] if isinstance(audience, str) else audience if isinstance(audience, list) else []
@@ -52,3 +57,13 @@ def read(value, client_id) -> Hint:
             or not isinstance(subject, str) or not subject:
         return INVALID
     return Hint(given=True, subject=subject)
+
+
+def _header(token: str) -> dict:
+    """The JOSE header of a compact JWS that has verified already."""
+    encoded = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    except (binascii.Error, ValueError):
+        return {}
+    return header if isinstance(header, dict) else {}
