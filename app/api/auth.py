@@ -158,7 +158,7 @@ def complete_second_factor(json: CodeIn):
 @bp.post("/logout")
 @validate(resp=responses({204: None}, errors=(415,)), tags=TAGS)
 def logout():
-    """End the session of the cookie, if any, and clear the cookie."""
+    """End the session of the cookie, if any; the browser's next signed-in account, if any, becomes active."""
     session = current_session()
     if session is not None:
         sessions.end(session.id)
