@@ -486,3 +486,18 @@ def test_forged_and_malformed_hints_are_refused(app, signed_in, user, make_clien
         loud = AuthorizationRequest(application, id_token_hint=hint)
         response = signed_in.get(loud.url)
         assert loud.callback(response.headers["Location"])["error"] == "invalid_request", name
+
+
+@pytest.mark.parametrize("hint", [
+    "a.b.c", "..", "a.b", "%%%.%%%.%%%", "ü.ü.ü",
+    f"{b64([1, 2])}.{b64({'sub': 'x'})}.sig",
+    f"{b64({'alg': 'RS256', 'kid': ['a']})}.{b64({'sub': 'x'})}.c2ln",
+    f"{b64({'alg': ['RS256'], 'kid': {}})}.{b64([])}.c2ln",
+    f"{b64({'alg': 'RS256'})}.{b64('just a string')}.",
+    f"{b64(b'not json')}.{b64(b'not json')}.{b64(b'sig')}",
+], ids=["dots", "empty-parts", "two-parts", "percent", "non-ascii", "header-array", "kid-list", "alg-list",
+        "payload-string", "not-json"])
+def test_garbage_hints_never_fail(signed_in, make_client, hint):
+    request = AuthorizationRequest(make_client(skip_consent=True), prompt="none", id_token_hint=hint)
+    response = signed_in.get(request.url)
+    assert request.callback(response.headers["Location"])["error"] == "login_required"
