@@ -5,6 +5,8 @@ import json
 
 from flask import Flask
 
+from .prompts import SUPPORTED as PROMPTS
+
 SCOPES = ["openid", "profile", "email", "phone", "address", "offline_access", "account", "admin"]
 CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "amr", "name", "given_name",
           "family_name", "preferred_username", "picture", "birthdate", "updated_at", "email", "email_verified",
@@ -38,7 +40,7 @@ def metadata(config) -> dict:
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
-        "prompt_values_supported": ["none", "login", "consent"],
+        "prompt_values_supported": list(PROMPTS),
         "authorization_response_iss_parameter_supported": True,
         # OpenID Connect Front-Channel Logout §3 and Back-Channel Logout §2.1 (oauth/logout.py).
         "frontchannel_logout_supported": True,

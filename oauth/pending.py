@@ -3,6 +3,11 @@
 The browser holds only a random handle, in its signed state cookie and in the URL it returns
 to, so the request comes back exactly as it was validated and only to the browser that
 started it.
+
+A request that came by POST is parked first (``park``), bound to no browser: the POST of a
+relying party's page carries none of our cookies, so the browser is sent on to claim it by GET.
+Parked handles are hashed under their own prefix, so a parked handle never resumes a bound
+request and a bound one is never claimed as parked.
 """
 
 import hmac
@@ -21,7 +26,9 @@ from .models import Application
 from .models import PendingAuthorization
 
 LIFETIME = timedelta(minutes=15)
+POSTED_LIFETIME = timedelta(minutes=5)
 STATE_KEY = "pending_authorizations"
+CHOSEN_KEY = "accounts_chosen"
 MAX_PER_BROWSER = 10
 
 
@@ -57,3 +64,43 @@ def finish(handle: str) -> None:
     db.session.execute(delete(PendingAuthorization).where(PendingAuthorization.handle_hash == tokens.digest(handle)))
     db.session.commit()
     browser_state[STATE_KEY] = [known for known in browser_state.get(STATE_KEY, []) if known != handle]
+    if handle in browser_state.get(CHOSEN_KEY, []):
+        browser_state[CHOSEN_KEY] = [known for known in browser_state[CHOSEN_KEY] if known != handle]
+
+
+def park(application: Application, params: dict[str, list[str]]) -> str:
+    """Keep a request that came by POST until the browser claims it by GET; returns its handle."""
+    handle = secrets.token_urlsafe(24)
+    at = now()
+    db.session.execute(delete(PendingAuthorization).where(PendingAuthorization.expires_at < at))
+    db.session.add(PendingAuthorization(handle_hash=_posted_digest(handle), application_id=application.id,
+                                        params=params, expires_at=at + POSTED_LIFETIME, created_at=at, updated_at=at))
+    db.session.commit()
+    return handle
+
+
+def claim(handle: str) -> dict[str, list[str]] | None:
+    """The parameters of a parked request, once: the handle is spent."""
+    if not handle or len(handle) > 64:
+        return None
+    parked = db.session.scalar(
+        select(PendingAuthorization).where(PendingAuthorization.handle_hash == _posted_digest(handle)))
+    if parked is None:
+        return None
+    params, live = dict(parked.params), parked.expires_at > now()
+    db.session.delete(parked)
+    db.session.commit()
+    return params if live else None
+
+
+def _posted_digest(handle: str) -> str:
+    return tokens.digest("posted:" + handle)
+
+
+def note_account_chosen(handle: str) -> None:
+    """prompt=select_account is answered for this request (the user picked an account)."""
+    browser_state[CHOSEN_KEY] = [*browser_state.get(CHOSEN_KEY, []), handle][-MAX_PER_BROWSER:]
+
+
+def account_chosen(handle: str | None) -> bool:
+    return handle is not None and handle in browser_state.get(CHOSEN_KEY, [])

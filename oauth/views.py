@@ -8,6 +8,7 @@ from authlib.oidc.core.errors import ConsentRequiredError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
 from flask import current_app
+from flask import flash
 from flask import g
 from flask import redirect
 from flask import render_template
@@ -23,13 +24,18 @@ from app.api.spec import responses
 from app.api.spec import validate
 from app.clock import now
 from app.extensions import csrf
-from app.web.session import clear_session_cookie
+from app.web.session import browser_session_of
+from app.web.session import browser_sessions
 from app.web.session import current_session
+from app.web.session import end_active_session
 from app.web.session import requires_session
+from app.web.session import switch_session
 
 from . import consent
+from . import hints
 from . import logout as logout_pages
 from . import pending
+from . import prompts
 from .policy import reject_repeated_parameters
 from .server import StoredRequest
 
@@ -59,6 +65,46 @@ def authorize():
     return _proceed(oauth_request, session, handle=None, started=None)
 
 
+@bp.post("/oauth/authorize")
+@csrf.exempt  # a relying party's cross-site POST carries no CSRF token; the pages that follow do
+def authorize_by_post():
+    """OIDC Core §3.1.2.1: the endpoint MUST support POST with form-encoded parameters.
+
+    A relying party's page POSTs cross-site, so the browser sends none of our SameSite=Lax cookies
+    and the user would look signed out. The request is parked server-side and the browser sent on
+    (303) to claim it by GET, a navigation that carries the cookies; the parameters stay out of the
+    URL, so a long body (a request object of several KB) meets no request-line limit. A request
+    without a verified client and redirect URI is answered here, with the page a GET would show.
+    """
+    oauth_request = _server().create_oauth2_request(request)
+    client = _posted_client(oauth_request)
+    if client is None:
+        oauth_request.user_session = None
+        return _proceed(oauth_request, None, handle=None, started=None)
+    handle = pending.park(client, oauth_request.payload.datalist)
+    return redirect(url_for("oauth.authorize_posted", handle=handle), 303)
+
+
+@bp.get("/oauth/authorize/posted/<handle>")
+def authorize_posted(handle):
+    """A request that came by POST, now with the browser's cookies: validated exactly as a GET."""
+    params = pending.claim(handle)
+    if params is None:
+        return _error_page("This sign-in request has expired. Go back to the application and start again.", 400)
+    session = current_session()
+    return _proceed(_stored(params, session), session, handle=None, started=None)
+
+
+def _posted_client(oauth_request):
+    """The client of a POSTed request, when it and the redirect URI are verified (single-valued)."""
+    datalist = oauth_request.payload.datalist
+    if any(len(datalist.get(name, [])) > 1 for name in ("client_id", "redirect_uri")):
+        return None
+    server = _server()
+    client = server.query_client(oauth_request.payload.client_id)
+    return client if client is not None and server._verified_redirect_uri(oauth_request) else None
+
+
 @bp.get("/oauth/authorize/<handle>")
 def resume(handle):
     """The same request, back from the login page."""
@@ -67,7 +113,7 @@ def resume(handle):
         return _error_page("This sign-in request has expired or is not yours. Go back to the application "
                            "and start again.", 400)
     session = current_session()
-    return _proceed(_stored(found, session), session, handle=handle, started=found.created_at)
+    return _proceed(_stored(found.params, session), session, handle=handle, started=found.created_at)
 
 
 @bp.post("/oauth/authorize/<handle>")
@@ -81,7 +127,7 @@ def decide(handle):
     form = DecisionForm()
     if not form.validate_on_submit():
         return _error_page("The form could not be verified. Go back to the application and start again.", 400)
-    oauth_request = _stored(found, session)
+    oauth_request = _stored(found.params, session)
     try:
         grant = _server().get_consent_grant(request=oauth_request, end_user=session.user)
     except OAuth2Error as error:
@@ -95,32 +141,85 @@ def decide(handle):
         request=oauth_request, grant_user=session.user if allowed else None, grant=grant)
 
 
-def _stored(found, session) -> StoredRequest:
-    oauth_request = StoredRequest(current_app.config["ISSUER"] + "/oauth/authorize", found.params)
+@bp.post("/oauth/authorize/<handle>/account")
+def choose_account(handle):
+    """The account picked on the chooser (prompt=select_account): it becomes the active one."""
+    found = pending.load(handle)
+    if found is None:
+        return _error_page("This sign-in request has expired or is not yours. Go back to the application "
+                           "and start again.", 400)
+    if not DecisionForm().validate_on_submit():
+        return _error_page("The form could not be verified. Go back to the application and start again.", 400)
+    picked = request.form.get("account", "")
+    chosen = next(((token, held) for token, held in browser_sessions() if str(held.id) == picked), None)
+    back = redirect(url_for("oauth.resume", handle=handle))
+    if chosen is None:  # signed out meanwhile, or not an account of this browser: choose again
+        return back
+    pending.note_account_chosen(handle)
+    return switch_session(back, *chosen)
+
+
+def _stored(params, session) -> StoredRequest:
+    oauth_request = StoredRequest(current_app.config["ISSUER"] + "/oauth/authorize", params)
     oauth_request.user_session = session
     return oauth_request
 
 
 def _proceed(oauth_request, session, handle, started):
-    """Validate, then sign in, ask for consent, or answer with a code, as the request needs."""
+    """Validate, then choose an account, sign in, ask for consent, or answer with a code."""
+    data = oauth_request.payload.data
+    hint = hints.read(data.get("id_token_hint"), data.get("client_id"))
+    switched = _hinted_session(hint, session)
+    if switched is not None:  # the hint names another account this browser holds: use that one
+        session = oauth_request.user_session = switched[1]
     user = session.user if session else None
     try:
         grant = _server().get_consent_grant(request=oauth_request, end_user=user)
+        asked = prompts.parse(data.get("prompt"), grant.redirect_uri)
+        if hint.invalid:
+            raise _invalid_hint(asked, grant.redirect_uri)
     except OAuth2Error as error:
         return _error_response(oauth_request, error)
+    response = _answer(oauth_request, grant, session, asked, hint, handle, started)
+    return switch_session(current_app.make_response(response), *switched) if switched else response
+
+
+def _hinted_session(hint, session):
+    """This browser's other session of the user an ID token hint names, if the active one is not it."""
+    if not hint.names_another_user_than(session):
+        return None
+    return browser_session_of(hint.subject)
+
+
+def _invalid_hint(asked, redirect_uri) -> OAuth2Error:
+    """OIDC Core §3.1.2.1: with prompt=none an unusable hint is login_required; otherwise the request
+    is invalid (as node-oidc-provider answers), since no sign-in could satisfy it."""
+    if "none" in asked:
+        return LoginRequiredError(redirect_uri=redirect_uri)
+    return InvalidRequestError("id_token_hint is not a valid ID token issued by this server to this client.",
+                               redirect_uri=redirect_uri)
+
+
+def _answer(oauth_request, grant, session, asked, hint, handle, started):
     data = oauth_request.payload.data
-    prompts = set((data.get("prompt") or "").split())
-    if _needs_sign_in(session, prompts, data.get("max_age"), started):
-        if "none" in prompts:  # OpenID Connect Core §3.1.2.1
+    if "select_account" in asked and not _account_chosen(session, handle, started):
+        return _choose_account(oauth_request, grant, handle)
+    # OIDC Core §3.1.2.1: the user an id_token_hint names must be the one signed in.
+    wrong_user = hint.names_another_user_than(session)
+    if wrong_user or _needs_sign_in(session, asked, data.get("max_age"), started):
+        if "none" in asked:  # OpenID Connect Core §3.1.2.1
             return _error_response(oauth_request, LoginRequiredError(redirect_uri=grant.redirect_uri))
+        if wrong_user and session is not None:
+            flash("The application asked for another account: sign in with that one.", "info")
         handle = handle or pending.save(grant.client, oauth_request.payload.datalist)
         return redirect(url_for("auth.login", next=url_for("oauth.resume", handle=handle),
                                 login_hint=data.get("login_hint") or None,
                                 prompt="login" if session is not None else None))
+    user = session.user
     ask = consent.needs_consent(user.id, grant.client, grant.request.scope) or (
-        "consent" in prompts and not grant.client.skip_consent)
+        "consent" in asked and not grant.client.skip_consent)
     if ask:
-        if "none" in prompts:
+        if "none" in asked:
             return _error_response(oauth_request, ConsentRequiredError(redirect_uri=grant.redirect_uri))
         handle = handle or pending.save(grant.client, oauth_request.payload.datalist)
         return render_template("oauth/consent.html", application=grant.client, user=user, handle=handle,
@@ -130,12 +229,32 @@ def _proceed(oauth_request, session, handle, started):
     return _server().create_authorization_response(request=oauth_request, grant_user=user, grant=grant)
 
 
-def _needs_sign_in(session, prompts: set[str], max_age: str | None, started) -> bool:
+def _account_chosen(session, handle, started) -> bool:
+    """prompt=select_account is answered once the user picked an account on the chooser, or signed
+    in ("Use another account") since the request started."""
+    return pending.account_chosen(handle) or (
+        session is not None and started is not None and session.created_at > started)
+
+
+def _choose_account(oauth_request, grant, handle):
+    """OIDC Core §3.1.2.1 select_account: the accounts this browser holds, or the login form if none."""
+    handle = handle or pending.save(grant.client, oauth_request.payload.datalist)
+    back = url_for("oauth.resume", handle=handle)
+    login_hint = oauth_request.payload.data.get("login_hint") or None
+    held = browser_sessions()
+    if not held:
+        return redirect(url_for("auth.login", next=back, login_hint=login_hint))
+    return render_template("oauth/select_account.html", application=grant.client, handle=handle,
+                           accounts=[held_session for _, held_session in held], form=DecisionForm(formdata=None),
+                           another=url_for("auth.login", next=back, login_hint=login_hint, prompt="login"))
+
+
+def _needs_sign_in(session, asked: frozenset[str], max_age: str | None, started) -> bool:
     """No session, prompt=login not yet honoured, or a sign-in older than max_age."""
     if session is None:
         return True
     signed_in_since_request = started is not None and session.created_at > started
-    if "login" in prompts and not signed_in_since_request:
+    if "login" in asked and not signed_in_since_request:
         return True
     if max_age is not None and max_age.isdigit():
         return (now() - session.created_at).total_seconds() > int(max_age) and not signed_in_since_request
@@ -214,6 +333,10 @@ def logout():
         end_request = server.validate_endpoint_request("end_session", oauth_request)
     except OAuth2Error as error:
         return _error_page(error.description or error.error, 400, error=error.error)
+    named = _session_named_by(end_request.id_token_claims, session)
+    if named is not session:
+        # The hint's sub and sid are another of this browser's accounts: that is the one to end.
+        oauth_request.user_session, end_request.hint_matches_session = named, True
     if end_request.needs_confirmation and not confirmed and session is not None:
         # Shown, not read: formdata=None keeps Flask-WTF off a JSON body that is no object (a 500).
         return render_template("oauth/logout.html", form=DecisionForm(formdata=None), params=request.values)
@@ -225,7 +348,22 @@ def logout():
         response = framed
     elif response is None:
         response = current_app.make_response(render_template("oauth/logged_out.html"))
-    return clear_session_cookie(response)
+    if session is not None and end_request.ended_session_id not in (None, session.id):
+        return response  # another listed account was signed out; the active one stays
+    # Only the active account signs out; the browser's next signed-in account, if any, takes over.
+    return end_active_session(response)
+
+
+def _session_named_by(id_token_claims: dict | None, active):
+    """The browser session an RP-initiated logout ends: the one of this browser's accounts whose user
+    (``sub``) and session (``sid``, when the hint has one) the ID token hint names, else the active one."""
+    subject = (id_token_claims or {}).get("sub")
+    found = browser_session_of(subject) if isinstance(subject, str) else None
+    if found is None:
+        return active
+    _, session = found
+    sid = id_token_claims.get("sid")
+    return session if sid is None or sid == str(session.id) else active
 
 
 # --- discovery --------------------------------------------------------------------------------

@@ -32,8 +32,9 @@ from ..web.origin import request_origin
 from ..web.second_factor import begin_second_factor
 from ..web.second_factor import finish_second_factor
 from ..web.second_factor import pending_second_factor
-from ..web.session import clear_session_cookie
 from ..web.session import current_session
+from ..web.session import end_active_session
+from ..web.session import held_sessions
 from ..web.session import requires_session
 from ..web.session import set_session_cookie
 from .errors import problem
@@ -119,7 +120,7 @@ def login(json: LoginIn):
     """Sign in with email and password: a session cookie, or 202 when a second factor is needed."""
     email, password = json.email, json.password
     try:
-        session, token = accounts.sign_in(email, password, request_origin(), current=current_session())
+        session, token = accounts.sign_in(email, password, request_origin(), held=held_sessions())
     except SecondFactorRequired as pending:
         begin_second_factor(pending.user_id, email, "/account")
         try:
@@ -149,7 +150,7 @@ def complete_second_factor(json: CodeIn):
     if pending is None:
         return problem(401, "Unauthorized", "No sign-in is waiting for a code. Sign in again.")
     session, token = accounts.complete_second_factor(uuid.UUID(pending["user_id"]), json.code, request_origin(),
-                                                     current=current_session())
+                                                     held=held_sessions())
     finish_second_factor()
     return _signed_in(session, token)
 
@@ -157,11 +158,11 @@ def complete_second_factor(json: CodeIn):
 @bp.post("/logout")
 @validate(resp=responses({204: None}, errors=(415,)), tags=TAGS)
 def logout():
-    """End the session of the cookie, if any, and clear the cookie."""
+    """End the session of the cookie, if any; the browser's next signed-in account, if any, becomes active."""
     session = current_session()
     if session is not None:
         sessions.end(session.id)
-    return clear_session_cookie(current_app.response_class(status=204))
+    return end_active_session(current_app.response_class(status=204))
 
 
 @bp.post("/session/renew")

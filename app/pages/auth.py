@@ -29,8 +29,9 @@ from ..web.origin import request_origin
 from ..web.second_factor import begin_second_factor
 from ..web.second_factor import finish_second_factor
 from ..web.second_factor import pending_second_factor
-from ..web.session import clear_session_cookie
 from ..web.session import current_session
+from ..web.session import end_active_session
+from ..web.session import held_sessions
 from ..web.session import set_session_cookie
 from .forms import LoginForm
 from .forms import LogoutForm
@@ -58,7 +59,7 @@ def login_submit():
         return render_template("auth/login.html", form=form), 400
     try:
         session, token = accounts.sign_in(form.email.data, form.password.data, request_origin(),
-                                          current=current_session())
+                                          held=held_sessions())
     except SecondFactorRequired as pending:
         return _start_second_factor(pending.user_id, form)
     except SignInRefused as refusal:  # one message for an unknown email and a wrong password
@@ -111,7 +112,7 @@ def second_factor_submit():
         return render_template("auth/second_factor.html", form=form, resend=LogoutForm()), 400
     try:
         session, token = accounts.complete_second_factor(uuid.UUID(pending["user_id"]), form.code.data,
-                                                         request_origin(), current=current_session())
+                                                         request_origin(), held=held_sessions())
     except CodeRejected as refusal:
         credential_refused()
         form.code.errors.append(refusal.public_message)
@@ -155,4 +156,5 @@ def logout_submit():
     if response is None:
         flash("You have been signed out.", "info")
         response = redirect(url_for("auth.login"))
-    return clear_session_cookie(response)
+    # Only the active account signs out; the browser's next signed-in account, if any, takes over.
+    return end_active_session(response)

@@ -3,6 +3,7 @@
 import hashlib
 import logging
 import secrets
+from collections.abc import Sequence
 from uuid import UUID
 
 from email_validator import EmailNotValidError
@@ -37,6 +38,8 @@ security = logging.getLogger("security")
 
 BAD_CREDENTIALS = "Incorrect email address or password."
 UNVERIFIED = "Your email address is not verified yet. Verify it, then sign in."
+# Signed-in accounts one browser may hold at once (one active, the others ready to switch to).
+MAX_ACCOUNTS_PER_BROWSER = 5
 
 
 def normalise_email(email: str) -> str:
@@ -129,12 +132,13 @@ def add_user(email: str, password_hash: str, fullname: str = "", *, verified: bo
 
 
 def sign_in(email: str, password: str, origin: Origin,
-            current: UserSession | None = None) -> tuple[UserSession, str]:
+            held: Sequence[UserSession] = ()) -> tuple[UserSession, str]:
     """Check a password and open a session; SignInRefused says why not, without enumeration.
 
-    Signing in again in a browser that has a session of the same user re-authenticates that
-    session (same id, so tokens issued in it live on; new token and auth time); a session of
-    another user is ended.
+    ``held``: the live sessions the browser holds, active first. Signing in again in a browser
+    that has a session of the same user re-authenticates that session (same id, so tokens issued
+    in it live on; new token and auth time); the sessions of other users stay (several accounts
+    per browser), except the oldest ones beyond MAX_ACCOUNTS_PER_BROWSER, which are ended.
     """
     user = find_by_email(email) if len(email) <= 254 else None
     if user is None:
@@ -156,11 +160,11 @@ def sign_in(email: str, password: str, origin: Origin,
         history.record(user.id, origin, "password", "2fa_required")
         db.session.commit()
         raise SecondFactorRequired(user.id)
-    return _open_session(user, origin, current, "password", ["pwd"])
+    return _open_session(user, origin, held, "password", ["pwd"])
 
 
 def complete_second_factor(user_id, code: str, origin: Origin,
-                           current: UserSession | None = None) -> tuple[UserSession, str]:
+                           held: Sequence[UserSession] = ()) -> tuple[UserSession, str]:
     """The code sent after a right password (email, or SMS): opens the session (amr ..., mfa)."""
     user = db.session.get(User, user_id)
     if user is None or not user.is_active:
@@ -175,17 +179,19 @@ def complete_second_factor(user_id, code: str, origin: Origin,
         security.info("login.2fa_failed method=%s user_id=%s ip=%s", method, user.id, origin.ip_address)
         raise
     if by_sms:  # RFC 8176: "sms" for a code sent by text message
-        return _open_session(user, origin, current, "password+sms_otp", ["pwd", "sms", "mfa"])
-    return _open_session(user, origin, current, "password+email_otp", ["pwd", "otp", "mfa"])
+        return _open_session(user, origin, held, "password+sms_otp", ["pwd", "sms", "mfa"])
+    return _open_session(user, origin, held, "password+email_otp", ["pwd", "otp", "mfa"])
 
 
-def _open_session(user: User, origin: Origin, current: UserSession | None, method: str,
+def _open_session(user: User, origin: Origin, held: Sequence[UserSession], method: str,
                   amr: list[str]) -> tuple[UserSession, str]:
-    if current is not None and current.user_id == user.id:
-        session, token = sessions.reauthenticate(current, origin, amr)
+    same = next((session for session in held if session.user_id == user.id), None)
+    others = [session for session in held if session.user_id != user.id]
+    for dropped in others[MAX_ACCOUNTS_PER_BROWSER - 1:]:  # the browser can list no more: they end
+        sessions.end(dropped.id)
+    if same is not None:
+        session, token = sessions.reauthenticate(same, origin, amr)
     else:
-        if current is not None:
-            sessions.end(current.id)
         session, token = sessions.start(user, origin, amr)
     user.last_login_at = session.created_at
     history.record(user.id, origin, method, "success")
