@@ -25,9 +25,9 @@ from ..web.limits import limits_mail
 from ..web.limits import pending_email
 from ..web.origin import local_path_or
 from ..web.origin import request_origin
-from ..web.second_factor import begin_second_factor
 from ..web.second_factor import finish_second_factor
 from ..web.second_factor import pending_second_factor
+from ..web.second_factor import start_second_factor
 from ..web.session import clear_session_cookie
 from ..web.session import current_session
 from ..web.session import set_session_cookie
@@ -82,11 +82,7 @@ def _to_email_verification(form):
 
 
 def _start_second_factor(user_id, form):
-    begin_second_factor(user_id, form.email.data, local_path_or(form.next.data, HOME))
-    try:
-        two_factor.send(user_id)
-    except (ResendTooSoon, MessageNotSent) as problem:
-        flash(problem.public_message, "error")
+    start_second_factor(user_id, form.email.data, local_path_or(form.next.data, HOME))
     return redirect(url_for("auth.second_factor"))
 
 
