@@ -165,7 +165,7 @@ def _needs_step_up(oauth_request, session, prompts: set[str]) -> bool:
 def _step_up(session, handle: str):
     """The second-factor page for the signed-in user, then back to this request: the code
     re-authenticates the same session (amr and auth_time updated, same sid)."""
-    start_second_factor(session.user_id, session.user.email, url_for("oauth.resume", handle=handle))
+    start_second_factor(session.user_id, session.user.email, url_for("oauth.resume", handle=handle), step_up=True)
     return redirect(url_for("auth.second_factor"))
 
 

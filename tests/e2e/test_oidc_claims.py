@@ -536,3 +536,19 @@ def test_authlib_client_refreshes_and_validates_the_reissued_id_token(server, rp
     assert second["sub"] == first["sub"] == str(user.id) and second["auth_time"] == first["auth_time"]
     assert "nonce" not in second and second["sid"] == first["sid"]
     assert jwt.get_unverified_header(refreshed["id_token"])["kid"] in {key.kid for key in keys}
+
+
+def test_a_step_up_code_after_signing_out_opens_no_session(server, rp, person, user, mailbox):  # noqa: F811
+    """The code is a second factor for the session that asked for it, not a sign-in of its own."""
+    client = rp()
+    person.sign_in(user)
+    mailbox.clear()
+    request = ask(server, client, acr_values=MFA)
+    assert person.get(request.url).headers["Location"].endswith("/login/2fa")
+    page = person.get("/login/2fa")
+    code = mailbox.last_code(user.email)
+    signed_out = person.get("/logout")
+    assert person.post("/logout", {"csrf_token": csrf_token(signed_out.text)}).status_code in (302, 303)
+    answer = person.post("/login/2fa", {"csrf_token": csrf_token(page.text), "code": code})
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/login")
+    assert person.get("/currentuser").status_code == 401
