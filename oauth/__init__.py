@@ -42,7 +42,7 @@ def init_app(app: Flask) -> None:
     server = AuthorizationServer(app)
     server.register_grant(grants.AuthorizationCodeGrant,
                           [policy.SingleValuedParameters(), policy.S256CodeChallenge(), grants.OpenIDCode()])
-    server.register_grant(grants.RefreshTokenGrant)
+    server.register_grant(grants.RefreshTokenGrant, [grants.RefreshedIDToken()])
     server.register_grant(grants.ClientCredentialsGrant)
     server.register_extension(policy.IssuerParameter())
     protector = endpoints.ResourceProtector()

@@ -27,14 +27,16 @@ CODE_TTL = timedelta(seconds=60)
 
 
 def store(value: str, application: Application, user: "User", session: "UserSession", redirect_uri: str,
-          scope: str, nonce: str | None, code_challenge: str | None, code_challenge_method: str | None) -> None:
+          scope: str, nonce: str | None, code_challenge: str | None, code_challenge_method: str | None,
+          acr: str | None = None, claims: dict | None = None) -> None:
     """Keep what the token request must match, under the code's digest (never the code)."""
     at = now()
     db.session.add(AuthorizationCode(
         code_hash=tokens.digest(value), application_id=application.id, user_id=user.id,
         session_id=session.id, redirect_uri=redirect_uri, scope=scope, nonce=nonce,
         code_challenge=code_challenge, code_challenge_method=code_challenge_method,
-        auth_time=session.created_at, amr=list(session.amr or ["pwd"]), expires_at=at + CODE_TTL))
+        auth_time=session.created_at, amr=list(session.amr or ["pwd"]), acr=acr, claims=claims,
+        expires_at=at + CODE_TTL))
     # The session signs the user in to this application: told when the session ends (logout.py).
     logout.record_sign_in(session.id, application.id)
     db.session.commit()

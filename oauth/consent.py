@@ -28,8 +28,24 @@ SCOPE_DESCRIPTIONS = {
 }
 
 
+# Plain words for the user's claims an application asks for by name (the claims parameter).
+CLAIM_DESCRIPTIONS = {
+    "name": "Your name", "given_name": "Your first name", "family_name": "Your last name",
+    "preferred_username": "Your username", "picture": "Your profile picture", "birthdate": "Your date of birth",
+    "updated_at": "When your profile was last changed", "email": "Your email address",
+    "email_verified": "Whether your email address is verified", "phone_number": "Your phone number",
+    "phone_number_verified": "Whether your phone number is verified", "address": "Your postal address",
+}
+
+
 def describe(scope: str) -> list[tuple[str, str]]:
     return [(token, SCOPE_DESCRIPTIONS.get(token, f"Access “{token}”")) for token in scope.split()]
+
+
+def describe_claims(names: list[str]) -> list[tuple[str, str]]:
+    """The claims asked for by name beyond the scopes (``oauth.claims.beyond_scope``): shown on the
+    consent page, and released for this sign-in only when the user allows it (never remembered)."""
+    return [(name, CLAIM_DESCRIPTIONS[name]) for name in names if name in CLAIM_DESCRIPTIONS]
 
 
 def _current(user_id: uuid.UUID, application: Application) -> UserApplication | None:

@@ -5,10 +5,11 @@ import json
 
 from flask import Flask
 
+from . import acr
 from .prompts import SUPPORTED as PROMPTS
 
 SCOPES = ["openid", "profile", "email", "phone", "address", "offline_access", "account", "admin"]
-CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "amr", "name", "given_name",
+CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "acr", "amr", "name", "given_name",
           "family_name", "preferred_username", "picture", "birthdate", "updated_at", "email", "email_verified",
           "phone_number", "phone_number_verified", "address"]
 
@@ -37,7 +38,12 @@ def metadata(config) -> dict:
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS,
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,
+        # Only the levels a sign-in here can reach (oauth/acr.py): not the phishing-resistant one yet.
+        "acr_values_supported": list(acr.REACHABLE),
+        "userinfo_signing_alg_values_supported": [alg],
+        # The pages are in English only; claims are not localised (claims_locales is accepted, unused).
+        "ui_locales_supported": ["en"],
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "prompt_values_supported": list(PROMPTS),

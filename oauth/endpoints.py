@@ -4,6 +4,7 @@ import uuid
 from dataclasses import dataclass
 from dataclasses import fields
 
+from authlib.consts import default_json_headers
 from authlib.integrations.flask_oauth2 import ResourceProtector as BaseResourceProtector
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
@@ -210,13 +211,33 @@ class ResourceProtector(BaseResourceProtector):
 
 
 class UserInfoEndpoint(BaseUserInfoEndpoint):
+    """OpenID Connect Core §5.3: the user's claims for an access token with ``openid``, by GET or
+    POST (the token in the Authorization header, or in a form body: RFC 6750 §2.2); as JSON, or as
+    a JWT signed by the key ring when the client registered ``userinfo_signed_response_alg``."""
+
+    def __call__(self, request):
+        token = self.resource_protector.acquire_token("openid")
+        client = token.get_client()
+        user_info = self.generate_user_info(token.get_user(), token.scope,
+                                            token.claims.get(tokens.USERINFO_CLAIMS) or ())
+        if client.client_metadata.get("userinfo_signed_response_alg"):
+            # §5.3.2: a signed response carries iss (the issuer) and aud (the client's id). The key
+            # ring signs with the one algorithm discovery lists in userinfo_signing_alg_values_supported.
+            user_info["iss"] = self.get_issuer()
+            user_info["aud"] = client.client_id
+            no_store = [item for item in default_json_headers if item[0] != "Content-Type"]
+            return 200, ring.sign(dict(user_info), typ="JWT"), [("Content-Type", "application/jwt"), *no_store]
+        return 200, user_info, default_json_headers
+
     def get_issuer(self) -> str:
         return current_app.config["ISSUER"]
 
-    def generate_user_info(self, user, scope) -> UserInfo:
+    def generate_user_info(self, user, scope, asked=()) -> UserInfo:
         if user is None:
             raise InvalidRequestError("The user of this token no longer exists")
-        return UserInfo(claims.for_user(user, scope))
+        # The scope's claims, and those the claims request asked for at userinfo (§5.5), which the
+        # user consented to when the code was issued (the access token names them).
+        return UserInfo(claims.for_user(user, scope, [name for name in asked if isinstance(name, str)]))
 
     def resolve_private_key(self):
         return ring.signing_key_set()

@@ -3,13 +3,16 @@
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
-from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode as BaseOpenIDCode
+from authlib.oidc.core.grants.util import is_openid_scope
+from authlib.oidc.core.util import create_half_hash
 from flask import current_app
 
+from app.clock import now
 from app.services import accounts
 from keys import ring
 
+from . import acr
 from . import claims
 from . import codes
 from . import tokens
@@ -70,10 +73,13 @@ class AuthorizationCodeGrant(TokenIssuingGrant, grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code, request):
         """Called at /oauth/authorize once the user has allowed the request (code: 48 random chars)."""
         data = request.payload.data
-        codes.store(code, request.client, request.user, request.user_session,
+        session = request.user_session
+        claims_request = claims.parse_request(data.get("claims"))  # validated with the request
+        reached = acr.requested(data.get("acr_values"), claims_request).reported(acr.session_level(session.amr))
+        codes.store(code, request.client, request.user, session,
                     redirect_uri=request.payload.redirect_uri or "", scope=request.scope,
                     nonce=data.get("nonce"), code_challenge=data.get("code_challenge"),
-                    code_challenge_method=data.get("code_challenge_method"))
+                    code_challenge_method=data.get("code_challenge_method"), acr=reached, claims=claims_request)
 
     def query_authorization_code(self, code, client):
         """Consume the code atomically; None for unknown, foreign, expired or reused codes."""
@@ -89,7 +95,7 @@ class AuthorizationCodeGrant(TokenIssuingGrant, grants.AuthorizationCodeGrant):
         code: AuthorizationCode = self.request.authorization_code
         return tokens.Grant(self.request.client, user, scope, session_id=code.session_id,
                             auth_time=code.auth_time, amr=tuple(code.amr), code_id=code.id,
-                            offline="offline_access" in scope.split())
+                            offline="offline_access" in scope.split(), acr=code.acr, claims=code.claims)
 
 
 class RefreshTokenGrant(TokenIssuingGrant, grants.RefreshTokenGrant):
@@ -111,7 +117,7 @@ class RefreshTokenGrant(TokenIssuingGrant, grants.RefreshTokenGrant):
         old: RefreshToken = self.request.refresh_token
         return tokens.Grant(self.request.client, user, scope, session_id=old.session_id,
                             auth_time=old.auth_time, amr=tuple(old.amr), code_id=old.code_id,
-                            family_id=old.family_id, offline=old.offline)
+                            family_id=old.family_id, offline=old.offline, acr=old.acr, claims=old.claims)
 
 
 class ClientCredentialsGrant(TokenIssuingGrant, grants.ClientCredentialsGrant):
@@ -121,35 +127,71 @@ class ClientCredentialsGrant(TokenIssuingGrant, grants.ClientCredentialsGrant):
         return tokens.Grant(self.request.client, None, scope)
 
 
+def id_token(token: dict, client, user, source: AuthorizationCode | RefreshToken, nonce: str | None) -> str:
+    """An ID token (OpenID Connect Core §2) for the tokens just issued from ``source``: a code, or
+    a refresh token (§12.2) whose ID token keeps the original sign-in's auth_time, acr, amr and
+    sid, and has no nonce. Signed by the key ring's current key (its kid in the header)."""
+    config = current_app.config
+    issued = int(now().timestamp())
+    found = {
+        "iss": config["ISSUER"],
+        "aud": [client.get_client_id()],
+        "iat": issued,
+        "exp": issued + config["ID_TOKEN_TTL"],
+        "auth_time": int(source.auth_time.timestamp()),
+    }
+    if nonce:
+        found["nonce"] = nonce
+    if source.acr:
+        found["acr"] = source.acr
+    if source.amr:
+        found["amr"] = list(source.amr)
+    if source.session_id is not None:
+        found["sid"] = str(source.session_id)
+    # §3.1.3.6: at_hash, the left half of the hash of the access token issued beside it.
+    at_hash = create_half_hash(token["access_token"], config["SIGNING_ALG"])
+    if at_hash is not None:
+        found["at_hash"] = at_hash.decode()
+    # The scope's claims, and those the claims request asked for in the ID token (§5.5), which the
+    # user consented to when the code was issued.
+    found.update(claims.for_user(user, token["scope"], claims.names(source.claims, "id_token")))
+    return ring.sign(found, typ="JWT")
+
+
 class OpenIDCode(BaseOpenIDCode):
     """ID tokens (OpenID Connect Core §2) signed by the key ring's current key."""
 
     def __init__(self):
         super().__init__(require_nonce=False)
 
-    def resolve_client_private_key(self, client):
-        # Only the current key is in the set, so its kid is the one in the header.
-        return ring.signing_key_set()
-
-    def get_client_algorithm(self, client):
-        return current_app.config["SIGNING_ALG"]
-
-    def get_client_claims(self, client):
-        return {"iss": current_app.config["ISSUER"]}
-
-    def get_authorization_code_claims(self, authorization_code: AuthorizationCode):
-        found = super().get_authorization_code_claims(authorization_code)
-        if authorization_code.session_id is not None:
-            found["sid"] = str(authorization_code.session_id)
-        return found
-
     def exists_nonce(self, nonce, request):
         return codes.nonce_was_used(request.client, nonce)
 
-    def generate_user_info(self, user, scope: str) -> UserInfo:
-        return UserInfo(claims.for_user(user, scope))
+    def validate_openid_authorization_request(self, grant, redirect_uri):
+        super().validate_openid_authorization_request(grant, redirect_uri)
+        # OpenID Connect Core §5.5: the claims parameter is a JSON object of a given shape; anything
+        # else is invalid_request, sent back to the client. claims_locales, ui_locales and display
+        # (§3.1.2.1) are accepted as they come: the pages are in English, in one layout.
+        try:
+            claims.parse_request(grant.request.payload.data.get("claims"))
+        except claims.InvalidClaimsRequest as error:
+            raise InvalidRequestError(str(error))
+
+    def encode_id_token(self, token, request):
+        code: AuthorizationCode = request.authorization_code
+        return id_token(token, request.client, request.user, code, code.nonce)
+
+
+class RefreshedIDToken:
+    """OpenID Connect Core §12.2: a refresh of a grant with ``openid`` answers with a new ID token
+    too (same iss, sub and aud, the original auth_time, acr, amr and sid, no nonce, new iat/exp)."""
+
+    def __call__(self, grant):
+        grant.register_hook("after_create_token_response", self.process_token)
 
     def process_token(self, grant, response):
-        # ID tokens live ID_TOKEN_TTL; Authlib reads the lifetime from this attribute.
-        self.DEFAULT_EXPIRES_IN = current_app.config["ID_TOKEN_TTL"]
-        return super().process_token(grant, response)
+        _, token, _ = response
+        if is_openid_scope(token.get("scope")):
+            request = grant.request
+            token["id_token"] = id_token(token, request.client, request.user, request.refresh_token, nonce=None)
+        return token

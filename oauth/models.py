@@ -100,7 +100,10 @@ class Application(IdMixin, TimestampMixin, db.Model):
 
     @property
     def client_metadata(self) -> dict:
-        return {"post_logout_redirect_uris": self.post_logout_redirect_uris}
+        metadata = {"post_logout_redirect_uris": self.post_logout_redirect_uris}
+        if self.userinfo_signed_response_alg:  # read by Authlib's userinfo endpoint (OIDC Core §5.3.2)
+            metadata["userinfo_signed_response_alg"] = self.userinfo_signed_response_alg
+        return metadata
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -240,8 +243,9 @@ class AccessToken(IdMixin, TimestampMixin, db.Model):
     code_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("authorization_codes.id"), index=True)
     refresh_family_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     scope: Mapped[str] = mapped_column(Text, default="")
-    # The userinfo members of the claims request parameter (OpenID Connect Core §5.5), if any.
-    claims: Mapped[dict | None] = mapped_column(JSON)
+    # The userinfo members of the claims request parameter (OpenID Connect Core §5.5), if any
+    # (SQL NULL without one, also through the Core insert that records the token).
+    claims: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # the denylist sync reads by it
 

@@ -24,6 +24,8 @@ from app.api.spec import responses
 from app.api.spec import validate
 from app.clock import now
 from app.extensions import csrf
+from app.services import second_factor
+from app.web.second_factor import start_second_factor
 from app.web.session import browser_session_of
 from app.web.session import browser_sessions
 from app.web.session import current_session
@@ -31,6 +33,8 @@ from app.web.session import end_active_session
 from app.web.session import requires_session
 from app.web.session import switch_session
 
+from . import acr
+from . import claims
 from . import consent
 from . import hints
 from . import logout as logout_pages
@@ -132,6 +136,12 @@ def decide(handle):
         grant = _server().get_consent_grant(request=oauth_request, end_user=session.user)
     except OAuth2Error as error:
         return _error_response(oauth_request, error)
+    # The consent page came after the checks of _proceed; a POST made without them is checked again.
+    refused = _authentication_requirements(oauth_request, grant, session, set())
+    if refused is not None:
+        return refused
+    if _needs_step_up(oauth_request, session, set()):
+        return redirect(url_for("oauth.resume", handle=handle))
     allowed = request.form.get("decision") == "allow"
     if allowed:
         consent.record(session.user_id, grant.client, grant.request.scope)
@@ -216,14 +226,24 @@ def _answer(oauth_request, grant, session, asked, hint, handle, started):
                                 login_hint=data.get("login_hint") or None,
                                 prompt="login" if session is not None else None))
     user = session.user
-    ask = consent.needs_consent(user.id, grant.client, grant.request.scope) or (
+    refused = _authentication_requirements(oauth_request, grant, session, asked)
+    if refused is not None:
+        return refused
+    if _needs_step_up(oauth_request, session, asked):
+        handle = handle or pending.save(grant.client, oauth_request.payload.datalist)
+        return _step_up(session, handle)
+    # Claims asked for by name that the scopes do not release are shown, and asked, every time.
+    extra = [] if grant.client.skip_consent else claims.beyond_scope(
+        claims.parse_request(data.get("claims")), grant.request.scope)
+    ask = consent.needs_consent(user.id, grant.client, grant.request.scope) or bool(extra) or (
         "consent" in asked and not grant.client.skip_consent)
     if ask:
         if "none" in asked:
             return _error_response(oauth_request, ConsentRequiredError(redirect_uri=grant.redirect_uri))
         handle = handle or pending.save(grant.client, oauth_request.payload.datalist)
         return render_template("oauth/consent.html", application=grant.client, user=user, handle=handle,
-                               scopes=consent.describe(grant.request.scope), form=DecisionForm(formdata=None))
+                               scopes=consent.describe(grant.request.scope), claims=consent.describe_claims(extra),
+                               form=DecisionForm(formdata=None))
     if handle:
         pending.finish(handle)
     return _server().create_authorization_response(request=oauth_request, grant_user=user, grant=grant)
@@ -247,6 +267,58 @@ def _choose_account(oauth_request, grant, handle):
     return render_template("oauth/select_account.html", application=grant.client, handle=handle,
                            accounts=[held_session for _, held_session in held], form=DecisionForm(formdata=None),
                            another=url_for("auth.login", next=back, login_hint=login_hint, prompt="login"))
+
+
+def _requested_acr(oauth_request) -> acr.Requested:
+    data = oauth_request.payload.data
+    return acr.requested(data.get("acr_values"), claims.parse_request(data.get("claims")))
+
+
+def _needs_step_up(oauth_request, session, asked: frozenset[str]) -> bool:
+    """acr_values (OpenID Connect Core §3.1.2.1) or the claims parameter asks for a stronger sign-in
+    than the session's, and the user can give a second factor: ask for it (never with prompt=none)."""
+    target = _requested_acr(oauth_request).target()
+    return target is not None and acr.session_level(session.amr) < target and "none" not in asked \
+        and second_factor.available(session.user)
+
+
+def _step_up(session, handle: str):
+    """The second-factor page for the signed-in user, then back to this request: the code
+    re-authenticates the same session (amr and auth_time updated, same sid)."""
+    start_second_factor(session.user_id, session.user.email, url_for("oauth.resume", handle=handle), step_up=True)
+    return redirect(url_for("auth.second_factor"))
+
+
+def _authentication_requirements(oauth_request, grant, session, asked: frozenset[str]):
+    """The error for a request this session cannot answer as asked, else None.
+
+    OpenID Connect Core §5.5.1: with a ``sub`` value, the server MUST NOT answer for another user.
+    §5.5.1.1: an essential ``acr`` that cannot be met MUST be treated as a failed authentication:
+    ``unmet_authentication_requirements`` (OpenID Connect Core Error Code
+    unmet_authentication_requirements 1.0, defined for exactly this case). One that a second factor
+    would meet, under prompt=none, is ``login_required`` (§3.1.2.6: authentication needs a page).
+    """
+    wanted_sub = claims.requested_sub(claims.parse_request(oauth_request.payload.data.get("claims")))
+    if wanted_sub and str(session.user_id) not in wanted_sub:
+        return _error_response(oauth_request, LoginRequiredError(
+            "The signed-in user is not the one this request names.", redirect_uri=grant.redirect_uri))
+    wanted = _requested_acr(oauth_request)
+    level = acr.session_level(session.amr)
+    if wanted.satisfied_by(level):
+        return None
+    stronger = acr.LEVELS[acr.MULTI_FACTOR]
+    if "none" in asked and second_factor.available(session.user) and wanted.satisfied_by(stronger):
+        return _error_response(oauth_request, LoginRequiredError(
+            "This request needs a second factor, which cannot be asked with prompt=none.",
+            redirect_uri=grant.redirect_uri))
+    if _needs_step_up(oauth_request, session, asked):
+        return None  # the second factor may meet it
+    return _error_response(oauth_request, UnmetAuthenticationRequirements(redirect_uri=grant.redirect_uri))
+
+
+class UnmetAuthenticationRequirements(OAuth2Error):
+    error = "unmet_authentication_requirements"
+    description = "The sign-in cannot meet the essential authentication context class this request asks for."
 
 
 def _needs_sign_in(session, asked: frozenset[str], max_age: str | None, started) -> bool:

@@ -26,9 +26,9 @@ from ..web.limits import limits_mail
 from ..web.limits import pending_email
 from ..web.origin import local_path_or
 from ..web.origin import request_origin
-from ..web.second_factor import begin_second_factor
 from ..web.second_factor import finish_second_factor
 from ..web.second_factor import pending_second_factor
+from ..web.second_factor import start_second_factor
 from ..web.session import current_session
 from ..web.session import end_active_session
 from ..web.session import held_sessions
@@ -84,39 +84,49 @@ def _to_email_verification(form):
 
 
 def _start_second_factor(user_id, form):
-    begin_second_factor(user_id, form.email.data, local_path_or(form.next.data, HOME))
-    try:
-        two_factor.send(user_id)
-    except (ResendTooSoon, MessageNotSent) as problem:
-        flash(problem.public_message, "error")
+    start_second_factor(user_id, form.email.data, local_path_or(form.next.data, HOME))
     return redirect(url_for("auth.second_factor"))
 
 
 @bp.get("/login/2fa")
 def second_factor():
-    if pending_second_factor() is None:
+    pending = pending_second_factor()
+    if pending is None:
         flash("Your sign-in has expired. Start again.", "error")
         return redirect(url_for("auth.login"))
-    return render_template("auth/second_factor.html", form=SecondFactorForm(), resend=LogoutForm())
+    return render_template("auth/second_factor.html", form=SecondFactorForm(), resend=LogoutForm(),
+                           step_up=pending.get("step_up"))
+
+
+def _step_up_without_its_session(pending: dict) -> bool:
+    """A step-up is a second factor for the session that asked for it: once that user is no longer
+    signed in here, the code alone must not open a session (it is one factor, not a sign-in)."""
+    if not pending.get("step_up"):
+        return False
+    current = current_session()
+    return current is None or str(current.user_id) != pending["user_id"]
 
 
 @bp.post("/login/2fa")
 @limits_credentials(account=pending_email)
 def second_factor_submit():
     pending = pending_second_factor()
-    if pending is None:
+    if pending is None or _step_up_without_its_session(pending):
+        finish_second_factor()
         flash("Your sign-in has expired. Start again.", "error")
         return redirect(url_for("auth.login"))
     form = SecondFactorForm()
     if not form.validate_on_submit():
-        return render_template("auth/second_factor.html", form=form, resend=LogoutForm()), 400
+        return render_template("auth/second_factor.html", form=form, resend=LogoutForm(),
+                               step_up=pending.get("step_up")), 400
     try:
         session, token = accounts.complete_second_factor(uuid.UUID(pending["user_id"]), form.code.data,
                                                          request_origin(), held=held_sessions())
     except CodeRejected as refusal:
         credential_refused()
         form.code.errors.append(refusal.public_message)
-        return render_template("auth/second_factor.html", form=form, resend=LogoutForm()), 400
+        return render_template("auth/second_factor.html", form=form, resend=LogoutForm(),
+                               step_up=pending.get("step_up")), 400
     finish_second_factor()
     return set_session_cookie(redirect(pending["next"]), token, session)
 

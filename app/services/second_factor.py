@@ -14,6 +14,13 @@ from . import passwords
 security = logging.getLogger("security")
 
 
+def available(user: User) -> bool:
+    """Whether the user can give a second factor now: a code to a verified email address, or by
+    SMS to a verified phone (or 2FA turned on, whose codes go to the account's address). An
+    application asking for a stronger sign-in (acr_values) steps such a user up."""
+    return bool(user.two_factor_enabled or user.email_verified or mobile.sends_second_factor(user))
+
+
 def send(user_id: UUID) -> None:
     """Send a sign-in code (ResendTooSoon inside the window, MessageNotSent on failure).
 

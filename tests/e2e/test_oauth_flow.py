@@ -36,8 +36,8 @@ FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 
 ACCESS_TOKEN_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "keyId", "auth_time", "roles",
                        "userId", "loginDate", "sid", "sessionId"}
-ID_TOKEN_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash", "sid", "name", "picture",
-                   "updated_at", "email", "email_verified"}
+ID_TOKEN_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid", "name",
+                   "picture", "updated_at", "email", "email_verified"}
 
 
 def credentials(client) -> dict:
@@ -147,7 +147,7 @@ def test_authorization_code_flow_with_pkce(server, register, user, public):
     assert id_token["sub"] == str(user.id) and id_token["email"] == user.email
     assert id_token["nonce"] == request.nonce
     assert id_token["at_hash"] == at_hash(token["access_token"])
-    assert id_token["sid"] == session_id and id_token["amr"] == ["pwd"]
+    assert id_token["sid"] == session_id and id_token["amr"] == ["pwd"] and id_token["acr"] == "urn:idp:acr:pwd"
     assert id_token["exp"] - id_token["iat"] == 3600
     assert id_header["alg"] == "RS256"
 
@@ -192,7 +192,8 @@ def test_refresh_token_rotation_and_reuse_detection(server, register, resource_s
     rotated = token_endpoint(server, client, grant_type="refresh_token", refresh_token=first_refresh)
     assert rotated.status_code == 200, rotated.text
     renewed = rotated.json()
-    assert set(renewed) == {"access_token", "token_type", "expires_in", "scope", "refresh_token"}
+    # OpenID Connect Core §12.2: the grant has openid, so the refresh brings a new ID token too.
+    assert set(renewed) == {"access_token", "token_type", "expires_in", "scope", "refresh_token", "id_token"}
     assert renewed["refresh_token"] != first_refresh
     assert renewed["access_token"] != token["access_token"]
     _, access = verify(server, renewed["access_token"], audience=server.url)

@@ -190,7 +190,8 @@ def test_refresh_rotates_and_reuse_revokes_the_family(signed_in, public, resourc
     second = refresh(signed_in, public, first["refresh_token"])
     assert second.status_code == 200 and second.headers["Cache-Control"] == "no-store"
     rotated = second.get_json()
-    assert set(rotated) == {"access_token", "token_type", "expires_in", "refresh_token", "scope"}
+    # OpenID Connect Core §12.2: the grant has openid, so a new ID token comes too.
+    assert set(rotated) == {"access_token", "token_type", "expires_in", "refresh_token", "scope", "id_token"}
     assert rotated["refresh_token"] != first["refresh_token"]
     assert claims_of(rotated["access_token"])[1]["sid"] == claims_of(first["access_token"])[1]["sid"]
     replay = refresh(signed_in, public, first["refresh_token"])
