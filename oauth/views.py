@@ -28,6 +28,7 @@ from app.web.session import current_session
 from app.web.session import requires_session
 
 from . import consent
+from . import form_post
 from . import pending
 from .policy import reject_repeated_parameters
 from .server import StoredRequest
@@ -90,8 +91,8 @@ def decide(handle):
         consent.record(session.user_id, grant.client, grant.request.scope)
     pending.finish(handle)
     # RFC 6749 §4.1.2.1: a denial goes back to the client as access_denied.
-    return _server().create_authorization_response(
-        request=oauth_request, grant_user=session.user if allowed else None, grant=grant)
+    return _deliver(oauth_request, _server().create_authorization_response(
+        request=oauth_request, grant_user=session.user if allowed else None, grant=grant), grant.redirect_uri)
 
 
 def _stored(found, session) -> StoredRequest:
@@ -126,7 +127,8 @@ def _proceed(oauth_request, session, handle, started):
                                scopes=consent.describe(grant.request.scope), form=DecisionForm(formdata=None))
     if handle:
         pending.finish(handle)
-    return _server().create_authorization_response(request=oauth_request, grant_user=user, grant=grant)
+    return _deliver(oauth_request, _server().create_authorization_response(
+        request=oauth_request, grant_user=user, grant=grant), grant.redirect_uri)
 
 
 def _needs_sign_in(session, prompts: set[str], max_age: str | None, started) -> bool:
@@ -150,7 +152,18 @@ def _error_response(oauth_request, error: OAuth2Error):
     # RFC 9207 §2: error responses carry iss too.
     location = add_params_to_uri(response.headers["Location"], [("iss", current_app.config["ISSUER"])])
     response.headers["Location"] = location
-    return response
+    return _deliver(oauth_request, response, error.redirect_uri)
+
+
+def _deliver(oauth_request, response, redirect_uri: str | None):
+    """The authorization response as the client asked for it: the redirect itself (query), or with
+    response_mode=form_post a page whose form posts the same parameters to the redirect URI (OAuth 2.0
+    Form Post Response Mode §2)."""
+    location = response.headers.get("Location") if response.status_code in (302, 303) else None
+    if (oauth_request.payload.data.get("response_mode") != "form_post" or not redirect_uri or location is None
+            or not location.startswith(redirect_uri) or not form_post.possible(redirect_uri)):
+        return response
+    return form_post.page(redirect_uri, form_post.added_parameters(location, redirect_uri))
 
 
 def _error_page(detail: str, status: int, error: str | None = None):
