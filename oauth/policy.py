@@ -114,11 +114,14 @@ class ResponseModes:
     def __call__(self, grant):
         grant.register_hook("after_validate_authorization_request_payload", self.validate_response_mode)
 
-    def validate_response_mode(self, grant, redirect_uri):
-        mode = grant.request.payload.data.get("response_mode")
+    def validate_response_mode(self, grant, result):
+        request = grant.request
+        mode = request.payload.data.get("response_mode")
         if mode is None:
             return
         if mode not in RESPONSE_MODES:
             raise InvalidRequestError("The response_mode is not supported: use query or form_post.")
+        # The redirect URI is verified by now: the one named, or the only one registered.
+        redirect_uri = request.payload.redirect_uri or request.client.get_default_redirect_uri()
         if mode == "form_post" and not form_post.possible(redirect_uri):
             raise InvalidRequestError("response_mode=form_post needs an http or https redirect_uri.")
