@@ -82,6 +82,8 @@ class RequestObjects:
         # Until the object is verified, the query's redirect_uri (when registered) is the only
         # place an error may go (RFC 6749 §4.1.2.1), with the query's state.
         redirect_uri, state = server._verified_redirect_uri(request), request.payload.state
+        if len(datalist.get("redirect_uri") or []) > 1:
+            redirect_uri = None  # which one? neither is verified
 
         def error(cls, description=None):
             return cls(description, redirect_uri=redirect_uri, state=state)

@@ -209,6 +209,7 @@ def test_request_object_from_a_client_without_keys_or_none_is_request_not_suppor
     assert query["error"] == "request_not_supported"
 
 
+# OIDF: oidcc-request-uri-unsigned
 # OIDF: oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported
 def test_unsigned_request_uri_is_fetched_and_processed(signed_in, rp, rp_server):
     request_uri = rp_server.serve("/request/1.jwt", "")
@@ -242,7 +243,7 @@ def test_rs256_signed_request_uri(signed_in, rp, rp_server):
     assert claims_of(tokens["id_token"])[1]["nonce"] == request.nonce
 
 
-# OIDF: oidcc-request-object-signed-rs256
+# OIDF: oidcc-request-object-signed-rs256 (by value; the suite's by-reference twin is oidcc-request-uri-signed-rs256)
 @pytest.mark.parametrize("key, alg", [(RSA, "RS256"), (EC, "ES256"), (RSA, "PS256")], ids=["RS256", "ES256", "PS256"])
 def test_signed_request_object_by_value(signed_in, rp, key, alg):
     """Signed with one of the client's registered keys; any supported asymmetric algorithm when the
@@ -494,3 +495,15 @@ def test_request_uri_must_be_https_or_loopback_under_a_plain_http_issuer(make_ap
     app = make_app(ISSUER="https://idp.example.com" if https_issuer else "http://localhost:5000")
     with app.app_context():
         assert request_objects._fetchable(uri) is fetchable
+
+
+def test_repeated_request_is_invalid_request_and_repeated_redirect_uri_leaves_only_a_page(signed_in, rp):
+    application = rp(jwks=jwks(RSA))
+    request = AuthorizationRequest(application)
+    token = signed(object_claims(request))
+    twice = by_value(request, token) + "&" + urlencode({"request": token})
+    assert error_at_client(signed_in.get(twice), request.redirect_uri)["error"] == "invalid_request"
+    both = by_value(request, tampered(object_claims(request))) + "&" + urlencode(
+        {"redirect_uri": request.redirect_uri})
+    response = signed_in.get(both)
+    assert response.status_code == 400 and "Location" not in response.headers
