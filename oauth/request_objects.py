@@ -38,7 +38,7 @@ from .server import StoredPayload
 
 # The asymmetric JWS algorithms a signed request object may use (request_object_signing_alg_values_supported,
 # with "none" for clients that registered it).
-SIGNING_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+SIGNING_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "Ed25519"]
 KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
 MAX_OBJECT_BYTES = 64 * 1024
 # OpenID Connect Core §6.2: the entire Request URI MUST NOT exceed 512 ASCII characters.

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
+from joserfc.jwk import OKPKey
 from joserfc.jwk import RSAKey
 from sqlalchemy import select
 
@@ -38,6 +39,7 @@ ISSUER = "http://localhost:5000"
 RSA = RSAKey.generate_key(2048, parameters={"kid": "rsa-1", "use": "sig"})
 RSA_OTHER = RSAKey.generate_key(2048, parameters={"kid": "rsa-2", "use": "sig"})
 EC = ECKey.generate_key("P-256", parameters={"kid": "ec-1", "use": "sig"})
+ED = OKPKey.generate_key("Ed25519", parameters={"kid": "ed-1", "use": "sig"})
 
 
 def jwks(*keys) -> dict:
@@ -244,11 +246,12 @@ def test_rs256_signed_request_uri(signed_in, rp, rp_server):
 
 
 # OIDF: oidcc-request-object-signed-rs256 (by value; the suite's by-reference twin is oidcc-request-uri-signed-rs256)
-@pytest.mark.parametrize("key, alg", [(RSA, "RS256"), (EC, "ES256"), (RSA, "PS256")], ids=["RS256", "ES256", "PS256"])
+@pytest.mark.parametrize("key, alg", [(RSA, "RS256"), (EC, "ES256"), (RSA, "PS256"), (ED, "Ed25519")],
+                         ids=["RS256", "ES256", "PS256", "Ed25519"])
 def test_signed_request_object_by_value(signed_in, rp, key, alg):
     """Signed with one of the client's registered keys; any supported asymmetric algorithm when the
     client registered none in particular."""
-    application = rp(jwks=jwks(RSA, EC))
+    application = rp(jwks=jwks(RSA, EC, ED))
     request = AuthorizationRequest(application)
     code = code_for(signed_in, application, request, by_value(request, signed(object_claims(request), key, alg)))
     assert tokens_for(signed_in, application, request, code)["token_type"] == "Bearer"
