@@ -17,6 +17,10 @@ from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import ECKey
 from joserfc.jwk import OKPKey
@@ -510,3 +514,20 @@ def test_repeated_request_is_invalid_request_and_repeated_redirect_uri_leaves_on
         {"redirect_uri": request.redirect_uri})
     response = signed_in.get(both)
     assert response.status_code == 400 and "Location" not in response.headers
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                       max_size=3), max_leaves=8)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.text(max_size=300), members=st.dictionaries(st.text(max_size=12), JSON_VALUES, max_size=6))
+def test_no_request_object_makes_a_server_error(signed_in, rp, raw, members):
+    """Whatever the object holds (any text; any JSON members, unsigned for a client allowing none):
+    an answer, never a 500."""
+    application = rp(request_object_signing_alg="none")
+    request = AuthorizationRequest(application)
+    for token in (raw, unsigned({**object_claims(request), **members})):
+        response = signed_in.get(by_value(request, token))
+        assert response.status_code in (200, 302, 400), response.status_code
