@@ -36,15 +36,18 @@ def init_app(app: Flask) -> None:
     from . import models  # noqa: F401  (registers the protocol's tables)
     from . import openapi
     from . import policy
+    from . import request_objects
     from . import views
     from .server import AuthorizationServer
 
     server = AuthorizationServer(app)
     server.register_grant(grants.AuthorizationCodeGrant,
-                          [policy.SingleValuedParameters(), policy.S256CodeChallenge(), grants.OpenIDCode()])
+                          [policy.SingleValuedParameters(), policy.S256CodeChallenge(), policy.ResponseModes(),
+                           grants.OpenIDCode()])
     server.register_grant(grants.RefreshTokenGrant, [grants.RefreshedIDToken()])
     server.register_grant(grants.ClientCredentialsGrant)
     server.register_extension(policy.IssuerParameter())
+    server.register_extension(request_objects.RequestObjects())
     protector = endpoints.ResourceProtector()
     protector.register_token_validator(endpoints.BearerTokenValidator(realm=app.config["ISSUER"]))
     server.register_endpoint(endpoints.RevocationEndpoint)

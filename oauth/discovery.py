@@ -6,7 +6,9 @@ import json
 from flask import Flask
 
 from . import acr
+from .policy import RESPONSE_MODES
 from .prompts import SUPPORTED as PROMPTS
+from .request_objects import SIGNING_ALGS
 
 SCOPES = ["openid", "profile", "email", "phone", "address", "offline_access", "account", "admin"]
 CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "acr", "amr", "name", "given_name",
@@ -29,7 +31,7 @@ def metadata(config) -> dict:
         "end_session_endpoint": f"{issuer}/oauth/logout",
         "scopes_supported": SCOPES,
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": list(RESPONSE_MODES),
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [alg],
@@ -44,8 +46,12 @@ def metadata(config) -> dict:
         "userinfo_signing_alg_values_supported": [alg],
         # The pages are in English only; claims are not localised (claims_locales is accepted, unused).
         "ui_locales_supported": ["en"],
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
+        # Request objects (OpenID Connect Core §6): asymmetric algorithms, or none for the clients that
+        # registered it; request_uri values only as registered (OpenID Connect Discovery §3).
+        "request_parameter_supported": True,
+        "request_uri_parameter_supported": True,
+        "require_request_uri_registration": True,
+        "request_object_signing_alg_values_supported": [*SIGNING_ALGS, "none"],
         "prompt_values_supported": list(PROMPTS),
         "authorization_response_iss_parameter_supported": True,
         # OpenID Connect Front-Channel Logout §3 and Back-Channel Logout §2.1 (oauth/logout.py).

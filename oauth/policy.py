@@ -10,6 +10,8 @@ from authlib.oauth2.rfc9207 import IssuerParameter as BaseIssuerParameter
 from flask import current_app
 from flask import request as flask_request
 
+from . import form_post
+
 
 def _repeated(names_and_values) -> InvalidRequestError | None:
     """The error for the first parameter given more than once, if any."""
@@ -97,3 +99,29 @@ class IssuerParameter(BaseIssuerParameter):
 
     def get_issuer(self) -> str:
         return current_app.config["ISSUER"]
+
+
+# OAuth 2.0 Multiple Response Type Encoding Practices §2.1 and OAuth 2.0 Form Post Response Mode §2:
+# the modes a code response may be delivered in. ``fragment`` is allowed for code but refused here: the
+# query carries a code as well, and form_post keeps it out of URLs and logs altogether.
+RESPONSE_MODES = ("query", "form_post")
+
+
+class ResponseModes:
+    """``response_mode``: query (the default for code) or form_post; anything else is
+    invalid_request (RFC 6749 §4.1.2.1: an unsupported parameter value), sent back by query."""
+
+    def __call__(self, grant):
+        grant.register_hook("after_validate_authorization_request_payload", self.validate_response_mode)
+
+    def validate_response_mode(self, grant, result):
+        request = grant.request
+        mode = request.payload.data.get("response_mode")
+        if mode is None:
+            return
+        if mode not in RESPONSE_MODES:
+            raise InvalidRequestError("The response_mode is not supported: use query or form_post.")
+        # The redirect URI is verified by now: the one named, or the only one registered.
+        redirect_uri = request.payload.redirect_uri or request.client.get_default_redirect_uri()
+        if mode == "form_post" and not form_post.possible(redirect_uri):
+            raise InvalidRequestError("response_mode=form_post needs an http or https redirect_uri.")

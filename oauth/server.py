@@ -80,7 +80,11 @@ class AuthorizationServer(BaseAuthorizationServer):
 
         Authlib echoes the value in the error description, and refuses (with a 500) characters
         RFC 6749 §4.1.2.1 forbids there; such a value is unsupported all the same.
+
+        A request object (``oauth.request_objects``) is resolved first: the parameters it carries
+        are the request's from then on.
         """
+        self.execute_hook("resolve_authorization_request", request)
         response_type = request.payload.response_type or ""
         if invalid_error_characters(response_type):
             raise UnsupportedResponseTypeError(response_type, "The response type is not supported by the server.",

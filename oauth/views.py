@@ -36,6 +36,7 @@ from app.web.session import switch_session
 from . import acr
 from . import claims
 from . import consent
+from . import form_post
 from . import hints
 from . import logout as logout_pages
 from . import pending
@@ -147,8 +148,8 @@ def decide(handle):
         consent.record(session.user_id, grant.client, grant.request.scope)
     pending.finish(handle)
     # RFC 6749 §4.1.2.1: a denial goes back to the client as access_denied.
-    return _server().create_authorization_response(
-        request=oauth_request, grant_user=session.user if allowed else None, grant=grant)
+    return _deliver(oauth_request, _server().create_authorization_response(
+        request=oauth_request, grant_user=session.user if allowed else None, grant=grant), grant.redirect_uri)
 
 
 @bp.post("/oauth/authorize/<handle>/account")
@@ -177,19 +178,20 @@ def _stored(params, session) -> StoredRequest:
 
 def _proceed(oauth_request, session, handle, started):
     """Validate, then choose an account, sign in, ask for consent, or answer with a code."""
-    data = oauth_request.payload.data
-    hint = hints.read(data.get("id_token_hint"), data.get("client_id"))
-    switched = _hinted_session(hint, session)
-    if switched is not None:  # the hint names another account this browser holds: use that one
-        session = oauth_request.user_session = switched[1]
     user = session.user if session else None
     try:
         grant = _server().get_consent_grant(request=oauth_request, end_user=user)
+        # Read after validation: a request object's parameters (oauth/request_objects.py) are the request's now.
+        data = oauth_request.payload.data
         asked = prompts.parse(data.get("prompt"), grant.redirect_uri)
+        hint = hints.read(data.get("id_token_hint"), data.get("client_id"))
         if hint.invalid:
             raise _invalid_hint(asked, grant.redirect_uri)
     except OAuth2Error as error:
         return _error_response(oauth_request, error)
+    switched = _hinted_session(hint, session)
+    if switched is not None:  # the hint names another account this browser holds: use that one
+        session = oauth_request.user_session = switched[1]
     response = _answer(oauth_request, grant, session, asked, hint, handle, started)
     return switch_session(current_app.make_response(response), *switched) if switched else response
 
@@ -246,7 +248,8 @@ def _answer(oauth_request, grant, session, asked, hint, handle, started):
                                form=DecisionForm(formdata=None))
     if handle:
         pending.finish(handle)
-    return _server().create_authorization_response(request=oauth_request, grant_user=user, grant=grant)
+    return _deliver(oauth_request, _server().create_authorization_response(
+        request=oauth_request, grant_user=user, grant=grant), grant.redirect_uri)
 
 
 def _account_chosen(session, handle, started) -> bool:
@@ -342,7 +345,18 @@ def _error_response(oauth_request, error: OAuth2Error):
     # RFC 9207 §2: error responses carry iss too.
     location = add_params_to_uri(response.headers["Location"], [("iss", current_app.config["ISSUER"])])
     response.headers["Location"] = location
-    return response
+    return _deliver(oauth_request, response, error.redirect_uri)
+
+
+def _deliver(oauth_request, response, redirect_uri: str | None):
+    """The authorization response as the client asked for it: the redirect itself (query), or with
+    response_mode=form_post a page whose form posts the same parameters to the redirect URI (OAuth 2.0
+    Form Post Response Mode §2)."""
+    location = response.headers.get("Location") if response.status_code in (302, 303) else None
+    if (oauth_request.payload.data.get("response_mode") != "form_post" or not redirect_uri or location is None
+            or not location.startswith(redirect_uri) or not form_post.possible(redirect_uri)):
+        return response
+    return form_post.page(redirect_uri, form_post.added_parameters(location, redirect_uri))
 
 
 def _error_page(detail: str, status: int, error: str | None = None):
