@@ -19,7 +19,9 @@ CLIENTS = "/api/v1/admin/clients"
 PROBLEM = "application/problem+json"
 CLIENT_KEYS = {"clientId", "name", "public", "tokenEndpointAuthMethod", "redirectUris", "postLogoutRedirectUris",
                "grantTypes", "responseTypes", "scope", "skipConsent", "introspect", "permissions", "createdAt",
-               "updatedAt"}
+               "updatedAt", "jwks", "jwksUri", "requestUris", "requestObjectSigningAlg", "tokenEndpointAuthSigningAlg",
+               "userinfoSignedResponseAlg", "backchannelLogoutUri", "backchannelLogoutSessionRequired",
+               "frontchannelLogoutUri", "frontchannelLogoutSessionRequired"}
 CALLBACK = "https://billing.example.com/callback"
 
 

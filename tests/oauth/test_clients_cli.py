@@ -10,8 +10,13 @@ import pytest
 
 from ..helpers import AuthorizationRequest
 
+# The registration fields beyond the basics, unset.
+UNSET_METADATA = {"jwks": None, "jwks_uri": None, "request_uris": [], "request_object_signing_alg": None,
+                  "token_endpoint_auth_signing_alg": None, "userinfo_signed_response_alg": None,
+                  "backchannel_logout_uri": None, "backchannel_logout_session_required": False,
+                  "frontchannel_logout_uri": None, "frontchannel_logout_session_required": False}
 CLIENT_KEYS = {"client_id", "name", "public", "token_endpoint_auth_method", "redirect_uris",
-               "post_logout_redirect_uris", "grant_types", "scope", "skip_consent", "introspect"}
+               "post_logout_redirect_uris", "grant_types", "scope", "skip_consent", "introspect", *UNSET_METADATA}
 DEFAULT_SCOPE = "openid profile email phone address offline_access"
 SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
@@ -71,6 +76,7 @@ def test_create_confidential_client_prints_everything_with_the_secret(cli, signe
         "scope": "openid email",
         "skip_consent": True,
         "introspect": False,
+        **UNSET_METADATA,
     }
     response = code_flow(signed_in, body, "https://billing.example.com/cb2")
     assert response.status_code == 200, response.get_json()
