@@ -131,7 +131,7 @@ def authenticator(method: str):
             secret = clients.hmac_secret(client)
             if secret is None:
                 raise _refused("The server holds no secret for this client; rotate its secret.")
-            _verify_signature(assertion, alg, lambda refresh: OctKey.import_key(secret), kid=None)
+            _verify_signature(assertion, alg, lambda refresh: [OctKey.import_key(secret)], kid=None)
         _check_claims(client, assertion.claims)
         return client
 
@@ -164,21 +164,34 @@ def _algorithm(client, method: str, header: dict) -> str:
     return alg
 
 
-def _public_keys(client, refresh: bool) -> KeySet:
+def _public_keys(client, refresh: bool) -> list:
     try:
-        return KeySet.import_key_set(client_keys.key_set(client, refresh=refresh))
+        return list(KeySet.import_key_set(client_keys.key_set(client, refresh=refresh)).keys)
     except client_keys.KeysUnavailable as error:
         raise _refused(f"The client's public keys cannot be had: {error}") from None
 
 
-def _verify_signature(assertion: _Parsed, alg: str, key_for, kid) -> None:
-    key = key_for(False)
-    if isinstance(key, KeySet) and isinstance(kid, str) and not any(k.kid == kid for k in key.keys):
-        key = key_for(True)  # the client may have rotated: its jwks_uri is read again (rate-limited)
-    try:
-        jwt.decode(assertion.value, key, algorithms=[alg])
-    except (JoseError, ValueError, TypeError, KeyError):
-        raise _refused("The client assertion's signature does not verify with the client's keys.") from None
+def _candidates(keys: list, alg: str, kid) -> list:
+    """The keys that may have made the signature: the one named by kid, else every signing key
+    that fits ``alg`` (a client with one key need not name it)."""
+    fitting = [key for key in keys if key.get("use") in (None, "sig") and key.get("alg") in (None, alg)]
+    if isinstance(kid, str):
+        return [key for key in fitting if key.kid == kid]
+    return fitting
+
+
+def _verify_signature(assertion: _Parsed, alg: str, keys_for, kid) -> None:
+    candidates = _candidates(keys_for(False), alg, kid)
+    if not candidates and isinstance(kid, str):
+        # An unknown kid: the client may have rotated its keys; its jwks_uri is read again (rate-limited).
+        candidates = _candidates(keys_for(True), alg, kid)
+    for key in candidates:
+        try:
+            jwt.decode(assertion.value, key, algorithms=[alg])
+            return
+        except (JoseError, ValueError, TypeError, KeyError):
+            continue
+    raise _refused("The client assertion's signature does not verify with the client's keys.")
 
 
 def audiences() -> set[str]:

@@ -336,7 +336,7 @@ def hmac_secret(application: Application) -> bytes | None:
         key = crypto.unseal(application.client_secret_sealed, current_app.config["KEY_ENCRYPTION_SECRET"])
     except crypto.SealBroken:
         return None
-    return base64url_decode(key.export(private_key=True, as_dict=True)["k"])
+    return base64url_decode(key.export_symmetric(as_dict=True)["k"])
 
 
 def register(name: str, redirect_uris: list[str], *, public: bool = False,
