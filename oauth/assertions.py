@@ -23,6 +23,7 @@ one wins (the unique pair in ``client_assertion_uses``).
 
 import hashlib
 import json
+import math
 import threading
 import time
 import uuid
@@ -211,7 +212,7 @@ def _check_claims(client, claims: dict) -> None:
     except JoseError as error:
         raise _refused(f"The client assertion is not acceptable: {error.description or error.error}") from None
     exp, jti = claims["exp"], claims["jti"]
-    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not math.isfinite(exp):
         raise _refused("The client assertion's exp must be a number.")
     # Bounded, so that a spent jti need only be kept a short while.
     if exp > at + current_app.config["CLIENT_ASSERTION_MAX_LIFETIME"] + LEEWAY:

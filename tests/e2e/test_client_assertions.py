@@ -231,7 +231,8 @@ def _hs256(secret: bytes, header: dict, claims: dict) -> str:
 
 @pytest.mark.parametrize("case", [
     "expired", "too-far", "wrong-aud", "no-jti", "no-exp", "iss-not-sub", "client-id-mismatch", "foreign-key",
-    "unknown-client", "alg-none", "hs256-with-public-key", "not-registered-alg",
+    "unknown-client", "alg-none", "hs256-with-public-key", "not-registered-alg", "exp-nan", "exp-string",
+    "jti-number", "nbf-future",
 ])
 def test_bad_assertions_are_invalid_client(server, register, rsa_key, other_rsa_key, case):
     client = register(jwks=public_jwks(rsa_key), token_endpoint_auth_signing_alg="RS256")
@@ -264,6 +265,14 @@ def test_bad_assertions_are_invalid_client(server, register, rsa_key, other_rsa_
         at = int(time.time())
         value = _hs256(rsa_key.as_pem(private=False), {"alg": "HS256", "kid": rsa_key.kid},
                        {"iss": cid, "sub": cid, "aud": aud, "exp": at + 60, "jti": secrets.token_urlsafe(8)})
+    elif case == "exp-nan":  # signed by the client itself: still never a 500
+        value = assertion(rsa_key, cid, aud, exp=float("nan"))
+    elif case == "exp-string":
+        value = assertion(rsa_key, cid, aud, exp=str(int(time.time()) + 60))
+    elif case == "jti-number":
+        value = assertion(rsa_key, cid, aud, jti=12345)
+    elif case == "nbf-future":
+        value = assertion(rsa_key, cid, aud, nbf=int(time.time()) + 600)
     else:  # registered RS256, signed PS256 with the right key
         value = assertion(rsa_key, cid, aud, alg="PS256")
     refused(token_request(server, value, **extra))
@@ -348,6 +357,7 @@ def secret_session(server, client, secret, alg="HS256") -> OAuth2Session:
     return OAuth2Session(client.client_id, secret, token_endpoint_auth_method=method)
 
 
+# OIDF: oidcc-server (client_auth_type=client_secret_jwt)
 def test_client_secret_jwt_through_authlibs_client(server, register, user):
     """Authlib's ClientSecretJWT; the secret works as an HMAC key, never sent itself (nor as Basic)."""
     client = register(method="client_secret_jwt", grant_types=("authorization_code", "client_credentials"))
