@@ -30,6 +30,7 @@ import uuid
 from datetime import datetime
 from datetime import timezone
 
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -70,7 +71,10 @@ def presented(request) -> bool:
 
 def _refused(description: str) -> InvalidClientError:
     # RFC 7521 §4.2.1: an assertion that is not valid is invalid_client; 401, as for Basic.
-    return InvalidClientError(status_code=401, description=description)
+    # RFC 6749 §5.2 allows only some ASCII in a description (Authlib raises on others): a reason
+    # quoting a library's message or a fetched document is made to fit.
+    fitted = "".join("'" if char == '"' else "?" if invalid_error_characters(char) else char for char in description)
+    return InvalidClientError(status_code=401, description=fitted)
 
 
 class _Parsed:

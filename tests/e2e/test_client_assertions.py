@@ -350,6 +350,34 @@ def test_jwks_uri_keys_are_fetched_and_a_rotated_key_is_picked_up(server, regist
         keys_server.server_close()
 
 
+def test_unusable_jwks_uri_is_invalid_client_never_a_500(server, register, rsa_key):
+    """A jwks_uri serving no usable JWKS (its reason quotes the document), or nothing at all."""
+
+    class NotKeys(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = b'{"keys": "none \\ here"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    keys_server = ThreadingHTTPServer(("127.0.0.1", 0), NotKeys)
+    threading.Thread(target=keys_server.serve_forever, daemon=True).start()
+    try:
+        client = register(jwks_uri=f"http://127.0.0.1:{keys_server.server_port}/jwks.json")
+        refused(token_request(server, assertion(rsa_key, client.client_id, server.token_url)),
+                says="public keys cannot be had")
+    finally:
+        keys_server.shutdown()
+        keys_server.server_close()
+    gone = register(jwks_uri=f"http://127.0.0.1:{free_port()}/jwks.json")
+    refused(token_request(server, assertion(rsa_key, gone.client_id, server.token_url)),
+            says="public keys cannot be had")
+
+
 # --- client_secret_jwt ---------------------------------------------------------------------------------
 
 def secret_session(server, client, secret, alg="HS256") -> OAuth2Session:
