@@ -11,12 +11,20 @@ import json
 import secrets
 import threading
 import time
+import uuid
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
 from types import SimpleNamespace
+from urllib.parse import parse_qs
+from urllib.parse import urljoin
+from urllib.parse import urlsplit
 
 import pytest
 import requests
+import sqlalchemy as sa
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import ClientSecretJWT
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
@@ -26,9 +34,13 @@ from joserfc.jwk import OctKey
 from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 
+from app.extensions import db
+from oauth import assertions
 from oauth import client_keys
 from oauth import clients
+from oauth.models import ClientAssertionUse
 from tests.helpers import AuthorizationRequest
+from tests.helpers import csrf_token
 from tests.helpers import production_only
 
 from ..helpers import free_port
@@ -135,12 +147,6 @@ def test_code_flow_with_private_key_jwt_through_authlibs_client(server, register
 
 def _sign_in_and_authorize(agent: UserAgent, request: AuthorizationRequest, user) -> dict:
     """Through the login page to a skip-consent client: the query the client receives."""
-    from urllib.parse import parse_qs
-    from urllib.parse import urljoin
-    from urllib.parse import urlsplit
-
-    from tests.helpers import csrf_token
-
     started = agent.get(request.url)
     assert started.status_code == 302, started.text
     login_url = urljoin(agent.url, started.headers["Location"])
@@ -469,3 +475,24 @@ def test_discovery_lists_the_methods_and_algorithms(server):
     for endpoint in ("token", "revocation", "introspection"):
         assert document[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] == algs
         assert "none" not in algs
+
+
+def test_spent_jtis_are_kept_until_their_assertion_expires_then_purged(server, register, rsa_key):
+    """A used jti is recorded (as a digest) until exp + the allowed skew; records past that go as
+    new ones are written."""
+    client = register(jwks=public_jwks(rsa_key))
+    with server.app.app_context():
+        application_id = clients.get(client.client_id).id
+        stale = ClientAssertionUse(id=uuid.uuid4(), application_id=application_id, jti_hash="0" * 64,
+                                   expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+        db.session.add(stale)
+        db.session.commit()
+    assertions._purged["at"] = 0.0  # the last purge was long ago
+    jti = secrets.token_urlsafe(16)
+    sent = assertion(rsa_key, client.client_id, server.token_url, lifetime=300, jti=jti)
+    assert token_request(server, sent).status_code == 200
+    with server.app.app_context():
+        rows = db.session.execute(sa.select(ClientAssertionUse.jti_hash, ClientAssertionUse.expires_at)).all()
+    assert [row.jti_hash for row in rows] == [hashlib.sha256(jti.encode()).hexdigest()]
+    exp = jwt.decode(sent, rsa_key).claims["exp"]
+    assert rows[0].expires_at == datetime.fromtimestamp(exp + 60, tz=timezone.utc)
