@@ -147,6 +147,8 @@ def load_settings(env: Mapping[str, str]) -> dict:
         "CLIENT_CACHE_CHECK_INTERVAL": _int(env, "CLIENT_CACHE_CHECK_INTERVAL", 5, 0),
         # How long, in seconds, a process keeps a client's keys fetched from its jwks_uri.
         "CLIENT_JWKS_TTL": _int(env, "CLIENT_JWKS_TTL", 300, 0),
+        # The furthest, in seconds, a client assertion (private_key_jwt, client_secret_jwt) may expire.
+        "CLIENT_ASSERTION_MAX_LIFETIME": _int(env, "CLIENT_ASSERTION_MAX_LIFETIME", 3600, 1),
         # How long, in seconds, a user (profile, roles, permissions) stays in the user cache; 0: no cache.
         "USER_CACHE_TTL": _int(env, "USER_CACHE_TTL", 60, 0),
         # Without Redis: how many users each process keeps in its user cache.

@@ -46,8 +46,10 @@ def _wrapping_key(secret: str) -> jwk.JWK:
 
 
 def seal(key: jwk.JWK, secret: str) -> str:
-    """The private key as a compact JWE under a key derived from ``secret``."""
-    token = jwe.JWE(key.export_private().encode(), protected=json.dumps(SEAL_HEADER))
+    """The private key (or a symmetric one: a client_secret_jwt client's secret) as a compact JWE
+    under a key derived from ``secret``."""
+    exported = key.export_symmetric() if key.get("kty") == "oct" else key.export_private()
+    token = jwe.JWE(exported.encode(), protected=json.dumps(SEAL_HEADER))
     token.add_recipient(_wrapping_key(secret))
     return token.serialize(compact=True)
 

@@ -21,6 +21,10 @@ from joserfc.jwk import KeySet
 
 from app.services.errors import InvalidInput
 
+# What a client may sign with, checked against its registered public keys (request objects and
+# private_key_jwt assertions alike): RSA, RSA-PSS, ECDSA, and Ed25519 (RFC 9864's name for EdDSA with
+# that curve). Never a MAC, never none: a public key is no secret.
+ASYMMETRIC_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "Ed25519")
 MAX_KEYS = 20
 MAX_DOCUMENT_BYTES = 64 * 1024
 FETCH_TIMEOUT = 3.0

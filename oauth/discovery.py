@@ -6,11 +6,17 @@ import json
 from flask import Flask
 
 from . import acr
+from .client_keys import ASYMMETRIC_ALGS
+from .clients import HMAC_ALGS
+from .endpoints import IntrospectionEndpoint
+from .endpoints import RevocationEndpoint
+from .grants import AuthorizationCodeGrant
 from .policy import RESPONSE_MODES
 from .prompts import SUPPORTED as PROMPTS
-from .request_objects import SIGNING_ALGS
 
 SCOPES = ["openid", "profile", "email", "phone", "address", "offline_access", "account", "admin"]
+# What client assertions may be signed with: private_key_jwt's and client_secret_jwt's (oauth/assertions.py).
+ASSERTION_ALGS = [*ASYMMETRIC_ALGS, *HMAC_ALGS]
 CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "acr", "amr", "name", "given_name",
           "family_name", "preferred_username", "picture", "birthdate", "updated_at", "email", "email_verified",
           "phone_number", "phone_number_verified", "address"]
@@ -35,9 +41,12 @@ def metadata(config) -> dict:
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [alg],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": list(AuthorizationCodeGrant.TOKEN_ENDPOINT_AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "revocation_endpoint_auth_methods_supported": list(RevocationEndpoint.CLIENT_AUTH_METHODS),
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "introspection_endpoint_auth_methods_supported": list(IntrospectionEndpoint.CLIENT_AUTH_METHODS),
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS,
         "claims_parameter_supported": True,
@@ -51,7 +60,7 @@ def metadata(config) -> dict:
         "request_parameter_supported": True,
         "request_uri_parameter_supported": True,
         "require_request_uri_registration": True,
-        "request_object_signing_alg_values_supported": [*SIGNING_ALGS, "none"],
+        "request_object_signing_alg_values_supported": [*ASYMMETRIC_ALGS, "none"],
         "prompt_values_supported": list(PROMPTS),
         "authorization_response_iss_parameter_supported": True,
         # OpenID Connect Front-Channel Logout §3 and Back-Channel Logout §2.1 (oauth/logout.py).

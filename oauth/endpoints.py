@@ -34,7 +34,8 @@ from .models import AccessToken
 from .models import Application
 from .models import RefreshToken
 
-SECRET_AUTH = ["client_secret_basic", "client_secret_post"]
+# Every confidential method (a secret, or a JWT: RFC 7523 §2.2) authenticates here as at the token endpoint.
+CONFIDENTIAL_AUTH = ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt"]
 
 
 def _looks_like_jwt(value: str) -> bool:
@@ -51,7 +52,7 @@ class RevocationEndpoint(BaseRevocationEndpoint):
     """RFC 7009. Public clients may revoke their own tokens; unknown and foreign tokens answer
     200 and change nothing (§2.2)."""
 
-    CLIENT_AUTH_METHODS = [*SECRET_AUTH, "none"]
+    CLIENT_AUTH_METHODS = [*CONFIDENTIAL_AUTH, "none"]
 
     def check_params(self, request, client):
         if "token" not in request.form:
@@ -89,7 +90,7 @@ class IntrospectionEndpoint(BaseIntrospectionEndpoint):
     """RFC 7662, for applications registered as resource servers. Anything not active is exactly
     ``{"active": false}`` (§2.2)."""
 
-    CLIENT_AUTH_METHODS = SECRET_AUTH
+    CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH
 
     def authenticate_endpoint_client(self, request):
         client = super().authenticate_endpoint_client(request)

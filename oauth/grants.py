@@ -33,9 +33,13 @@ class TokenIssuingGrant:
         return tokens.issue(self.token_grant(user, scope), include_refresh_token=include)
 
 
+# How confidential clients authenticate (RFC 7591 §2): a secret, or a JWT (RFC 7523 §2.2).
+CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt"]
+
+
 class AuthorizationCodeGrant(TokenIssuingGrant, grants.AuthorizationCodeGrant):
     # Public clients authenticate with none and prove possession with PKCE (RFC 7636).
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = [*CONFIDENTIAL_AUTH_METHODS, "none"]
 
     @staticmethod
     def validate_authorization_redirect_uri(request, client):
@@ -99,7 +103,7 @@ class AuthorizationCodeGrant(TokenIssuingGrant, grants.AuthorizationCodeGrant):
 
 
 class RefreshTokenGrant(TokenIssuingGrant, grants.RefreshTokenGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = [*CONFIDENTIAL_AUTH_METHODS, "none"]
     # RFC 9700 §4.14.2: public clients' refresh tokens rotate; ours rotate for every client.
     INCLUDE_NEW_REFRESH_TOKEN = True
 
@@ -121,7 +125,7 @@ class RefreshTokenGrant(TokenIssuingGrant, grants.RefreshTokenGrant):
 
 
 class ClientCredentialsGrant(TokenIssuingGrant, grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
 
     def token_grant(self, user, scope):
         return tokens.Grant(self.request.client, None, scope)

@@ -100,10 +100,16 @@ class Application(IdMixin, TimestampMixin, db.Model):
 
     @property
     def client_metadata(self) -> dict:
-        metadata = {"post_logout_redirect_uris": self.post_logout_redirect_uris}
-        if self.userinfo_signed_response_alg:  # read by Authlib's userinfo endpoint (OIDC Core §5.3.2)
-            metadata["userinfo_signed_response_alg"] = self.userinfo_signed_response_alg
-        return metadata
+        return {"post_logout_redirect_uris": self.post_logout_redirect_uris,
+                "token_endpoint_auth_method": self.token_endpoint_auth_method,
+                "token_endpoint_auth_signing_alg": self.token_endpoint_auth_signing_alg,
+                "jwks": self.jwks, "jwks_uri": self.jwks_uri, "request_uris": list(self.request_uris or []),
+                "request_object_signing_alg": self.request_object_signing_alg,
+                "userinfo_signed_response_alg": self.userinfo_signed_response_alg,
+                "backchannel_logout_uri": self.backchannel_logout_uri,
+                "backchannel_logout_session_required": self.backchannel_logout_session_required,
+                "frontchannel_logout_uri": self.frontchannel_logout_uri,
+                "frontchannel_logout_session_required": self.frontchannel_logout_session_required}
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -127,9 +133,15 @@ class Application(IdMixin, TimestampMixin, db.Model):
         return hmac.compare_digest(secret_digest(client_secret), self.client_secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        """Whether the client may authenticate with ``method`` (at every endpoint alike)."""
         if self.is_public:
             return method == "none"
-        # A confidential client may send its secret in the header or the body, never nothing.
+        # OpenID Connect Core §9 / RFC 7591 §2: a client authenticates with the method it registered.
+        # A client registered for a JWT uses that JWT alone: a private_key_jwt client has no secret,
+        # and a client_secret_jwt client's secret never travels.
+        if self.token_endpoint_auth_method in ("private_key_jwt", "client_secret_jwt"):
+            return method == self.token_endpoint_auth_method
+        # A secret client may send its secret in the header or the body, never nothing.
         return method in ("client_secret_basic", "client_secret_post")
 
     def check_response_type(self, response_type: str) -> bool:
@@ -299,3 +311,17 @@ class LogoutDelivery(IdMixin, TimestampMixin, db.Model):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+class ClientAssertionUse(IdMixin, TimestampMixin, db.Model):
+    """A client assertion's ``jti`` once it has authenticated its client (RFC 7523 §3: the server
+    may refuse a JWT whose jti it has seen; here every one is single-use). Kept as a SHA-256 digest
+    until the assertion could no longer be accepted anyway (its exp plus the allowed clock skew);
+    the unique pair makes exactly one of concurrent uses win."""
+
+    __tablename__ = "client_assertion_uses"
+    __table_args__ = (UniqueConstraint("application_id", "jti_hash"),)
+
+    application_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("applications.id", ondelete="CASCADE"))
+    jti_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

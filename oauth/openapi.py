@@ -24,7 +24,8 @@ class Described(BaseModel):
 
 class TokenRequest(Described):
     """RFC 6749 §4.1.3 (authorization_code, with RFC 7636's code_verifier), §6 (refresh_token), §4.4
-    (client_credentials). A confidential client authenticates with HTTP Basic or client_secret in the body."""
+    (client_credentials). A confidential client authenticates with HTTP Basic, client_secret in the body,
+    or a client assertion (private_key_jwt, client_secret_jwt): the one method it registered."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"grant_type": "authorization_code", "code": "SplxlOBeZQQYbYS6WxSbIA", "client_id": "k3yQ0dnUuY2hW8c1",
@@ -41,6 +42,10 @@ class TokenRequest(Described):
     scope: str | None = Field(None, description="Space-separated; at most what the client or grant allows.")
     client_id: str | None = Field(None, description="A public client, or client_secret_post.")
     client_secret: str | None = Field(None, description="client_secret_post only.")
+    client_assertion_type: Literal["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"] | None = Field(
+        None, description="private_key_jwt and client_secret_jwt (RFC 7523): with client_assertion.")
+    client_assertion: str | None = Field(None, description="A signed JWT: iss and sub the client_id, aud this "
+                                                           "server, exp, a single-use jti.")
 
 
 class TokenResponse(Described):
@@ -69,6 +74,8 @@ class TokenParameter(Described):
     token_type_hint: Literal["access_token", "refresh_token"] | None = None
     client_id: str | None = None
     client_secret: str | None = None
+    client_assertion_type: Literal["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"] | None = None
+    client_assertion: str | None = None
 
 
 class Introspection(Described):

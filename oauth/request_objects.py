@@ -38,7 +38,6 @@ from .server import StoredPayload
 
 # The asymmetric JWS algorithms a signed request object may use (request_object_signing_alg_values_supported,
 # with "none" for clients that registered it).
-SIGNING_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "Ed25519"]
 KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
 MAX_OBJECT_BYTES = 64 * 1024
 # OpenID Connect Core §6.2: the entire Request URI MUST NOT exceed 512 ASCII characters.
@@ -208,7 +207,7 @@ def _verify(application, token) -> dict:
         claims = _b64json(parts[1])
     else:
         # OpenID Connect Registration §2: objects not signed with the registered algorithm MUST be rejected.
-        if alg not in SIGNING_ALGS or (registered_alg is not None and alg != registered_alg):
+        if alg not in client_keys.ASYMMETRIC_ALGS or (registered_alg is not None and alg != registered_alg):
             raise _Refused("The request object is not signed with an algorithm agreed for this client.")
         claims = _verify_signature(application, token, header)
     if not isinstance(claims, dict):

@@ -9,11 +9,14 @@ from authlib.oauth2.rfc6749 import OAuth2Payload
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749.errors import InvalidClientError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
 
+from . import assertions
 from . import clients
+from .clients import ASSERTION_AUTH_METHODS
 
 
 class StoredPayload(OAuth2Payload):
@@ -70,10 +73,42 @@ def authenticate_client_secret_basic(query_client, request):
     return client if client.check_client_secret(secret) else None
 
 
+def _methods_presented(request) -> list[str]:
+    """The ways the request authenticates its client: an Authorization header, a secret in the body,
+    a client assertion."""
+    found = []
+    if (request.headers.get("Authorization") or "").partition(" ")[0].lower() == "basic":
+        found.append("Basic credentials")
+    if "client_secret" in request.form:
+        found.append("client_secret")
+    if assertions.presented(request):
+        found.append("a client assertion")
+    return found
+
+
 class AuthorizationServer(BaseAuthorizationServer):
     def __init__(self, app=None):
         super().__init__(app)
         self.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
+        for method in ASSERTION_AUTH_METHODS:
+            self.register_client_auth_method(method, assertions.authenticator(method))
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        """Authlib's client authentication, with one method per request and an assertion taken as one.
+
+        RFC 6749 §2.3: the client MUST NOT use more than one authentication method in each request
+        (§5.2: invalid_request). A request with a client assertion is authenticated by it alone:
+        the other methods are not tried (a public client's ``none`` would otherwise succeed beside
+        an assertion that was never checked)."""
+        presented = _methods_presented(request)
+        if len(presented) > 1:
+            raise InvalidRequestError(f"The request authenticates its client in more than one way "
+                                      f"({' and '.join(presented)}); use one.")
+        if presented and presented[0] == "a client assertion":
+            methods = [method for method in methods if method in ASSERTION_AUTH_METHODS]
+            if not methods:
+                raise InvalidClientError(status_code=401, description="Client assertions are not accepted here.")
+        return super().authenticate_client(request, methods, endpoint)
 
     def get_authorization_grant(self, request):
         """Authlib's lookup, except for a response_type it could not name in an error.

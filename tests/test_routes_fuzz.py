@@ -30,7 +30,7 @@ KNOWN_NAMES = [
     "code_challenge_method", "prompt", "max_age", "login_hint", "id_token_hint", "post_logout_redirect_uri",
     "email", "password", "new_password", "current_password", "fullname", "given_name", "family_name",
     "phone", "phone_number", "address", "birthdate", "enabled", "keyId", "next", "decision", "csrf_token",
-    "access_token", "ui_locales", "username", "avatar", "logout_hint",
+    "access_token", "ui_locales", "username", "avatar", "logout_hint", "client_assertion", "client_assertion_type",
 ]
 PROTOCOL_JSON = ("/oauth/token", "/oauth/revoke", "/oauth/introspect")
 DEEP_JSON = b"[" * 100_000

@@ -19,7 +19,9 @@ CLIENTS = "/api/v1/admin/clients"
 PROBLEM = "application/problem+json"
 CLIENT_KEYS = {"clientId", "name", "public", "tokenEndpointAuthMethod", "redirectUris", "postLogoutRedirectUris",
                "grantTypes", "responseTypes", "scope", "skipConsent", "introspect", "permissions", "createdAt",
-               "updatedAt"}
+               "updatedAt", "jwks", "jwksUri", "requestUris", "requestObjectSigningAlg", "tokenEndpointAuthSigningAlg",
+               "userinfoSignedResponseAlg", "backchannelLogoutUri", "backchannelLogoutSessionRequired",
+               "frontchannelLogoutUri", "frontchannelLogoutSessionRequired"}
 CALLBACK = "https://billing.example.com/callback"
 
 
@@ -92,7 +94,7 @@ def test_a_public_client_has_no_secret(admin):
     ({"scope": "openid \"quoted\""}, "scope"),
     ({"permissions": ["users:read"]}, "permissions"),
     ({"tokenEndpointAuthMethod": "none", "introspect": True}, "introspect"),
-    ({"tokenEndpointAuthMethod": "private_key_jwt"}, "tokenEndpointAuthMethod"),
+    ({"tokenEndpointAuthMethod": "tls_client_auth"}, "tokenEndpointAuthMethod"),
     ({"colour": "red"}, "colour"),
     ({"name": "x" * 201}, "name"),
     ({"redirectUris": ["https://a.example.com/" + "a" * 5000]}, "redirectUris.0"),
@@ -311,3 +313,84 @@ def test_an_application_users_sign_in_through_with_the_admin_scope_is_for_those_
     assert widened.status_code == 403
     # A service account (client credentials only) reaches nobody through users: its own permissions bound it.
     assert create(admin, redirectUris=[], grantTypes=["client_credentials"], scope="admin")["scope"] == "admin"
+
+
+# --- the relying-party registration fields (OpenID Connect Registration §2) ------------------------------
+
+def _public_jwks() -> dict:
+    from joserfc.jwk import RSAKey
+    return {"keys": [RSAKey.generate_key(2048, parameters={"kid": "rp-1"}).as_dict(private=False)]}
+
+
+def test_every_registration_field_in_camel_case_with_its_audit_event(app, admin):
+    jwks = _public_jwks()
+    fields = {"tokenEndpointAuthMethod": "private_key_jwt", "jwks": jwks, "tokenEndpointAuthSigningAlg": "PS256",
+              "requestUris": ["https://billing.example.com/r.jwt"], "requestObjectSigningAlg": "ES256",
+              "userinfoSignedResponseAlg": "RS256", "backchannelLogoutUri": "https://billing.example.com/back",
+              "backchannelLogoutSessionRequired": True, "frontchannelLogoutUri": "https://billing.example.com/front",
+              "frontchannelLogoutSessionRequired": True, "postLogoutRedirectUris": ["https://billing.example.com/bye"]}
+    created = create(admin, **fields)
+    assert created["clientSecret"] is None and created["jwksUri"] is None
+    shown = admin.get(f"{CLIENTS}/{created['clientId']}").get_json()
+    for key, value in fields.items():
+        assert shown[key] == value, key
+    [event] = audit_events(app)
+    assert event.after["jwks"] == jwks and event.after["backchannelLogoutUri"] == fields["backchannelLogoutUri"]
+    # null clears an optional value; a field left out stays
+    patched = admin.send("PATCH", f"{CLIENTS}/{created['clientId']}",
+                         json={"frontchannelLogoutUri": None, "frontchannelLogoutSessionRequired": False,
+                               "requestObjectSigningAlg": None})
+    assert patched.status_code == 200, patched.text
+    body = patched.get_json()
+    assert (body["frontchannelLogoutUri"], body["requestObjectSigningAlg"], body["clientSecret"]) == (None, None, None)
+    assert body["backchannelLogoutUri"] == fields["backchannelLogoutUri"] and body["jwks"] == jwks
+    event = audit_events(app)[-1]
+    assert event.before["frontchannelLogoutUri"] == fields["frontchannelLogoutUri"]
+    assert event.after["frontchannelLogoutUri"] is None
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"tokenEndpointAuthMethod": "private_key_jwt"}, "jwks"),
+    ({"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}, "jwks"),
+    ({"jwks": {"keys": "nope"}}, "jwks"),
+    ({"jwks": "JWKS", "jwksUri": "https://billing.example.com/jwks"}, "jwksUri"),
+    ({"jwksUri": "ftp://billing.example.com/jwks"}, "jwksUri"),
+    ({"requestUris": ["javascript:alert(1)"]}, "requestUris"),
+    ({"requestObjectSigningAlg": "HS256"}, "requestObjectSigningAlg"),
+    ({"tokenEndpointAuthSigningAlg": "RS256"}, "tokenEndpointAuthSigningAlg"),
+    ({"tokenEndpointAuthMethod": "client_secret_jwt", "tokenEndpointAuthSigningAlg": "none"},
+     "tokenEndpointAuthSigningAlg"),
+    ({"userinfoSignedResponseAlg": "none"}, "userinfoSignedResponseAlg"),
+    ({"backchannelLogoutUri": "https://billing.example.com/b#f"}, "backchannelLogoutUri"),
+    ({"backchannelLogoutUri": "https://billing.example.com:99999/b"}, "backchannelLogoutUri"),
+    ({"frontchannelLogoutUri": "https://elsewhere.example.com/f"}, "frontchannelLogoutUri"),
+    ({"backchannelLogoutSessionRequired": True}, "backchannelLogoutSessionRequired"),
+    ({"frontchannelLogoutSessionRequired": True}, "frontchannelLogoutSessionRequired"),
+    ({"requestObjectSigningAlg": "x" * 17}, "requestObjectSigningAlg"),
+], ids=["pkjwt-without-keys", "private-key", "keys-not-a-list", "both-key-sources", "jwks-uri-scheme",
+        "request-uri", "request-object-hmac", "assertion-alg-for-secret-client", "assertion-alg-none",
+        "userinfo-alg-none", "backchannel-fragment", "backchannel-port", "frontchannel-origin",
+        "backchannel-session-alone", "frontchannel-session-alone", "long-alg"])
+def test_bad_registration_fields_name_the_field(app, admin, fields, field):
+    if fields.get("jwks") == "JWKS":
+        fields = {**fields, "jwks": _public_jwks()}
+    response = admin.send("POST", CLIENTS, json={"name": "Billing", "redirectUris": [CALLBACK], **fields})
+    assert response.status_code in (400, 422), response.text
+    assert response.mimetype == PROBLEM
+    assert field in response.get_json()["errors"], response.get_json()
+    assert audit_events(app) == []
+
+
+def test_switching_to_client_secret_jwt_answers_the_new_secret_once(app, admin):
+    created = create(admin, grantTypes=["client_credentials"], redirectUris=[])
+    switched = admin.send("PATCH", f"{CLIENTS}/{created['clientId']}",
+                          json={"tokenEndpointAuthMethod": "client_secret_jwt", "tokenEndpointAuthSigningAlg": "HS512"})
+    assert switched.status_code == 200, switched.text
+    body = switched.get_json()
+    assert body["clientSecret"] and body["clientSecret"] != created["clientSecret"]
+    assert body["tokenEndpointAuthSigningAlg"] == "HS512"
+    assert body["clientSecret"] not in admin.get(f"{CLIENTS}/{created['clientId']}").text
+    event = audit_events(app)[-1]
+    assert event.after["secretIssued"] is True and body["clientSecret"] not in json.dumps(event.after)
+    rotated = admin.send("POST", f"{CLIENTS}/{created['clientId']}/secret")
+    assert rotated.status_code == 200 and rotated.get_json()["clientSecret"] != body["clientSecret"]

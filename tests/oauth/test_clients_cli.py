@@ -10,8 +10,13 @@ import pytest
 
 from ..helpers import AuthorizationRequest
 
+# The registration fields beyond the basics, unset.
+UNSET_METADATA = {"jwks": None, "jwks_uri": None, "request_uris": [], "request_object_signing_alg": None,
+                  "token_endpoint_auth_signing_alg": None, "userinfo_signed_response_alg": None,
+                  "backchannel_logout_uri": None, "backchannel_logout_session_required": False,
+                  "frontchannel_logout_uri": None, "frontchannel_logout_session_required": False}
 CLIENT_KEYS = {"client_id", "name", "public", "token_endpoint_auth_method", "redirect_uris",
-               "post_logout_redirect_uris", "grant_types", "scope", "skip_consent", "introspect"}
+               "post_logout_redirect_uris", "grant_types", "scope", "skip_consent", "introspect", *UNSET_METADATA}
 DEFAULT_SCOPE = "openid profile email phone address offline_access"
 SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
@@ -71,6 +76,7 @@ def test_create_confidential_client_prints_everything_with_the_secret(cli, signe
         "scope": "openid email",
         "skip_consent": True,
         "introspect": False,
+        **UNSET_METADATA,
     }
     response = code_flow(signed_in, body, "https://billing.example.com/cb2")
     assert response.status_code == 200, response.get_json()
@@ -337,3 +343,156 @@ def test_update_refuses_introspect_for_a_public_client_and_unknown_ids(cli):
     client_id = str(uuid.uuid4())
     result = cli.invoke(args=["clients", "update", client_id, "--name", "X"])
     assert result.exit_code == 1 and f"No application with client_id '{client_id}'" in result.output
+
+
+# --- the relying-party registration fields (OpenID Connect Registration §2) ------------------------------
+
+def _public_jwks() -> dict:
+    from joserfc.jwk import ECKey
+    return {"keys": [ECKey.generate_key("P-256", parameters={"kid": "rp-1"}).as_dict(private=False)]}
+
+
+def test_create_with_every_registration_field(cli, tmp_path):
+    """Every field given on the command line is registered and shown; --jwks reads JSON or @FILE."""
+    jwks = _public_jwks()
+    body = create(cli, "--name", "RP", "--redirect-uri", "https://rp.example.com/cb",
+                  "--token-endpoint-auth-method", "private_key_jwt", "--jwks", json.dumps(jwks),
+                  "--token-endpoint-auth-signing-alg", "ES256",
+                  "--request-uri", "https://rp.example.com/request.jwt#abc",
+                  "--request-uri", "https://rp.example.com/other.jwt",
+                  "--request-object-signing-alg", "none", "--userinfo-signed-response-alg", "RS256",
+                  "--backchannel-logout-uri", "https://rp.example.com/logout/back?tenant=1",
+                  "--backchannel-logout-session-required",
+                  "--frontchannel-logout-uri", "https://rp.example.com/logout/front",
+                  "--frontchannel-logout-session-required")
+    assert "client_secret" not in body  # private_key_jwt: the client's keys, no secret
+    assert {name: body[name] for name in UNSET_METADATA} == {
+        "jwks": jwks, "jwks_uri": None,
+        "request_uris": ["https://rp.example.com/request.jwt#abc", "https://rp.example.com/other.jwt"],
+        "request_object_signing_alg": "none", "token_endpoint_auth_signing_alg": "ES256",
+        "userinfo_signed_response_alg": "RS256",
+        "backchannel_logout_uri": "https://rp.example.com/logout/back?tenant=1",
+        "backchannel_logout_session_required": True,
+        "frontchannel_logout_uri": "https://rp.example.com/logout/front",
+        "frontchannel_logout_session_required": True}
+    assert body["token_endpoint_auth_method"] == "private_key_jwt" and body["public"] is False
+    keys_file = tmp_path / "jwks.json"
+    keys_file.write_text(json.dumps(jwks))
+    from_file = create(cli, "--name", "RP2", "--grant-type", "client_credentials",
+                       "--token-endpoint-auth-method", "private_key_jwt", "--jwks", f"@{keys_file}")
+    assert from_file["jwks"] == jwks
+    shown = json.loads(cli.invoke(args=["clients", "show", body["client_id"], "--json"]).output)
+    assert shown == {name: body[name] for name in CLIENT_KEYS}
+    plain = cli.invoke(args=["clients", "show", body["client_id"]]).output
+    assert "backchannel_logout_uri: https://rp.example.com/logout/back?tenant=1" in plain
+
+
+PRIVATE_JWKS = {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}
+
+
+@pytest.mark.parametrize("settings, args, message", [
+    ({}, ["--grant-type", "client_credentials", "--token-endpoint-auth-method", "private_key_jwt"],
+     "private_key_jwt needs the client's public keys"),
+    ({}, ["--grant-type", "client_credentials", "--jwks", json.dumps(PRIVATE_JWKS)], "public keys only"),
+    ({}, ["--grant-type", "client_credentials", "--jwks", "{not json"], "--jwks must be a JWKS"),
+    ({}, ["--grant-type", "client_credentials", "--jwks", "@/nonexistent/jwks.json"], "cannot read"),
+    ({}, ["--grant-type", "client_credentials", "--jwks", '{"keys": []}'], "non-empty"),
+    ({}, ["--grant-type", "client_credentials", "--jwks", "JWKS", "--jwks-uri", "https://rp.example.com/jwks"],
+     "not both"),
+    (HTTPS_ISSUER, ["--grant-type", "client_credentials", "--jwks-uri", "http://rp.example.com/jwks"], "https"),
+    ({}, ["--grant-type", "client_credentials", "--request-uri", "http://rp.example.com/r.jwt"], "must use https"),
+    ({}, ["--grant-type", "client_credentials", "--request-uri", "/r.jwt"], "absolute https URL"),
+    ({}, ["--grant-type", "client_credentials", "--request-object-signing-alg", "HS256"],
+     "request_object_signing_alg must be one of"),
+    ({}, ["--grant-type", "client_credentials", "--token-endpoint-auth-signing-alg", "RS256"],
+     "only for private_key_jwt and client_secret_jwt"),
+    ({}, ["--grant-type", "client_credentials", "--token-endpoint-auth-method", "client_secret_jwt",
+          "--token-endpoint-auth-signing-alg", "RS256"], "for client_secret_jwt must be one of HS256"),
+    ({}, ["--grant-type", "client_credentials", "--token-endpoint-auth-method", "client_secret_jwt",
+          "--token-endpoint-auth-signing-alg", "none"], "for client_secret_jwt must be one of"),
+    ({}, ["--grant-type", "client_credentials", "--userinfo-signed-response-alg", "ES256"],
+     "userinfo_signed_response_alg must be RS256"),
+    ({}, ["--grant-type", "client_credentials", "--backchannel-logout-uri", "https://rp.example.com/bye#x"],
+     "must not contain a fragment"),
+    ({}, ["--grant-type", "client_credentials", "--backchannel-logout-uri", "/bye"], "absolute https URL"),
+    (HTTPS_ISSUER, ["--grant-type", "client_credentials", "--backchannel-logout-uri", "http://rp.example.com/b"],
+     "must use https"),
+    ({}, ["--redirect-uri", "https://rp.example.com/cb", "--frontchannel-logout-uri", "https://evil.example.com/f"],
+     "of a registered redirect URI"),
+    ({}, ["--redirect-uri", "https://rp.example.com/cb", "--frontchannel-logout-uri", "https://rp.example.com/f#x"],
+     "must not contain a fragment"),
+    ({}, ["--grant-type", "client_credentials", "--backchannel-logout-session-required"],
+     "needs a backchannel_logout_uri"),
+    ({}, ["--redirect-uri", "https://rp.example.com/cb", "--frontchannel-logout-session-required"],
+     "needs a frontchannel_logout_uri"),
+    ({}, ["--grant-type", "client_credentials", "--token-endpoint-auth-method", "tls_client_auth"], "Invalid value"),
+], ids=["pkjwt-without-keys", "private-jwks", "jwks-not-json", "jwks-file-missing", "jwks-empty", "jwks-and-uri",
+        "jwks-uri-http", "request-uri-http", "request-uri-relative", "request-object-hmac",
+        "assertion-alg-for-secret-client", "assertion-alg-wrong-family", "assertion-alg-none", "userinfo-alg",
+        "backchannel-fragment", "backchannel-relative", "backchannel-http", "frontchannel-other-origin",
+        "frontchannel-fragment", "backchannel-session-without-uri", "frontchannel-session-without-uri",
+        "unknown-method"])
+def test_create_refuses_bad_registration_fields_with_one_line(make_app, settings, args, message):
+    cli = make_app(**settings).test_cli_runner()
+    args = [json.dumps(_public_jwks()) if arg == "JWKS" else arg for arg in args]
+    result = cli.invoke(args=["clients", "create", "--name", "Bad", *args, "--json"])
+    assert result.exit_code != 0
+    assert message in result.output, result.output
+    assert listed(cli) == []
+
+
+def test_update_sets_and_clears_registration_fields(cli):
+    """Given options replace, --clear empties or unsets; the rest stays."""
+    body = create(cli, "--name", "RP", "--redirect-uri", "https://rp.example.com/cb",
+                  "--post-logout-redirect-uri", "https://rp.example.com/bye",
+                  "--request-uri", "https://rp.example.com/r.jwt")
+
+    def update(*args) -> dict:
+        result = cli.invoke(args=["clients", "update", body["client_id"], *args, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    changed = update("--jwks-uri", "http://127.0.0.1:9/jwks.json", "--backchannel-logout-uri",
+                     "https://rp.example.com/back", "--backchannel-logout-session-required",
+                     "--request-object-signing-alg", "RS256", "--post-logout-redirect-uri",
+                     "https://rp.example.com/bye2")
+    assert (changed["jwks_uri"], changed["backchannel_logout_uri"], changed["backchannel_logout_session_required"],
+            changed["request_object_signing_alg"], changed["post_logout_redirect_uris"], changed["request_uris"]) == (
+        "http://127.0.0.1:9/jwks.json", "https://rp.example.com/back", True, "RS256",
+        ["https://rp.example.com/bye2"], ["https://rp.example.com/r.jwt"])
+    refused = cli.invoke(args=["clients", "update", body["client_id"], "--clear", "backchannel-logout-uri"])
+    assert refused.exit_code == 1 and "needs a backchannel_logout_uri" in refused.output
+    cleared = update("--clear", "jwks-uri", "--clear", "request-uris", "--clear", "post-logout-redirect-uris",
+                     "--clear", "request-object-signing-alg", "--clear", "backchannel-logout-uri",
+                     "--no-backchannel-logout-session-required")
+    assert {name: cleared[name] for name in UNSET_METADATA} == UNSET_METADATA
+    assert cleared["post_logout_redirect_uris"] == []
+    both = cli.invoke(args=["clients", "update", body["client_id"], "--clear", "jwks-uri", "--jwks-uri",
+                            "https://rp.example.com/jwks"])
+    assert both.exit_code == 1 and "cannot go with a new value" in both.output
+
+
+def test_update_between_authentication_methods(cli):
+    """To client_secret_jwt: a new secret, shown once; to private_key_jwt: keys needed, no secret, no
+    rotation; back to a secret method: a new secret again."""
+    body = create(cli, "--name", "RP", "--grant-type", "client_credentials")
+    result = cli.invoke(args=["clients", "update", body["client_id"], "--token-endpoint-auth-method",
+                              "client_secret_jwt", "--json"])
+    assert result.exit_code == 0, result.output
+    switched = json.loads(result.output)
+    assert SECRET.match(switched["client_secret"]) and switched["client_secret"] != body["client_secret"]
+    again = cli.invoke(args=["clients", "update", body["client_id"], "--name", "RP 2", "--json"])
+    assert "client_secret" not in json.loads(again.output)
+    refused = cli.invoke(args=["clients", "update", body["client_id"], "--token-endpoint-auth-method",
+                               "private_key_jwt"])
+    assert refused.exit_code == 1 and "private_key_jwt needs the client's public keys" in refused.output
+    keyed = cli.invoke(args=["clients", "update", body["client_id"], "--token-endpoint-auth-method",
+                             "private_key_jwt", "--jwks", json.dumps(_public_jwks()), "--json"])
+    assert keyed.exit_code == 0 and "client_secret" not in json.loads(keyed.output)
+    rotate = cli.invoke(args=["clients", "rotate-secret", body["client_id"]])
+    assert rotate.exit_code == 1 and "has no secret" in rotate.output
+    plain = cli.invoke(args=["clients", "update", body["client_id"], "--token-endpoint-auth-method",
+                             "client_secret_basic"])
+    assert plain.exit_code == 0 and "client_secret: " in plain.output and "(shown once)" in plain.output
+    public = cli.invoke(args=["clients", "update", body["client_id"], "--token-endpoint-auth-method", "none"])
+    assert public.exit_code == 1 and "cannot change between public and confidential" in public.output
