@@ -30,7 +30,6 @@ from .test_oauth_flow import REDIRECT_URI
 from .test_oauth_flow import UserAgent
 from .test_oauth_flow import at_hash
 from .test_oauth_flow import exchange
-from .test_oauth_flow import server  # noqa: F401  (the fixture)
 from .test_oauth_flow import token_endpoint
 from .test_oauth_flow import verify
 

@@ -16,8 +16,6 @@ from ..oauth.test_request_objects import jwks
 from ..oauth.test_request_objects import signed
 from .test_oauth_flow import UserAgent
 from .test_oauth_flow import exchange
-from .test_oauth_flow import register  # noqa: F401  (fixture)
-from .test_oauth_flow import server  # noqa: F401  (fixture)
 
 
 class ByReference(AuthorizationRequest):
