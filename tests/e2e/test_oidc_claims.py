@@ -39,7 +39,7 @@ PHR = "urn:idp:acr:phr"
 
 
 @pytest.fixture
-def rp(server):  # noqa: F811  (server is the fixture imported above)
+def rp(server):
     """Register a relying party; ``columns`` are set on the application as stored (registration
     fields another part of the code builds the CLI and API for)."""
 
@@ -81,15 +81,15 @@ class Person(UserAgent):
 
 
 @pytest.fixture
-def person(server):  # noqa: F811
+def person(server):
     return Person(server.url)
 
 
-def ask(server, client, **params) -> AuthorizationRequest:  # noqa: F811
+def ask(server, client, **params) -> AuthorizationRequest:
     return AuthorizationRequest(client, issuer=server.url, **params)
 
 
-def tokens_for(server, client, person, **params) -> tuple[AuthorizationRequest, dict]:  # noqa: F811
+def tokens_for(server, client, person, **params) -> tuple[AuthorizationRequest, dict]:
     request = ask(server, client, **params)
     query = person.through(request)
     response = exchange(server, client, request, query["code"])
@@ -97,14 +97,14 @@ def tokens_for(server, client, person, **params) -> tuple[AuthorizationRequest, 
     return request, response.json()
 
 
-def userinfo(server, access_token: str, method="GET", in_body=False) -> requests.Response:  # noqa: F811
+def userinfo(server, access_token: str, method="GET", in_body=False) -> requests.Response:
     url = f"{server.url}/oauth/userinfo"
     if in_body:
         return requests.post(url, data={"access_token": access_token}, timeout=10)
     return requests.request(method, url, headers={"Authorization": f"Bearer {access_token}"}, timeout=10)
 
 
-def set_profile(server, user, **changes):  # noqa: F811
+def set_profile(server, user, **changes):
     with server.app.app_context():
         profile.update_profile(user.id, changes)
 
@@ -131,7 +131,7 @@ SCOPE_CASES = {
 # OIDF: oidcc-scope-phone
 # OIDF: oidcc-scope-all
 @pytest.mark.parametrize("scope", list(SCOPE_CASES), ids=["profile", "email", "address", "phone", "all"])
-def test_scopes_release_their_claims_at_userinfo(server, rp, person, user, scope):  # noqa: F811
+def test_scopes_release_their_claims_at_userinfo(server, rp, person, user, scope):
     set_profile(server, user, given_name="Ada", family_name="Lovelace", birthdate="1915-12-10",
                 phone="+44 20 7946 0000", address=ADDRESS)
     client = rp()
@@ -151,7 +151,7 @@ def test_scopes_release_their_claims_at_userinfo(server, rp, person, user, scope
 
 
 # OIDF: oidcc-ensure-other-scope-order-succeeds
-def test_other_scope_order_succeeds(server, rp, person, user):  # noqa: F811
+def test_other_scope_order_succeeds(server, rp, person, user):
     client = rp()
     person.sign_in(user)
     request, token = tokens_for(server, client, person, scope="email openid")
@@ -161,7 +161,7 @@ def test_other_scope_order_succeeds(server, rp, person, user):  # noqa: F811
 
 
 # OIDF: oidcc-ensure-request-without-nonce-succeeds-for-code-flow
-def test_request_without_nonce_succeeds_for_code_flow(server, rp, person, user):  # noqa: F811
+def test_request_without_nonce_succeeds_for_code_flow(server, rp, person, user):
     client = rp()
     person.sign_in(user)
     _, token = tokens_for(server, client, person, nonce=None)
@@ -172,7 +172,7 @@ def test_request_without_nonce_succeeds_for_code_flow(server, rp, person, user):
 # OIDF: oidcc-display-page
 # OIDF: oidcc-display-popup
 @pytest.mark.parametrize("display", ["page", "popup", "touch", "wap"])
-def test_display_is_accepted(server, rp, person, user, display):  # noqa: F811
+def test_display_is_accepted(server, rp, person, user, display):
     """The login page is shown (as a page, whatever the display), and the flow completes."""
     client = rp()
     request = ask(server, client, display=display)
@@ -188,7 +188,7 @@ def test_display_is_accepted(server, rp, person, user, display):  # noqa: F811
 # OIDF: oidcc-ui-locales
 # OIDF: oidcc-claims-locales
 @pytest.mark.parametrize("parameter", ["ui_locales", "claims_locales"])
-def test_locales_are_accepted(server, rp, person, user, parameter):  # noqa: F811
+def test_locales_are_accepted(server, rp, person, user, parameter):
     """A language the pages do not have (Swedish) is no error: the pages and claims stay in English."""
     client = rp()
     person.sign_in(user)
@@ -203,7 +203,7 @@ def test_locales_are_accepted(server, rp, person, user, parameter):  # noqa: F81
 # OIDF: oidcc-userinfo-post-body
 @pytest.mark.parametrize("method, in_body", [("GET", False), ("POST", False), ("POST", True)],
                          ids=["get", "post-header", "post-body"])
-def test_userinfo_methods(server, rp, person, user, method, in_body):  # noqa: F811
+def test_userinfo_methods(server, rp, person, user, method, in_body):
     client = rp()
     person.sign_in(user)
     _, token = tokens_for(server, client, person)
@@ -213,7 +213,7 @@ def test_userinfo_methods(server, rp, person, user, method, in_body):  # noqa: F
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_userinfo_token_in_the_query_is_refused(server, rp, person, user):  # noqa: F811
+def test_userinfo_token_in_the_query_is_refused(server, rp, person, user):
     """RFC 9700 §2.1: never in the URL, even though RFC 6750 §2.3 allows it."""
     client = rp()
     person.sign_in(user)
@@ -224,7 +224,7 @@ def test_userinfo_token_in_the_query_is_refused(server, rp, person, user):  # no
 
 
 # OIDF: oidcc-userinfo-rs256
-def test_signed_userinfo(server, rp, person, user):  # noqa: F811
+def test_signed_userinfo(server, rp, person, user):
     """OpenID Connect Core §5.3.2: a signed JWT with iss and aud, verified against the JWKS."""
     client = rp(userinfo_signed_response_alg="RS256")
     person.sign_in(user)
@@ -244,7 +244,7 @@ def test_signed_userinfo(server, rp, person, user):  # noqa: F811
     assert userinfo(server, other["access_token"]).json()["sub"] == str(user.id)
 
 
-def test_discovery_lists_claims_acr_and_userinfo_signing(server):  # noqa: F811
+def test_discovery_lists_claims_acr_and_userinfo_signing(server):
     document = requests.get(f"{server.url}/.well-known/openid-configuration", timeout=10).json()
     assert document["claims_parameter_supported"] is True
     assert document["acr_values_supported"] == [PWD, MFA]  # not the phishing-resistant level: unreachable
@@ -257,7 +257,7 @@ def test_discovery_lists_claims_acr_and_userinfo_signing(server):  # noqa: F811
 # --- the claims parameter (OpenID Connect Core §5.5) ---------------------------------------------------
 
 # OIDF: oidcc-claims-essential
-def test_claims_essential_name_at_userinfo(server, rp, person, user):  # noqa: F811
+def test_claims_essential_name_at_userinfo(server, rp, person, user):
     """name asked for as essential at userinfo, with scope openid alone: the consent page names it,
     and once allowed, userinfo returns it."""
     client = rp()
@@ -283,7 +283,7 @@ def test_claims_essential_name_at_userinfo(server, rp, person, user):  # noqa: F
         assert recorded[plain_jti] is None
 
 
-def test_claims_requested_for_the_id_token(server, rp, person, user):  # noqa: F811
+def test_claims_requested_for_the_id_token(server, rp, person, user):
     client = rp()
     person.sign_in(user)
     _, token = tokens_for(server, client, person, scope="openid",
@@ -295,7 +295,7 @@ def test_claims_requested_for_the_id_token(server, rp, person, user):  # noqa: F
     assert set(userinfo(server, token["access_token"]).json()) == {"sub"}
 
 
-def test_claims_beyond_scope_are_never_released_without_consent(server, rp, person, user):  # noqa: F811
+def test_claims_beyond_scope_are_never_released_without_consent(server, rp, person, user):
     """Allowed once, a claim asked for by name is asked for again the next time (never remembered);
     denied, nothing is issued; with prompt=none, consent_required."""
     client = rp()
@@ -311,7 +311,7 @@ def test_claims_beyond_scope_are_never_released_without_consent(server, rp, pers
     assert silent.callback(person.get(silent.url).headers["Location"])["error"] == "consent_required"
 
 
-def test_first_party_application_gets_claims_without_a_page(server, rp, person, user):  # noqa: F811
+def test_first_party_application_gets_claims_without_a_page(server, rp, person, user):
     client = rp(skip_consent=True)
     person.sign_in(user)
     request = ask(server, client, scope="openid", claims=json.dumps({"userinfo": {"email": None}}))
@@ -337,7 +337,7 @@ def test_malformed_claims_parameter_is_invalid_request_at_the_client(server, rp,
     assert query["error"] == "invalid_request" and "code" not in query
 
 
-def test_unknown_members_of_the_claims_parameter_are_ignored(server, rp, person, user):  # noqa: F811
+def test_unknown_members_of_the_claims_parameter_are_ignored(server, rp, person, user):
     client = rp()
     person.sign_in(user)
     _, token = tokens_for(server, client, person, claims=json.dumps({"userinfo": None, "other": [1, 2]}))
@@ -345,7 +345,7 @@ def test_unknown_members_of_the_claims_parameter_are_ignored(server, rp, person,
 
 
 @pytest.mark.parametrize("prompt", [None, "none"])
-def test_sub_value_of_another_user_is_refused(server, rp, person, user, prompt):  # noqa: F811
+def test_sub_value_of_another_user_is_refused(server, rp, person, user, prompt):
     """§5.5.1: with a sub value, no answer for another user, even one with a session."""
     client = rp()
     person.sign_in(user)
@@ -359,7 +359,7 @@ def test_sub_value_of_another_user_is_refused(server, rp, person, user, prompt):
 # --- acr_values and acr (OpenID Connect Core §3.1.2.1, §5.5.1.1) --------------------------------------
 
 # OIDF: oidcc-ensure-request-with-acr-values-succeeds
-def test_request_with_acr_values_succeeds(server, rp, person, user):  # noqa: F811
+def test_request_with_acr_values_succeeds(server, rp, person, user):
     """Values this server does not know ("1 2", as the suite sends) are only preferences: issued."""
     client = rp()
     person.sign_in(user)
@@ -404,7 +404,7 @@ def test_acr_values_step_a_password_session_up_with_a_mailed_code(server, rp, pe
     assert "code" in again.callback(person.get(again.url).headers["Location"])
 
 
-def test_essential_acr_steps_up_and_then_is_met(server, rp, person, user, mailbox):  # noqa: F811
+def test_essential_acr_steps_up_and_then_is_met(server, rp, person, user, mailbox):
     client = rp()
     person.sign_in(user)
     mailbox.clear()
@@ -426,7 +426,7 @@ def test_voluntary_level_under_prompt_none_is_issued_at_the_level_reached(server
     assert verify(server, token["id_token"], audience=client.client_id)[1]["acr"] == PWD
 
 
-def test_essential_level_under_prompt_none_is_login_required(server, rp, person, user):  # noqa: F811
+def test_essential_level_under_prompt_none_is_login_required(server, rp, person, user):
     client = rp()
     person.sign_in(user)
     tokens_for(server, client, person)
@@ -436,7 +436,7 @@ def test_essential_level_under_prompt_none_is_login_required(server, rp, person,
     assert query["error"] == "login_required" and "code" not in query
 
 
-def test_essential_level_that_cannot_be_reached_is_unmet(server, rp, person, user):  # noqa: F811
+def test_essential_level_that_cannot_be_reached_is_unmet(server, rp, person, user):
     """The phishing-resistant level is declared but no sign-in reaches it yet: an essential request
     for it fails (OpenID Connect Core §5.5.1.1), a voluntary one is issued at the level reached."""
     client = rp()
@@ -448,7 +448,7 @@ def test_essential_level_that_cannot_be_reached_is_unmet(server, rp, person, use
     assert verify(server, token["id_token"], audience=client.client_id)[1]["acr"] == PWD
 
 
-def test_essential_password_level_is_reported_as_asked(server, rp, person, user):  # noqa: F811
+def test_essential_password_level_is_reported_as_asked(server, rp, person, user):
     client = rp()
     person.sign_in(user)
     _, token = tokens_for(server, client, person,
@@ -474,7 +474,7 @@ def test_a_user_without_a_second_factor_is_issued_at_the_password_level(server, 
 # --- ID tokens on refresh (OpenID Connect Core §12.2) -------------------------------------------------
 
 # OIDF: oidcc-refresh-token
-def test_refresh_token_reissues_the_id_token(server, rp, person, user):  # noqa: F811
+def test_refresh_token_reissues_the_id_token(server, rp, person, user):
     client = rp()
     person.sign_in(user)
     request, first = tokens_for(server, client, person, acr_values=PWD,
@@ -499,7 +499,7 @@ def test_refresh_token_reissues_the_id_token(server, rp, person, user):  # noqa:
         assert all(row.claims == {"id_token": {"email": None}} for row in rows)
 
 
-def test_refresh_without_openid_has_no_id_token(server, rp, person, user):  # noqa: F811
+def test_refresh_without_openid_has_no_id_token(server, rp, person, user):
     client = rp()
     person.sign_in(user)
     _, first = tokens_for(server, client, person, scope="openid profile offline_access")
@@ -508,7 +508,7 @@ def test_refresh_without_openid_has_no_id_token(server, rp, person, user):  # no
     assert "id_token" not in narrowed and narrowed["scope"] == "profile"
 
 
-def test_authlib_client_refreshes_and_validates_the_reissued_id_token(server, rp, person, user):  # noqa: F811
+def test_authlib_client_refreshes_and_validates_the_reissued_id_token(server, rp, person, user):
     """A certified-library relying party (Authlib's OAuth2Session): code with PKCE, then a refresh;
     both ID tokens validate against the JWKS with Authlib's own ID token rules."""
     client = rp()
@@ -546,7 +546,7 @@ def test_authlib_client_refreshes_and_validates_the_reissued_id_token(server, rp
     assert jwt.get_unverified_header(refreshed["id_token"])["kid"] in {key.kid for key in keys}
 
 
-def test_a_step_up_code_after_signing_out_opens_no_session(server, rp, person, user, mailbox):  # noqa: F811
+def test_a_step_up_code_after_signing_out_opens_no_session(server, rp, person, user, mailbox):
     """The code is a second factor for the session that asked for it, not a sign-in of its own."""
     client = rp()
     person.sign_in(user)

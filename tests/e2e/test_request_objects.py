@@ -32,7 +32,7 @@ class ByReference(AuthorizationRequest):
 
 
 # OIDF: oidcc-request-uri-signed-rs256
-def test_signed_request_uri_through_login_and_consent(server, register, user):  # noqa: F811
+def test_signed_request_uri_through_login_and_consent(server, register, user):
     rp_server = RequestUriServer()
     try:
         client = register()
