@@ -703,17 +703,3 @@ def test_no_frames_without_frontchannel_applications(app, signed_in, application
     response = AuthActions(signed_in).logout()
     assert response.status_code == 303 and response.headers["Location"] == "/login"
     assert "frame-src" not in response.headers["Content-Security-Policy"]
-
-
-# --- discovery -------------------------------------------------------------------------------------------
-
-# OIDF: oidcc-rp-initiated-logout-discovery-endpoint-verification
-# OIDF: oidcc-backchannel-logout-discovery-endpoint-verification
-# OIDF: oidcc-frontchannel-logout-discovery-endpoint-verification
-def test_logout_discovery(client):
-    metadata = client.get("/.well-known/openid-configuration").get_json()
-    assert metadata["end_session_endpoint"] == ISSUER + "/oauth/logout"
-    assert metadata["backchannel_logout_supported"] is True
-    assert metadata["backchannel_logout_session_supported"] is True
-    assert metadata["frontchannel_logout_supported"] is True
-    assert metadata["frontchannel_logout_session_supported"] is True
