@@ -163,15 +163,24 @@ def _query(name: str, description: str, required: bool = False, enum: list[str] 
 AUTHORIZE_PARAMETERS = [
     _query("response_type", "Only code.", True, ["code"]),
     _query("client_id", "The registered client.", True),
-    _query("redirect_uri", "One of the client's registered redirect URIs.", True),
+    _query("redirect_uri", "One of the client's registered redirect URIs (required with openid).", True),
     _query("scope", "Space-separated: " + " ".join(SCOPES) + "."),
     _query("state", "Returned unchanged with the code."),
     _query("code_challenge", "RFC 7636: BASE64URL(SHA256(code_verifier)).", True),
     _query("code_challenge_method", "Only S256.", True, ["S256"]),
     _query("nonce", "OpenID Connect: copied into the ID token."),
-    _query("prompt", "none, login or consent."),
+    _query("response_mode", "query (the default) or form_post.", False, ["query", "form_post"]),
+    _query("prompt", "none (alone), or any of login, consent, select_account."),
     _query("max_age", "Seconds since the last sign-in after which the user signs in again."),
     _query("login_hint", "An email address to fill in on the login page."),
+    _query("id_token_hint", "An ID token this server issued to the client: the user expected."),
+    _query("acr_values", "Space-separated authentication levels in order of preference (acr_values_supported)."),
+    _query("claims", "OpenID Connect Core §5.5: JSON naming the claims wanted in the ID token and from userinfo."),
+    _query("claims_locales", "Accepted; claims are not localised."),
+    _query("ui_locales", "Accepted; the pages are in English."),
+    _query("display", "page, popup, touch or wap: accepted."),
+    _query("request", "A request object (RFC 9101): a JWT carrying these parameters, signed with the client's keys."),
+    _query("request_uri", "One of the client's registered request_uris, serving a request object."),
 ]
 LOGOUT_PARAMETERS = [
     _query("id_token_hint", "An ID token this server issued to the client."),
@@ -230,7 +239,16 @@ def describe(app: Flask, spec: dict) -> None:
         "tags": tag, "operationId": "oauth_authorize", "summary": "Start an authorization (a browser goes here)",
         "parameters": AUTHORIZE_PARAMETERS,
         "responses": {"302": {"description": "To the login page, or back to the client with code, state and iss "
-                              "(RFC 9207), or with error (RFC 6749 §4.1.2.1)."}, "200": page, "400": page}}}
+                              "(RFC 9207), or with error (RFC 6749 §4.1.2.1)."},
+                      "200": page, "400": page}}, "post": {
+        "tags": tag, "operationId": "oauth_authorize_post",
+        "summary": "Start an authorization with the parameters in a form body (OpenID Connect Core §3.1.2.1)",
+        "requestBody": {"required": True, "content": {FORM: {"schema": {
+            "type": "object", "required": [item["name"] for item in AUTHORIZE_PARAMETERS if item["required"]],
+            "properties": {item["name"]: {**item["schema"], "description": item["description"]}
+                           for item in AUTHORIZE_PARAMETERS}}}}},
+        "responses": {"303": {"description": "To the same request as a GET (the browser then sends its cookies)."},
+                      "400": page, "413": page}}}
     logout = {"tags": tag, "summary": "RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0)",
               "parameters": LOGOUT_PARAMETERS,
               "responses": {"200": page, "302": {"description": "To the post-logout URI."}, "400": page}}
