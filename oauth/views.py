@@ -4,8 +4,6 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
-from authlib.oidc.core.errors import ConsentRequiredError
-from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
 from flask import current_app
 from flask import flash
@@ -22,9 +20,7 @@ from app.api.schemas.applications import GrantedApplications
 from app.api.spec import SESSION_OR_TOKEN
 from app.api.spec import responses
 from app.api.spec import validate
-from app.clock import now
 from app.extensions import csrf
-from app.services import second_factor
 from app.web.second_factor import start_second_factor
 from app.web.session import browser_session_of
 from app.web.session import browser_sessions
@@ -33,11 +29,10 @@ from app.web.session import end_active_session
 from app.web.session import requires_session
 from app.web.session import switch_session
 
-from . import acr
-from . import claims
 from . import consent
 from . import form_post
 from . import hints
+from . import interaction
 from . import logout as logout_pages
 from . import pending
 from . import prompts
@@ -137,12 +132,10 @@ def decide(handle):
         grant = _server().get_consent_grant(request=oauth_request, end_user=session.user)
     except OAuth2Error as error:
         return _error_response(oauth_request, error)
-    # The consent page came after the checks of _proceed; a POST made without them is checked again.
-    refused = _authentication_requirements(oauth_request, grant, session, set())
-    if refused is not None:
-        return refused
-    if _needs_step_up(oauth_request, session, set()):
-        return redirect(url_for("oauth.resume", handle=handle))
+    step = interaction.recheck_at_consent(oauth_request, grant, session)
+    if step is not None:
+        return _error_response(oauth_request, step.error) if step.error else redirect(
+            url_for("oauth.resume", handle=handle))
     allowed = request.form.get("decision") == "allow"
     if allowed:
         consent.record(session.user_id, grant.client, grant.request.scope)
@@ -186,7 +179,7 @@ def _proceed(oauth_request, session, handle, started):
         asked = prompts.parse(data.get("prompt"), grant.redirect_uri)
         hint = hints.read(data.get("id_token_hint"), data.get("client_id"))
         if hint.invalid:
-            raise _invalid_hint(asked, grant.redirect_uri)
+            raise interaction.invalid_hint(asked, grant.redirect_uri)
     except OAuth2Error as error:
         return _error_response(oauth_request, error)
     switched = _hinted_session(hint, session)
@@ -203,137 +196,44 @@ def _hinted_session(hint, session):
     return browser_session_of(hint.subject)
 
 
-def _invalid_hint(asked, redirect_uri) -> OAuth2Error:
-    """OIDC Core §3.1.2.1: with prompt=none an unusable hint is login_required; otherwise the request
-    is invalid (as node-oidc-provider answers), since no sign-in could satisfy it."""
-    if "none" in asked:
-        return LoginRequiredError(redirect_uri=redirect_uri)
-    return InvalidRequestError("id_token_hint is not a valid ID token issued by this server to this client.",
-                               redirect_uri=redirect_uri)
-
-
 def _answer(oauth_request, grant, session, asked, hint, handle, started):
-    data = oauth_request.payload.data
-    if "select_account" in asked and not _account_chosen(session, handle, started):
-        return _choose_account(oauth_request, grant, handle)
-    # OIDC Core §3.1.2.1: the user an id_token_hint names must be the one signed in.
-    wrong_user = hint.names_another_user_than(session)
-    if wrong_user or _needs_sign_in(session, asked, data.get("max_age"), started):
-        if "none" in asked:  # OpenID Connect Core §3.1.2.1
-            return _error_response(oauth_request, LoginRequiredError(redirect_uri=grant.redirect_uri))
-        if wrong_user and session is not None:
-            flash("The application asked for another account: sign in with that one.", "info")
-        handle = handle or pending.save(grant.client, oauth_request.payload.datalist)
-        return redirect(url_for("auth.login", next=url_for("oauth.resume", handle=handle),
-                                login_hint=data.get("login_hint") or None,
-                                prompt="login" if session is not None else None))
-    user = session.user
-    refused = _authentication_requirements(oauth_request, grant, session, asked)
-    if refused is not None:
-        return refused
-    if _needs_step_up(oauth_request, session, asked):
-        handle = handle or pending.save(grant.client, oauth_request.payload.datalist)
-        return _step_up(session, handle)
-    # Claims asked for by name that the scopes do not release are shown, and asked, every time.
-    extra = [] if grant.client.skip_consent else claims.beyond_scope(
-        claims.parse_request(data.get("claims")), grant.request.scope)
-    ask = consent.needs_consent(user.id, grant.client, grant.request.scope) or bool(extra) or (
-        "consent" in asked and not grant.client.skip_consent)
-    if ask:
-        if "none" in asked:
-            return _error_response(oauth_request, ConsentRequiredError(redirect_uri=grant.redirect_uri))
-        handle = handle or pending.save(grant.client, oauth_request.payload.datalist)
-        return render_template("oauth/consent.html", application=grant.client, user=user, handle=handle,
-                               scopes=consent.describe(grant.request.scope), claims=consent.describe_claims(extra),
-                               form=DecisionForm(formdata=None))
-    if handle:
-        pending.finish(handle)
-    return _deliver(oauth_request, _server().create_authorization_response(
-        request=oauth_request, grant_user=user, grant=grant), grant.redirect_uri)
-
-
-def _account_chosen(session, handle, started) -> bool:
-    """prompt=select_account is answered once the user picked an account on the chooser, or signed
-    in ("Use another account") since the request started."""
-    return pending.account_chosen(handle) or (
-        session is not None and started is not None and session.created_at > started)
-
-
-def _choose_account(oauth_request, grant, handle):
-    """OIDC Core §3.1.2.1 select_account: the accounts this browser holds, or the login form if none."""
+    """Carry out what the request needs next (``oauth/interaction.py`` decides)."""
+    step = interaction.next_step(oauth_request, grant, session, asked, hint, handle, started)
+    if step.kind == interaction.ERROR:
+        return _error_response(oauth_request, step.error)
+    if step.kind == interaction.ANSWER:
+        if handle:
+            pending.finish(handle)
+        return _deliver(oauth_request, _server().create_authorization_response(
+            request=oauth_request, grant_user=session.user, grant=grant), grant.redirect_uri)
     handle = handle or pending.save(grant.client, oauth_request.payload.datalist)
     back = url_for("oauth.resume", handle=handle)
     login_hint = oauth_request.payload.data.get("login_hint") or None
+    if step.kind == interaction.CHOOSE_ACCOUNT:
+        return _choose_account(grant, handle, back, login_hint)
+    if step.kind == interaction.SIGN_IN:
+        if step.wrong_user and session is not None:
+            flash("The application asked for another account: sign in with that one.", "info")
+        return redirect(url_for("auth.login", next=back, login_hint=login_hint,
+                                prompt="login" if session is not None else None))
+    if step.kind == interaction.STEP_UP:
+        # The second-factor page for the signed-in user, then back to this request: the code
+        # re-authenticates the same session (amr and auth_time updated, same sid).
+        start_second_factor(session.user_id, session.user.email, back, step_up=True)
+        return redirect(url_for("auth.second_factor"))
+    return render_template("oauth/consent.html", application=grant.client, user=session.user, handle=handle,
+                           scopes=consent.describe(grant.request.scope),
+                           claims=consent.describe_claims(list(step.extra_claims)), form=DecisionForm(formdata=None))
+
+
+def _choose_account(grant, handle, back, login_hint):
+    """OIDC Core §3.1.2.1 select_account: the accounts this browser holds, or the login form if none."""
     held = browser_sessions()
     if not held:
         return redirect(url_for("auth.login", next=back, login_hint=login_hint))
     return render_template("oauth/select_account.html", application=grant.client, handle=handle,
                            accounts=[held_session for _, held_session in held], form=DecisionForm(formdata=None),
                            another=url_for("auth.login", next=back, login_hint=login_hint, prompt="login"))
-
-
-def _requested_acr(oauth_request) -> acr.Requested:
-    data = oauth_request.payload.data
-    return acr.requested(data.get("acr_values"), claims.parse_request(data.get("claims")))
-
-
-def _needs_step_up(oauth_request, session, asked: frozenset[str]) -> bool:
-    """acr_values (OpenID Connect Core §3.1.2.1) or the claims parameter asks for a stronger sign-in
-    than the session's, and the user can give a second factor: ask for it (never with prompt=none)."""
-    target = _requested_acr(oauth_request).target()
-    return target is not None and acr.session_level(session.amr) < target and "none" not in asked \
-        and second_factor.available(session.user)
-
-
-def _step_up(session, handle: str):
-    """The second-factor page for the signed-in user, then back to this request: the code
-    re-authenticates the same session (amr and auth_time updated, same sid)."""
-    start_second_factor(session.user_id, session.user.email, url_for("oauth.resume", handle=handle), step_up=True)
-    return redirect(url_for("auth.second_factor"))
-
-
-def _authentication_requirements(oauth_request, grant, session, asked: frozenset[str]):
-    """The error for a request this session cannot answer as asked, else None.
-
-    OpenID Connect Core §5.5.1: with a ``sub`` value, the server MUST NOT answer for another user.
-    §5.5.1.1: an essential ``acr`` that cannot be met MUST be treated as a failed authentication:
-    ``unmet_authentication_requirements`` (OpenID Connect Core Error Code
-    unmet_authentication_requirements 1.0, defined for exactly this case). One that a second factor
-    would meet, under prompt=none, is ``login_required`` (§3.1.2.6: authentication needs a page).
-    """
-    wanted_sub = claims.requested_sub(claims.parse_request(oauth_request.payload.data.get("claims")))
-    if wanted_sub and str(session.user_id) not in wanted_sub:
-        return _error_response(oauth_request, LoginRequiredError(
-            "The signed-in user is not the one this request names.", redirect_uri=grant.redirect_uri))
-    wanted = _requested_acr(oauth_request)
-    level = acr.session_level(session.amr)
-    if wanted.satisfied_by(level):
-        return None
-    stronger = acr.LEVELS[acr.MULTI_FACTOR]
-    if "none" in asked and second_factor.available(session.user) and wanted.satisfied_by(stronger):
-        return _error_response(oauth_request, LoginRequiredError(
-            "This request needs a second factor, which cannot be asked with prompt=none.",
-            redirect_uri=grant.redirect_uri))
-    if _needs_step_up(oauth_request, session, asked):
-        return None  # the second factor may meet it
-    return _error_response(oauth_request, UnmetAuthenticationRequirements(redirect_uri=grant.redirect_uri))
-
-
-class UnmetAuthenticationRequirements(OAuth2Error):
-    error = "unmet_authentication_requirements"
-    description = "The sign-in cannot meet the essential authentication context class this request asks for."
-
-
-def _needs_sign_in(session, asked: frozenset[str], max_age: str | None, started) -> bool:
-    """No session, prompt=login not yet honoured, or a sign-in older than max_age."""
-    if session is None:
-        return True
-    signed_in_since_request = started is not None and session.created_at > started
-    if "login" in asked and not signed_in_since_request:
-        return True
-    if max_age is not None and max_age.isdigit():
-        return (now() - session.created_at).total_seconds() > int(max_age) and not signed_in_since_request
-    return False
 
 
 def _error_response(oauth_request, error: OAuth2Error):
