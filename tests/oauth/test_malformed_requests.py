@@ -229,3 +229,16 @@ def test_the_authorization_pages_keep_their_html_errors(client):
     """A routed page under /oauth/ still shows the error page (no redirect to an unverified URI)."""
     response = client.get("/oauth/authorize?client_id=unknown")
     assert response.status_code == 400 and response.mimetype == "text/html"
+
+
+# --- hostile values of the OpenID Connect parameters -------------------------------------------------------
+
+@pytest.mark.parametrize("max_age", ["\u00b2", "\u0661\u0662", "9" * 5000, "99999999999"],
+                         ids=["superscript-two", "arabic-indic-digits", "5000-digits", "11-digits"])
+def test_a_max_age_that_is_no_number_of_seconds_is_ignored(signed_in, make_client, max_age):
+    """Digits int() refuses (or thousands of them) were a 500: such a max_age asks for nothing."""
+    request = AuthorizationRequest(make_client(skip_consent=True), max_age=max_age)
+    response = signed_in.get(request.url)
+    assert response.status_code == 302, response.text
+    assert "code" in request.callback(response.headers["Location"])
+
