@@ -194,6 +194,9 @@ class OpenIDCode(BaseOpenIDCode):
         nonce = data.get("nonce")
         if nonce is not None and len(nonce) > MAX_NONCE_LENGTH:
             raise InvalidRequestError(f"The nonce is longer than {MAX_NONCE_LENGTH} characters.")
+        # A NUL is refused before routing, but a request object's nonce may hold one (PostgreSQL text cannot).
+        if nonce is not None and "\x00" in nonce:
+            raise InvalidRequestError("The nonce contains a NUL character.")
 
     def encode_id_token(self, token, request):
         code: AuthorizationCode = request.authorization_code
