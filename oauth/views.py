@@ -132,6 +132,10 @@ def decide(handle):
     form = DecisionForm()
     if not form.validate_on_submit():
         return _error_page("The form could not be verified. Go back to the application and start again.", 400)
+    if pending.consent_shown_to(handle) != str(session.user_id):
+        # The page named another account than the active one (another tab switched accounts): the
+        # request goes through its checks again (id_token_hint, select_account) and asks anew.
+        return redirect(url_for("oauth.resume", handle=handle))
     oauth_request = _stored(found.params, session)
     try:
         grant = _server().get_consent_grant(request=oauth_request, end_user=session.user)
@@ -243,6 +247,7 @@ def _answer(oauth_request, grant, session, asked, hint, handle, started):
         if "none" in asked:
             return _error_response(oauth_request, ConsentRequiredError(redirect_uri=grant.redirect_uri))
         handle = handle or pending.save(grant.client, oauth_request.payload.datalist)
+        pending.note_consent_shown(handle, user.id)
         return render_template("oauth/consent.html", application=grant.client, user=user, handle=handle,
                                scopes=consent.describe(grant.request.scope), claims=consent.describe_claims(extra),
                                form=DecisionForm(formdata=None))
