@@ -98,10 +98,18 @@ class _Cache:
 _cache = _Cache()
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a 3xx is an error: the server fetches the registered URL only, never where it points
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
 def _fetch(uri: str) -> dict:
     request = urllib.request.Request(uri, headers={"Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:  # noqa: S310 (registered URL)
+        with _opener.open(request, timeout=FETCH_TIMEOUT) as response:
             body = response.read(MAX_DOCUMENT_BYTES + 1)
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise KeysUnavailable(f"the client's jwks_uri could not be fetched: {error}") from None

@@ -162,6 +162,10 @@ def id_token(token: dict, client, user, source: AuthorizationCode | RefreshToken
     return ring.sign(found, typ="JWT")
 
 
+# The nonce is kept with the code (authorization_codes.nonce) to go into the ID token.
+MAX_NONCE_LENGTH = 255
+
+
 class OpenIDCode(BaseOpenIDCode):
     """ID tokens (OpenID Connect Core §2) signed by the key ring's current key."""
 
@@ -171,15 +175,28 @@ class OpenIDCode(BaseOpenIDCode):
     def exists_nonce(self, nonce, request):
         return codes.nonce_was_used(request.client, nonce)
 
-    def validate_openid_authorization_request(self, grant, redirect_uri):
-        super().validate_openid_authorization_request(grant, redirect_uri)
+    def __call__(self, grant):
+        super().__call__(grant)
+        # Authlib validates OpenID requests only; the claims parameter and the nonce are read and
+        # stored for every code request (oauth/views.py, codes.store), so they are checked for all.
+        grant.register_hook("after_validate_authorization_request_payload", self.validate_stored_parameters)
+
+    @staticmethod
+    def validate_stored_parameters(grant, redirect_uri):
         # OpenID Connect Core §5.5: the claims parameter is a JSON object of a given shape; anything
         # else is invalid_request, sent back to the client. claims_locales, ui_locales and display
         # (§3.1.2.1) are accepted as they come: the pages are in English, in one layout.
+        data = grant.request.payload.data
         try:
-            claims.parse_request(grant.request.payload.data.get("claims"))
+            claims.parse_request(data.get("claims"))
         except claims.InvalidClaimsRequest as error:
             raise InvalidRequestError(str(error))
+        nonce = data.get("nonce")
+        if nonce is not None and len(nonce) > MAX_NONCE_LENGTH:
+            raise InvalidRequestError(f"The nonce is longer than {MAX_NONCE_LENGTH} characters.")
+        # A NUL is refused before routing, but a request object's nonce may hold one (PostgreSQL text cannot).
+        if nonce is not None and "\x00" in nonce:
+            raise InvalidRequestError("The nonce contains a NUL character.")
 
     def encode_id_token(self, token, request):
         code: AuthorizationCode = request.authorization_code

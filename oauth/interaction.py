@@ -104,7 +104,9 @@ def _needs_sign_in(session, asked: frozenset[str], max_age: str | None, started)
     signed_in_since_request = started is not None and session.created_at > started
     if "login" in asked and not signed_in_since_request:
         return True
-    if max_age is not None and max_age.isdigit():
+    # ASCII digits only ("²".isdigit() is true, and int() refuses it); int() also refuses thousands of
+    # digits, and an age of more than 10 digits (300 years) never asks for a new sign-in anyway.
+    if max_age is not None and max_age.isascii() and max_age.isdigit() and len(max_age) <= 10:
         return (now() - session.created_at).total_seconds() > int(max_age) and not signed_in_since_request
     return False
 

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from authlib.common.urls import add_params_to_uri
 from flask import Flask
 from flask import current_app
+from flask import has_request_context
 from flask import render_template
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -290,8 +291,13 @@ def _worker(app: Flask) -> _Worker:
 
 
 def wake(app: Flask) -> None:
-    """Notices were committed: deliver them now (when this process runs a delivery thread)."""
-    if app.config["BACKCHANNEL_LOGOUT_WORKER"]:
+    """Notices were committed: deliver them now (when this process runs a delivery thread).
+
+    Only a process serving requests does: a command (``flask users set-password``, ``deactivate``)
+    exits as soon as it is done, and a thread it started would claim the notices and die with the
+    process, holding them for the claim's lease. The servers' threads send them at their next poll.
+    """
+    if app.config["BACKCHANNEL_LOGOUT_WORKER"] and has_request_context():
         _worker(app).wake()
 
 

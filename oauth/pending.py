@@ -29,6 +29,7 @@ LIFETIME = timedelta(minutes=15)
 POSTED_LIFETIME = timedelta(minutes=5)
 STATE_KEY = "pending_authorizations"
 CHOSEN_KEY = "accounts_chosen"
+SHOWN_KEY = "consent_shown_to"
 MAX_PER_BROWSER = 10
 
 
@@ -66,6 +67,8 @@ def finish(handle: str) -> None:
     browser_state[STATE_KEY] = [known for known in browser_state.get(STATE_KEY, []) if known != handle]
     if handle in browser_state.get(CHOSEN_KEY, []):
         browser_state[CHOSEN_KEY] = [known for known in browser_state[CHOSEN_KEY] if known != handle]
+    if consent_shown_to(handle) is not None:
+        browser_state[SHOWN_KEY] = [[known, user] for known, user in browser_state[SHOWN_KEY] if known != handle]
 
 
 def park(application: Application, params: dict[str, list[str]]) -> str:
@@ -104,3 +107,14 @@ def note_account_chosen(handle: str) -> None:
 
 def account_chosen(handle: str | None) -> bool:
     return handle is not None and handle in browser_state.get(CHOSEN_KEY, [])
+
+
+def note_consent_shown(handle: str, user_id) -> None:
+    """The consent page of this request was shown for ``user_id``: only that account may answer it."""
+    shown = [[known, user] for known, user in browser_state.get(SHOWN_KEY, []) if known != handle]
+    browser_state[SHOWN_KEY] = [*shown, [handle, str(user_id)]][-MAX_PER_BROWSER:]
+
+
+def consent_shown_to(handle: str) -> str | None:
+    """The user the consent page of this request was shown for, if it was."""
+    return next((user for known, user in browser_state.get(SHOWN_KEY, []) if known == handle), None)

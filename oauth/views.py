@@ -127,6 +127,10 @@ def decide(handle):
     form = DecisionForm()
     if not form.validate_on_submit():
         return _error_page("The form could not be verified. Go back to the application and start again.", 400)
+    if pending.consent_shown_to(handle) != str(session.user_id):
+        # The page named another account than the active one (another tab switched accounts): the
+        # request goes through its checks again (id_token_hint, select_account) and asks anew.
+        return redirect(url_for("oauth.resume", handle=handle))
     oauth_request = _stored(found.params, session)
     try:
         grant = _server().get_consent_grant(request=oauth_request, end_user=session.user)
@@ -221,6 +225,7 @@ def _answer(oauth_request, grant, session, asked, hint, handle, started):
         # re-authenticates the same session (amr and auth_time updated, same sid).
         start_second_factor(session.user_id, session.user.email, back, step_up=True)
         return redirect(url_for("auth.second_factor"))
+    pending.note_consent_shown(handle, session.user_id)
     return render_template("oauth/consent.html", application=grant.client, user=session.user, handle=handle,
                            scopes=consent.describe(grant.request.scope),
                            claims=consent.describe_claims(list(step.extra_claims)), form=DecisionForm(formdata=None))

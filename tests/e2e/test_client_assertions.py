@@ -391,6 +391,41 @@ def test_unusable_jwks_uri_is_invalid_client_never_a_500(server, register, rsa_k
             says="public keys cannot be had")
 
 
+def test_a_jwks_uri_that_redirects_is_not_followed(server, register, rsa_key):
+    """A registered jwks_uri answering 302 must not make the server fetch where it points (an
+    internal address, say: SSRF), as request_uri and back-channel logout never follow redirects."""
+    fetched = []
+
+    class Keys(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            fetched.append(self.path)
+            if self.path.startswith("/redirect"):
+                self.send_response(302)
+                self.send_header("Location", f"http://127.0.0.1:{self.server.server_port}/internal/jwks.json")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = json.dumps(public_jwks(rsa_key)).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    keys_server = ThreadingHTTPServer(("127.0.0.1", 0), Keys)
+    threading.Thread(target=keys_server.serve_forever, daemon=True).start()
+    try:
+        client = register(jwks_uri=f"http://127.0.0.1:{keys_server.server_port}/redirect")
+        refused(token_request(server, assertion(rsa_key, client.client_id, server.token_url)),
+                says="public keys cannot be had")
+        assert fetched == ["/redirect"]
+    finally:
+        keys_server.shutdown()
+        keys_server.server_close()
+
+
 # --- client_secret_jwt ---------------------------------------------------------------------------------
 
 def secret_session(server, client, secret, alg="HS256") -> OAuth2Session:

@@ -434,6 +434,32 @@ def test_hint_for_a_listed_account_switches_to_it(client, make_user, make_client
     assert whoami(client) == ada.email
 
 
+def test_consent_shown_to_one_account_is_not_given_by_another(client, make_user, make_client):
+    """The consent page names ada (the hint's user); another tab signs in as bob, the active account
+    now. Allow on ada's page gave bob's consent and a code for bob, whom the hint does not name.
+    The decision goes back through the request's checks instead: ada again, and her code."""
+    ada, bob = make_user(), make_user()
+    application = make_client()
+    sign_in(client, ada)
+    first = AuthorizationRequest(application, scope="openid")
+    page = client.get(first.url)
+    allowed = client.post(page.text.split('action="')[1].split('"')[0],
+                          data={"csrf_token": csrf_token(page.text), "decision": "allow"})
+    tokens = exchange(client, application, first, first.callback(allowed.headers["Location"])["code"])
+    # A claim beyond the scope asks for consent every time: the page is shown again.
+    request = AuthorizationRequest(application, scope="openid", id_token_hint=tokens.get_json()["id_token"],
+                                   claims=json.dumps({"userinfo": {"phone_number": None}}))
+    page = client.get(request.url)
+    assert page.status_code == 200 and ada.email in page.text
+    sign_in_as_another(client, bob)
+    decided = client.post(page.text.split('action="')[1].split('"')[0],
+                          data={"csrf_token": csrf_token(page.text), "decision": "allow"})
+    assert not decided.headers.get("Location", "").startswith(request.redirect_uri), decided.headers
+    again = client.get(decided.headers["Location"])
+    assert again.status_code == 200 and ada.email in again.text and bob.email not in again.text
+    assert whoami(client) == ada.email
+
+
 def forged_hints(app, application, other_application, user_id) -> dict:
     """Hints that must not pass: each is otherwise a well-formed ID token for ``user_id``."""
     issuer = app.config["ISSUER"]

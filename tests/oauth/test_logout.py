@@ -623,6 +623,26 @@ def test_a_notice_queued_by_another_process_is_sent_by_the_poll(app, signed_in, 
         logout.stop_worker(other)
 
 
+def test_a_command_leaves_its_notices_to_the_server_processes(app, user, signed_in, application, make_app, rp):
+    """``flask users set-password`` ends the user's sessions and queues the notices, then exits. A
+    delivery thread woken in that short-lived process claimed the notices and died with it: the
+    relying parties heard only after the claim's 60-second lease, and an attempt was spent. A
+    command starts no thread: the notices stay unclaimed for the servers' threads."""
+    with_backchannel(app, application, rp)
+    grant_tokens(signed_in, application)
+    command = make_app(BACKCHANNEL_LOGOUT_WORKER=True, BACKCHANNEL_LOGOUT_POLL_INTERVAL=1)
+    try:
+        result = command.test_cli_runner().invoke(args=["users", "set-password", "--email", user.email,
+                                                        "--password", "a brand new and lengthy passphrase"])
+        assert result.exit_code == 0, result.output
+        time.sleep(2)
+        assert [(row.state, row.attempts, row.claimed_until) for row in deliveries(app)] == [("pending", 0, None)]
+        assert rp.delivered() == []
+    finally:
+        logout.stop_worker(command)
+    assert deliver(app) == 1 and len(rp.delivered()) == 1
+
+
 # --- front-channel logout --------------------------------------------------------------------------------
 
 FRAME = re.compile(r'<iframe class="frontchannel-logout" src="([^"]+)"')

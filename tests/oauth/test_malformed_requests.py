@@ -229,3 +229,37 @@ def test_the_authorization_pages_keep_their_html_errors(client):
     """A routed page under /oauth/ still shows the error page (no redirect to an unverified URI)."""
     response = client.get("/oauth/authorize?client_id=unknown")
     assert response.status_code == 400 and response.mimetype == "text/html"
+
+
+# --- hostile values of the OpenID Connect parameters -------------------------------------------------------
+
+@pytest.mark.parametrize("max_age", ["\u00b2", "\u0661\u0662", "9" * 5000, "99999999999"],
+                         ids=["superscript-two", "arabic-indic-digits", "5000-digits", "11-digits"])
+def test_a_max_age_that_is_no_number_of_seconds_is_ignored(signed_in, make_client, max_age):
+    """Digits int() refuses (or thousands of them) were a 500: such a max_age asks for nothing."""
+    request = AuthorizationRequest(make_client(skip_consent=True), max_age=max_age)
+    response = signed_in.get(request.url)
+    assert response.status_code == 302, response.text
+    assert "code" in request.callback(response.headers["Location"])
+
+
+@pytest.mark.parametrize("scope", ["openid profile", "profile"])
+def test_a_nonce_longer_than_the_server_keeps_is_invalid_request(signed_in, make_client, scope):
+    """A nonce of 256 characters failed the code's INSERT (a 500 on PostgreSQL): invalid_request
+    at the client, for an OpenID request or not (the nonce is kept with the code either way)."""
+    request = AuthorizationRequest(make_client(skip_consent=True), scope=scope, nonce="n" * 256)
+    response = signed_in.get(request.url)
+    assert response.status_code == 302, response.text
+    assert request.callback(response.headers["Location"])["error"] == "invalid_request"
+    request = AuthorizationRequest(make_client(skip_consent=True), scope=scope, nonce="n" * 255)
+    assert "code" in request.callback(signed_in.get(request.url).headers["Location"])
+
+
+@pytest.mark.parametrize("claims", ["[]", "not json", '{"id_token": []}', "\u00e9"])
+def test_a_malformed_claims_parameter_without_openid_is_invalid_request(signed_in, make_client, claims):
+    """The claims parameter is read for every request (acr, sub): without openid in the scope it
+    was never validated, and a malformed one was a 500."""
+    request = AuthorizationRequest(make_client(skip_consent=True), scope="profile", claims=claims)
+    response = signed_in.get(request.url)
+    assert response.status_code == 302, response.text
+    assert request.callback(response.headers["Location"])["error"] == "invalid_request"

@@ -531,3 +531,12 @@ def test_no_request_object_makes_a_server_error(signed_in, rp, raw, members):
     for token in (raw, unsigned({**object_claims(request), **members})):
         response = signed_in.get(by_value(request, token))
         assert response.status_code in (200, 302, 400), response.status_code
+
+
+def test_a_nonce_with_a_nul_in_the_object_is_invalid_request(signed_in, rp):
+    """A NUL in the query is refused before routing, but one inside a request object reached the
+    code's INSERT: PostgreSQL refuses NUL in text (a 500). invalid_request at the client instead."""
+    application = rp(request_object_signing_alg="none")
+    request = AuthorizationRequest(application)
+    response = signed_in.get(by_value(request, unsigned(object_claims(request, nonce="n\x00n"))))
+    assert error_at_client(response, request.redirect_uri)["error"] == "invalid_request"
