@@ -190,7 +190,11 @@ def _proceed(oauth_request, session, handle, started):
     if switched is not None:  # the hint names another account this browser holds: use that one
         session = oauth_request.user_session = switched[1]
     response = _answer(oauth_request, grant, session, asked, hint, handle, started)
-    return switch_session(current_app.make_response(response), *switched) if switched else response
+    if switched is None or "none" in asked:
+        # prompt=none answers for the hinted account without making it the browser's active one: no
+        # page showed the person a change of account, so none is made behind their back.
+        return response
+    return switch_session(current_app.make_response(response), *switched)
 
 
 def _hinted_session(hint, session):

@@ -429,9 +429,21 @@ def test_hint_for_a_listed_account_switches_to_it(client, make_user, make_client
     adas_token, _ = id_token_for(client, application)
     sign_in_as_another(client, bob)
     assert whoami(client) == bob.email
-    _, claims = id_token_for(client, application, prompt="none", id_token_hint=adas_token)
+    _, claims = id_token_for(client, application, id_token_hint=adas_token)
     assert claims["sub"] == str(ada.id)
     assert whoami(client) == ada.email
+
+
+def test_a_silent_hint_for_a_listed_account_answers_for_it_without_switching(client, make_user, make_client):
+    """prompt=none shows no page, so the browser's active account stays the one the person chose."""
+    ada, bob = make_user(), make_user()
+    application = make_client(skip_consent=True)
+    sign_in(client, ada)
+    adas_token, _ = id_token_for(client, application)
+    sign_in_as_another(client, bob)
+    _, claims = id_token_for(client, application, prompt="none", id_token_hint=adas_token)
+    assert claims["sub"] == str(ada.id)
+    assert whoami(client) == bob.email
 
 
 def test_consent_shown_to_one_account_is_not_given_by_another(client, make_user, make_client):
