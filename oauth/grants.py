@@ -166,6 +166,15 @@ def id_token(token: dict, client, user, source: AuthorizationCode | RefreshToken
 MAX_NONCE_LENGTH = 255
 
 
+def _check_nonce(nonce: str) -> None:
+    """A nonce the code can keep: at most MAX_NONCE_LENGTH characters, and no NUL (refused before
+    routing in a query or body, but a request object's nonce may hold one; PostgreSQL text cannot)."""
+    if len(nonce) > MAX_NONCE_LENGTH:
+        raise InvalidRequestError(f"The nonce is longer than {MAX_NONCE_LENGTH} characters.")
+    if "\x00" in nonce:
+        raise InvalidRequestError("The nonce contains a NUL character.")
+
+
 class OpenIDCode(BaseOpenIDCode):
     """ID tokens (OpenID Connect Core §2) signed by the key ring's current key."""
 
@@ -173,6 +182,9 @@ class OpenIDCode(BaseOpenIDCode):
         super().__init__(require_nonce=False)
 
     def exists_nonce(self, nonce, request):
+        # Authlib's nonce check may run before validate_stored_parameters (its hooks are a set, in
+        # no fixed order), and it queries with the nonce: the nonce is checked here too.
+        _check_nonce(nonce)
         return codes.nonce_was_used(request.client, nonce)
 
     def __call__(self, grant):
@@ -191,12 +203,8 @@ class OpenIDCode(BaseOpenIDCode):
             claims.parse_request(data.get("claims"))
         except claims.InvalidClaimsRequest as error:
             raise InvalidRequestError(str(error))
-        nonce = data.get("nonce")
-        if nonce is not None and len(nonce) > MAX_NONCE_LENGTH:
-            raise InvalidRequestError(f"The nonce is longer than {MAX_NONCE_LENGTH} characters.")
-        # A NUL is refused before routing, but a request object's nonce may hold one (PostgreSQL text cannot).
-        if nonce is not None and "\x00" in nonce:
-            raise InvalidRequestError("The nonce contains a NUL character.")
+        if data.get("nonce") is not None:
+            _check_nonce(data["nonce"])
 
     def encode_id_token(self, token, request):
         code: AuthorizationCode = request.authorization_code
