@@ -110,8 +110,7 @@ def resume(handle):
     """The same request, back from the login page."""
     found = pending.load(handle)
     if found is None:
-        return _error_page("This sign-in request has expired or is not yours. Go back to the application "
-                           "and start again.", 400)
+        return _not_yours()
     session = current_session()
     return _proceed(_stored(found.params, session), session, handle=handle, started=found.created_at)
 
@@ -126,7 +125,7 @@ def decide(handle):
                            "and start again.", 400)
     form = DecisionForm()
     if not form.validate_on_submit():
-        return _error_page("The form could not be verified. Go back to the application and start again.", 400)
+        return _unverified_form()
     if pending.consent_shown_to(handle) != str(session.user_id):
         # The page named another account than the active one (another tab switched accounts): the
         # request goes through its checks again (id_token_hint, select_account) and asks anew.
@@ -154,10 +153,9 @@ def choose_account(handle):
     """The account picked on the chooser (prompt=select_account): it becomes the active one."""
     found = pending.load(handle)
     if found is None:
-        return _error_page("This sign-in request has expired or is not yours. Go back to the application "
-                           "and start again.", 400)
+        return _not_yours()
     if not DecisionForm().validate_on_submit():
-        return _error_page("The form could not be verified. Go back to the application and start again.", 400)
+        return _unverified_form()
     picked = request.form.get("account", "")
     chosen = next(((token, held) for token, held in browser_sessions() if str(held.id) == picked), None)
     back = redirect(url_for("oauth.resume", handle=handle))
@@ -266,6 +264,15 @@ def _deliver(oauth_request, response, redirect_uri: str | None):
             or not location.startswith(redirect_uri) or not form_post.possible(redirect_uri)):
         return response
     return form_post.page(redirect_uri, form_post.added_parameters(location, redirect_uri))
+
+
+def _not_yours():
+    return _error_page("This sign-in request has expired or is not yours. Go back to the application and start "
+                       "again.", 400)
+
+
+def _unverified_form():
+    return _error_page("The form could not be verified. Go back to the application and start again.", 400)
 
 
 def _error_page(detail: str, status: int, error: str | None = None):

@@ -32,7 +32,6 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 from joserfc.jwk import OctKey
 from joserfc.jwk import RSAKey
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from oauth import assertions
@@ -51,18 +50,8 @@ REDIRECT_URI = "https://rp.example.com/callback"
 SCOPE = "openid profile email"
 
 
-@pytest.fixture
-def server(make_app):
-    """The app on a free port in a thread, its ISSUER the URL it is reached at."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    app = make_app(ISSUER=url)
-    http = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield SimpleNamespace(url=url, app=app, token_url=f"{url}/oauth/token")
-    http.shutdown()
-    thread.join()
+def token_url(server) -> str:
+    return f"{server.url}/oauth/token"
     client_keys.forget()
 
 
@@ -109,7 +98,7 @@ def assertion(key, client_id, audience, alg="RS256", lifetime=60, header=None, *
 def token_request(server, client_assertion, assertion_type=ASSERTION_TYPE, auth=None, **extra) -> requests.Response:
     form = {"grant_type": "client_credentials", "client_assertion_type": assertion_type,
             "client_assertion": client_assertion, **extra}
-    return requests.post(server.token_url, data={k: v for k, v in form.items() if v is not None}, auth=auth,
+    return requests.post(token_url(server), data={k: v for k, v in form.items() if v is not None}, auth=auth,
                          timeout=10)
 
 
@@ -124,7 +113,7 @@ def refused(response, error="invalid_client", status=401, says=None):
 
 def key_session(server, client, key, alg="RS256", kid=True) -> OAuth2Session:
     """Authlib's requests client authenticating with private_key_jwt."""
-    method = PrivateKeyJWT(server.token_url, alg=alg, headers={"kid": key.kid} if kid else None)
+    method = PrivateKeyJWT(token_url(server), alg=alg, headers={"kid": key.kid} if kid else None)
     return OAuth2Session(client.client_id, key, token_endpoint_auth_method=method, scope=SCOPE,
                          redirect_uri=REDIRECT_URI)
 
@@ -138,10 +127,10 @@ def test_code_flow_with_private_key_jwt_through_authlibs_client(server, register
     request = AuthorizationRequest(client, scope=SCOPE, issuer=server.url)
     signed_in = _sign_in_and_authorize(agent, request, user)
     session = key_session(server, client, rsa_key, kid=False)
-    token = session.fetch_token(server.token_url, grant_type="authorization_code", code=signed_in["code"],
+    token = session.fetch_token(token_url(server), grant_type="authorization_code", code=signed_in["code"],
                                 redirect_uri=REDIRECT_URI, code_verifier=request.verifier)
     assert {"access_token", "id_token", "refresh_token"} <= set(token)
-    refreshed = session.refresh_token(server.token_url, refresh_token=token["refresh_token"])
+    refreshed = session.refresh_token(token_url(server), refresh_token=token["refresh_token"])
     assert refreshed["access_token"] != token["access_token"]
 
 
@@ -164,7 +153,7 @@ def test_client_credentials_revocation_and_introspection_with_private_key_jwt(se
     """Authlib's client at three endpoints, each assertion addressed to the endpoint it is sent to."""
     client = register(jwks=public_jwks(rsa_key), introspect=True, token_endpoint_auth_signing_alg="RS256")
     session = key_session(server, client, rsa_key)
-    token = session.fetch_token(server.token_url, grant_type="client_credentials")
+    token = session.fetch_token(token_url(server), grant_type="client_credentials")
     introspect_method = PrivateKeyJWT(None, alg="RS256", headers={"kid": rsa_key.kid})
     introspection = OAuth2Session(client.client_id, rsa_key, token_endpoint_auth_method=introspect_method,
                                   revocation_endpoint_auth_method=introspect_method)
@@ -181,7 +170,7 @@ def test_other_asymmetric_algorithms(server, register, alg):
     key = RSAKey.generate_key(2048, parameters={"kid": "k"}) if alg.startswith("PS") \
         else ECKey.generate_key("P-256", parameters={"kid": "k"})
     client = register(jwks=public_jwks(key))
-    token = key_session(server, client, key, alg=alg).fetch_token(server.token_url, grant_type="client_credentials")
+    token = key_session(server, client, key, alg=alg).fetch_token(token_url(server), grant_type="client_credentials")
     assert token["token_type"] == "Bearer"
 
 
@@ -198,10 +187,10 @@ def test_an_assertion_addressed_to_the_issuer_succeeds(server, register, rsa_key
 def test_an_assertion_is_single_use(server, register, rsa_key):
     """RFC 7523 §3 (7): the jti is spent by its first use, even by a request that failed after it."""
     client = register(jwks=public_jwks(rsa_key))
-    used = assertion(rsa_key, client.client_id, server.token_url)
+    used = assertion(rsa_key, client.client_id, token_url(server))
     assert token_request(server, used).status_code == 200
     refused(token_request(server, used), says="used before")
-    failing = assertion(rsa_key, client.client_id, server.token_url)
+    failing = assertion(rsa_key, client.client_id, token_url(server))
     # Authenticated, then refused: this client may not use the refresh_token grant.
     refused(token_request(server, failing, grant_type="refresh_token", refresh_token="x"), "unauthorized_client", 400)
     refused(token_request(server, failing), says="used before")
@@ -211,7 +200,7 @@ def test_an_assertion_is_single_use(server, register, rsa_key):
 def test_concurrent_replays_exactly_one_wins(server, register, rsa_key, backend):
     """Eight requests with one assertion at the same moment: one token, seven refusals."""
     client = register(jwks=public_jwks(rsa_key))
-    shared = assertion(rsa_key, client.client_id, server.token_url)
+    shared = assertion(rsa_key, client.client_id, token_url(server))
     barrier = threading.Barrier(8)
     results = []
 
@@ -245,7 +234,7 @@ def test_bad_assertions_are_invalid_client(server, register, rsa_key, other_rsa_
     # refused for private_key_jwt before any key is looked at).
     client = register(jwks=public_jwks(rsa_key),
                       token_endpoint_auth_signing_alg="RS256" if case == "not-registered-alg" else None)
-    cid, aud = client.client_id, server.token_url
+    cid, aud = client.client_id, token_url(server)
     extra = {}
     if case == "expired":
         value = assertion(rsa_key, cid, aud, lifetime=-120)
@@ -303,7 +292,7 @@ def test_garbage_assertions_are_invalid_client_never_a_500(server, value):
 def test_malformed_requests_are_invalid_request(server, register, rsa_key):
     """RFC 6749 §2.3 / §5.2: one authentication method per request; RFC 7521 §4.2: both parameters."""
     client = register(jwks=public_jwks(rsa_key))
-    good = assertion(rsa_key, client.client_id, server.token_url)
+    good = assertion(rsa_key, client.client_id, token_url(server))
     refused(token_request(server, good, auth=(client.client_id, "secret")), "invalid_request", 400,
             says="more than one way")
     refused(token_request(server, good, client_secret="secret"), "invalid_request", 400)
@@ -318,11 +307,11 @@ def test_a_client_uses_only_the_method_it_registered(server, register, rsa_key):
     """OpenID Connect Core §9: a client_secret_basic client cannot switch to an assertion at will
     (even one signed by keys it registered), and a private_key_jwt client has no secret."""
     basic = register(method="client_secret_basic", jwks=public_jwks(rsa_key))
-    refused(token_request(server, assertion(rsa_key, basic.client_id, server.token_url)),
+    refused(token_request(server, assertion(rsa_key, basic.client_id, token_url(server))),
             says="registered for client_secret_basic")
     keyed = register(jwks=public_jwks(rsa_key))
     assert keyed.client_secret is None
-    response = requests.post(server.token_url, data={"grant_type": "client_credentials"},
+    response = requests.post(token_url(server), data={"grant_type": "client_credentials"},
                              auth=(keyed.client_id, "anything"), timeout=10)
     refused(response)
 
@@ -350,13 +339,13 @@ def test_jwks_uri_keys_are_fetched_and_a_rotated_key_is_picked_up(server, regist
     threading.Thread(target=keys_server.serve_forever, daemon=True).start()
     try:
         client = register(jwks_uri=f"http://127.0.0.1:{keys_server.server_port}/jwks.json")
-        first = key_session(server, client, rsa_key).fetch_token(server.token_url, grant_type="client_credentials")
+        first = key_session(server, client, rsa_key).fetch_token(token_url(server), grant_type="client_credentials")
         assert first["access_token"]
         rotated = RSAKey.generate_key(2048, parameters={"kid": "rp-rsa-2", "use": "sig"})
         served["document"] = public_jwks(rotated)
-        second = key_session(server, client, rotated).fetch_token(server.token_url, grant_type="client_credentials")
+        second = key_session(server, client, rotated).fetch_token(token_url(server), grant_type="client_credentials")
         assert second["access_token"]
-        refused(token_request(server, assertion(other_rsa_key, client.client_id, server.token_url,
+        refused(token_request(server, assertion(other_rsa_key, client.client_id, token_url(server),
                                                 header={"kid": "rp-rsa-2"})))
     finally:
         keys_server.shutdown()
@@ -381,13 +370,13 @@ def test_unusable_jwks_uri_is_invalid_client_never_a_500(server, register, rsa_k
     threading.Thread(target=keys_server.serve_forever, daemon=True).start()
     try:
         client = register(jwks_uri=f"http://127.0.0.1:{keys_server.server_port}/jwks.json")
-        refused(token_request(server, assertion(rsa_key, client.client_id, server.token_url)),
+        refused(token_request(server, assertion(rsa_key, client.client_id, token_url(server))),
                 says="public keys cannot be had")
     finally:
         keys_server.shutdown()
         keys_server.server_close()
     gone = register(jwks_uri=f"http://127.0.0.1:{free_port()}/jwks.json")
-    refused(token_request(server, assertion(rsa_key, gone.client_id, server.token_url)),
+    refused(token_request(server, assertion(rsa_key, gone.client_id, token_url(server))),
             says="public keys cannot be had")
 
 
@@ -418,7 +407,7 @@ def test_a_jwks_uri_that_redirects_is_not_followed(server, register, rsa_key):
     threading.Thread(target=keys_server.serve_forever, daemon=True).start()
     try:
         client = register(jwks_uri=f"http://127.0.0.1:{keys_server.server_port}/redirect")
-        refused(token_request(server, assertion(rsa_key, client.client_id, server.token_url)),
+        refused(token_request(server, assertion(rsa_key, client.client_id, token_url(server))),
                 says="public keys cannot be had")
         assert fetched == ["/redirect"]
     finally:
@@ -429,7 +418,7 @@ def test_a_jwks_uri_that_redirects_is_not_followed(server, register, rsa_key):
 # --- client_secret_jwt ---------------------------------------------------------------------------------
 
 def secret_session(server, client, secret, alg="HS256") -> OAuth2Session:
-    method = ClientSecretJWT(server.token_url, alg=alg)
+    method = ClientSecretJWT(token_url(server), alg=alg)
     return OAuth2Session(client.client_id, secret, token_endpoint_auth_method=method)
 
 
@@ -437,34 +426,34 @@ def secret_session(server, client, secret, alg="HS256") -> OAuth2Session:
 def test_client_secret_jwt_through_authlibs_client(server, register, user):
     """Authlib's ClientSecretJWT; the secret works as an HMAC key, never sent itself (nor as Basic)."""
     client = register(method="client_secret_jwt", grant_types=("authorization_code", "client_credentials"))
-    token = secret_session(server, client, client.client_secret).fetch_token(server.token_url,
+    token = secret_session(server, client, client.client_secret).fetch_token(token_url(server),
                                                                              grant_type="client_credentials")
     assert token["access_token"]
     agent = UserAgent(server.url)
     request = AuthorizationRequest(client, scope=SCOPE, issuer=server.url)
     query = _sign_in_and_authorize(agent, request, user)
     exchanged = secret_session(server, client, client.client_secret, alg="HS512").fetch_token(
-        server.token_url, grant_type="authorization_code", code=query["code"], redirect_uri=REDIRECT_URI,
+        token_url(server), grant_type="authorization_code", code=query["code"], redirect_uri=REDIRECT_URI,
         code_verifier=request.verifier)
     assert exchanged["id_token"]
-    basic = requests.post(server.token_url, data={"grant_type": "client_credentials"},
+    basic = requests.post(token_url(server), data={"grant_type": "client_credentials"},
                           auth=(client.client_id, client.client_secret), timeout=10)
     refused(basic)
     wrong = secret_session(server, client, secrets.token_urlsafe(32))
     with pytest.raises(Exception, match="invalid_client"):
-        wrong.fetch_token(server.token_url, grant_type="client_credentials")
+        wrong.fetch_token(token_url(server), grant_type="client_credentials")
 
 
 def test_client_secret_jwt_refuses_asymmetric_signatures_and_rotation_reseals(server, register, rsa_key):
     client = register(method="client_secret_jwt", token_endpoint_auth_signing_alg="HS256")
-    refused(token_request(server, assertion(rsa_key, client.client_id, server.token_url)), says="HS256")
+    refused(token_request(server, assertion(rsa_key, client.client_id, token_url(server))), says="HS256")
     refused(token_request(server, assertion(OctKey.import_key(client.client_secret), client.client_id,
-                                            server.token_url, alg="HS384")), says="HS256")
+                                            token_url(server), alg="HS384")), says="HS256")
     with server.app.app_context():
         _, new_secret = clients.rotate_secret(client.client_id)
     refused(token_request(server, assertion(OctKey.import_key(client.client_secret), client.client_id,
-                                            server.token_url, alg="HS256")))
-    response = token_request(server, assertion(OctKey.import_key(new_secret), client.client_id, server.token_url,
+                                            token_url(server), alg="HS256")))
+    response = token_request(server, assertion(OctKey.import_key(new_secret), client.client_id, token_url(server),
                                                alg="HS256"))
     assert response.status_code == 200, response.text
 
@@ -476,15 +465,15 @@ def test_switching_to_client_secret_jwt_issues_a_new_secret(server, register):
         application, secret = clients.update(client.client_id, token_endpoint_auth_method="client_secret_jwt")
         assert secret and secret != client.client_secret and application.client_secret_sealed
         assert secret not in application.client_secret_sealed
-    refused(requests.post(server.token_url, data={"grant_type": "client_credentials"},
+    refused(requests.post(token_url(server), data={"grant_type": "client_credentials"},
                           auth=(client.client_id, client.client_secret), timeout=10))
-    token = secret_session(server, client, secret).fetch_token(server.token_url, grant_type="client_credentials")
+    token = secret_session(server, client, secret).fetch_token(token_url(server), grant_type="client_credentials")
     assert token["access_token"]
     with server.app.app_context():
         application, again = clients.update(client.client_id, token_endpoint_auth_method="client_secret_post")
         assert again is None and application.client_secret_sealed is None
-    response = requests.post(server.token_url, data={"grant_type": "client_credentials", "client_id": client.client_id,
-                                                     "client_secret": secret}, timeout=10)
+    response = requests.post(token_url(server), timeout=10, data={
+        "grant_type": "client_credentials", "client_id": client.client_id, "client_secret": secret})
     assert response.status_code == 200, response.text
 
 
@@ -495,7 +484,7 @@ def test_code_flow_with_client_secret_post_through_authlibs_client(server, regis
     request = AuthorizationRequest(client, scope=SCOPE, issuer=server.url)
     query = _sign_in_and_authorize(agent, request, user)
     session = OAuth2Session(client.client_id, client.client_secret, token_endpoint_auth_method="client_secret_post")
-    token = session.fetch_token(server.token_url, grant_type="authorization_code", code=query["code"],
+    token = session.fetch_token(token_url(server), grant_type="authorization_code", code=query["code"],
                                 redirect_uri=REDIRECT_URI, code_verifier=request.verifier)
     assert token["id_token"] and token["access_token"]
 
@@ -524,7 +513,7 @@ def test_spent_jtis_are_kept_until_their_assertion_expires_then_purged(server, r
         db.session.commit()
     assertions._purged["at"] = 0.0  # the last purge was long ago
     jti = secrets.token_urlsafe(16)
-    sent = assertion(rsa_key, client.client_id, server.token_url, lifetime=300, jti=jti)
+    sent = assertion(rsa_key, client.client_id, token_url(server), lifetime=300, jti=jti)
     assert token_request(server, sent).status_code == 200
     with server.app.app_context():
         rows = db.session.execute(sa.select(ClientAssertionUse.jti_hash, ClientAssertionUse.expires_at)).all()
