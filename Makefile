@@ -10,7 +10,9 @@ WORKERS ?= 1
 else
 WORKERS ?= 2
 endif
-THREADS ?= 8
+# Threads per worker: enough to overlap the waits on the database and Redis; more only contend for the
+# interpreter lock (README: Why Granian).
+THREADS ?= 4
 export FLASK_APP := wsgi
 
 .PHONY: run test lint bench
@@ -27,14 +29,12 @@ $(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
-# The issuer follows PORT unless ISSUER is set.
+# The issuer follows PORT unless ISSUER is set. One process migrates (only when the database is behind),
+# runs the first-start setup and serves with Granian, its workers forked from it (app/serve.py).
 run: export ISSUER ?= http://localhost:$(PORT)
 run: $(VENV)/.installed
-	$(BIN)/flask db upgrade
-	$(BIN)/flask bootstrap
 	@echo "Serving on http://localhost:$(PORT) (sign in at http://localhost:$(PORT)/login)"
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --worker-class gthread --workers $(WORKERS) --threads $(THREADS) \
-		--access-logfile - wsgi:app
+	$(BIN)/python wsgi.py --port $(PORT) --workers $(WORKERS) --threads $(THREADS)
 
 # Two pytest processes at once, one per backend: every test that touches data is parametrised by
 # it and its id names it. The SQLite half (and the tests without a backend) prints as it goes; the

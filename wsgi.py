@@ -1,12 +1,13 @@
-"""Entry point for gunicorn (``gunicorn wsgi:app``) and the command line (``flask --app wsgi ...``)."""
+"""Entry point for WSGI servers (``granian --interface wsgi wsgi:app``, ``gunicorn wsgi:app``), the
+command line (``flask --app wsgi ...``) and ``make run`` (``python wsgi.py``: app/serve.py)."""
 
 import sys
 
 from app import create_app
 from app.config import SettingsError
 
-# gunicorn's exit status for "the application failed to load": its master then stops with that
-# reason instead of starting new workers that would fail the same way.
+# The exit status for "the application failed to load" (gunicorn's): a server's master then stops with
+# that reason instead of starting new workers that would fail the same way.
 APP_LOAD_ERROR = 4
 
 try:
@@ -15,3 +16,8 @@ except SettingsError as error:
     # A bad setting is the operator's to fix: one line saying which, not a stack trace.
     print(f"Configuration error: {error}", file=sys.stderr)
     sys.exit(APP_LOAD_ERROR)
+
+if __name__ == "__main__":
+    from app import serve
+
+    serve.main(app)

@@ -36,6 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
     from . import extensions
     from . import models  # noqa: F401  (registers the tables with the metadata)
     from . import pages
+    from . import schema
     from . import web
     from .services import health
     from .services import notices
@@ -51,6 +52,7 @@ def create_app(config: dict | None = None) -> Flask:
     pages.init_app(app)
     api.init_app(app)
     cli.init_app(app)
+    schema.init_app(app)
     health.register(app, "database", health.check_database)
     if app.config["REDIS_URL"]:
         health.register(app, "redis", health.check_redis)

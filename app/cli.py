@@ -89,6 +89,12 @@ def deactivate(email, as_json):
 @with_appcontext
 def bootstrap():
     """First-start setup, safe to repeat: the super admin and a signing key."""
+    first_start()
+
+
+def first_start() -> None:
+    """The first-start setup (``flask bootstrap``, and ``make run`` before it serves), in an
+    application context; says what it found or made."""
     config = current_app.config
     try:
         user, generated = accounts.ensure_superadmin(config["SUPERADMIN_EMAIL"], config["SUPERADMIN_PASSWORD"])

@@ -1,7 +1,8 @@
-"""Extensions, created unbound here and bound to an application by ``init_app``."""
+"""Extensions, created unbound here and bound to an application by ``init_app``.
+
+Flask-Migrate is not among them: ``app/schema.py`` sets it up when a migration runs."""
 
 from datetime import timezone
-from pathlib import Path
 
 import redis
 from flask import Flask
@@ -9,7 +10,6 @@ from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_mail import Mail
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import DateTime
@@ -49,7 +49,6 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
-migrate = Migrate()
 mail = Mail()
 csrf = CSRFProtect()
 
@@ -57,8 +56,6 @@ csrf = CSRFProtect()
 def init_app(app: Flask) -> None:
     """Bind every extension to ``app``; the Redis handle is None when REDIS_URL is unset."""
     db.init_app(app)
-    migrations = Path(app.root_path).parent / "migrations"
-    migrate.init_app(app, db, directory=str(migrations), render_as_batch=True, compare_type=True)
     mail.init_app(app)
     csrf.init_app(app)
     # One Limiter per application: it keeps state (its storage, Redis fallback) per app.

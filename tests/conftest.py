@@ -23,6 +23,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from app import create_app
+from app import schema
 from app.extensions import db
 from app.models import Permission
 from app.models import role_permissions
@@ -66,6 +67,7 @@ def backend(request, tmp_path_factory, secrets_config):
         reset_postgres(database_url)
     config = {**secrets_config, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
     app = create_app(config)
+    schema.use_migrations(app)
     with app.app_context():
         upgrade()
         # The migrations' mapping of permissions onto the built-in roles, restored after each test.

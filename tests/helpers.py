@@ -6,8 +6,10 @@ import json
 import os
 import re
 import selectors
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -423,6 +425,36 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# What a shell that runs `make run` must not pass on: the test chooses the backend and the Makefile the workers.
+_NOT_INHERITED = ("DATABASE_URL", "REDIS_URL", "WORKERS", "THREADS", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+
+
+def make_run(settings: dict, port: int, log) -> subprocess.Popen:
+    """Start the server exactly as `make run` does (one process migrates if behind, bootstraps and serves;
+    one worker on SQLite, two with Redis), on ``port``, its output in the file ``log``; stop it with
+    ``stop_make_run``."""
+    inherited = {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
+    env = {**inherited, **settings, "ISSUER": f"http://127.0.0.1:{port}"}
+    with open(log, "a") as output:
+        # -o: the test's virtualenv is already installed; BIN: run its python.
+        process = subprocess.Popen(["make", "--no-print-directory", "-o", ".venv/.installed", "run", f"PORT={port}",
+                                    f"BIN={os.path.dirname(sys.executable)}"],
+                                   cwd=ROOT, env=env, stdout=output, stderr=output, start_new_session=True)
+    wait_until_up(f"http://127.0.0.1:{port}", process, log)
+    return process
+
+
+def stop_make_run(process: subprocess.Popen) -> None:
+    """Stop make, the server and its workers: one process group."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def wait_until_up(url: str, process, log) -> None:

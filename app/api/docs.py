@@ -80,6 +80,7 @@ def document(app: Flask) -> dict:
 def _build(app: Flask) -> dict:
     with _building:
         api.app = app  # SpecTree walks this application's URL map
+        api.describe_models()
         # SpecTree lifts the nested models ($defs) out of its registry while it writes a document, so a
         # second application's document would lack them: it writes from a copy, the registry stays whole.
         registry = api.models

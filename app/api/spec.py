@@ -31,10 +31,12 @@ MAX_STRING = 4096
 
 
 class Schema(BaseModel):
-    """A JSON object the API answers with: snake_case in Python, camelCase on the wire."""
+    """A JSON object the API answers with: snake_case in Python, camelCase on the wire.
+
+    Its validator is built on first use, not at import: most processes use few of the models."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True,
-                              from_attributes=True)
+                              from_attributes=True, defer_build=True)
 
 
 class Body(Schema):
@@ -86,7 +88,26 @@ def _refuse_invalid(_request, _response, error, _instance, _adapter):
         raise InvalidRequest(_field_errors(error))
 
 
-api = SpecTree(
+class _DescribedLater(SpecTree):
+    """SpecTree writing the models' JSON schemas when the document is first built (``describe_models``,
+    from app/api/docs.py) instead of when each route is declared: no request needs them."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._undescribed: list[tuple[type[BaseModel], str]] = []
+
+    def _add_model(self, model, mode="validation") -> str:
+        self._undescribed.append((model, mode))
+        return self.naming_strategy(model)
+
+    def describe_models(self) -> None:
+        """Write the schemas of the models declared since the last call, in declaration order."""
+        while self._undescribed:
+            model, mode = self._undescribed.pop(0)
+            super()._add_model(model, mode)
+
+
+api = _DescribedLater(
     "flask", mode="strict", title=TITLE, version=VERSION, annotations=True, validation_error_status=422,
     before=_refuse_invalid, validation_error_model=FieldProblem,
     naming_strategy=lambda model: model.__name__,

@@ -6,8 +6,6 @@ import secrets
 from collections.abc import Sequence
 from uuid import UUID
 
-from email_validator import EmailNotValidError
-from email_validator import validate_email
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import update
@@ -44,6 +42,9 @@ MAX_ACCOUNTS_PER_BROWSER = 5
 
 def normalise_email(email: str) -> str:
     """The canonical, lower-case form of an address; InvalidInput if it is not one."""
+    from email_validator import EmailNotValidError  # rarely used: imported on first use (docs/architecture.md)
+    from email_validator import validate_email
+
     try:
         address = validate_email(email.strip(), check_deliverability=False)
     except EmailNotValidError as error:

@@ -174,9 +174,9 @@ def wait_until_idle(app: Flask, timeout: float = 10.0) -> bool:
 
 
 @atexit.register
-def _flush_at_exit() -> None:
-    # A stopping process (gunicorn worker exit, the end of a command) delivers what it queued, within
-    # MAIL_FLUSH_TIMEOUT (below gunicorn's graceful timeout); what is left is logged and lost.
+def flush_at_exit() -> None:
+    """A stopping process (a server's worker, the end of a command) delivers what it queued, within
+    MAIL_FLUSH_TIMEOUT (below the server's graceful timeout); what is left is logged and lost."""
     senders = [sender for sender in list(_senders) if sender.pending]
     if not senders:
         return

@@ -39,6 +39,8 @@ Callback = Callable[[], None]
 RETRY_DELAYS = (0.1, 2.0)
 # How long the first use of an application object waits for its subscription.
 SUBSCRIBE_WAIT = 2.0
+# The Redis client name of a listening connection, followed by its process id.
+LISTENER_NAME = "idp-notices-"
 
 
 class Channel:
@@ -77,6 +79,7 @@ def close(app: Flask) -> None:
     hub = app.extensions.get("change_notices")
     if hub is not None and hub.redis_url:
         _subscriber(hub.redis_url).leave(hub)
+        hub.listening_in = None
 
 
 class _Hub:
@@ -86,7 +89,7 @@ class _Hub:
         self.callbacks: dict[str, list[Callback]] = {}
         self.redis_url: str | None = app.config["REDIS_URL"]
         self.publisher: redis.Redis | None = app.extensions["redis"]
-        self.listening = False
+        self.listening_in: int | None = None  # the process whose subscriber delivers to this hub
         self.folder, self.prefix = _generation_files(app)
         self.seen: dict[str, tuple | None] = {}
         self.origin = secrets.token_hex(8)  # names this hub's own announcements on Redis
@@ -106,8 +109,9 @@ class _Hub:
 
     def poll(self, topic: str) -> None:
         if self.redis_url:
-            if not self.listening:
-                self.listening = True
+            # A worker forked from a process that listened has no subscriber thread: it joins its own.
+            if self.listening_in != os.getpid():
+                self.listening_in = os.getpid()
                 _subscriber(self.redis_url).join(self)
             return
         mark = _mark(self._file(topic))
@@ -212,8 +216,10 @@ class _Subscriber:
 
     def _run(self) -> None:
         # No retries inside redis-py: a lost connection surfaces here, to be logged and retried.
+        # Named after its process, so that Redis's CLIENT LIST shows which processes listen.
         client = redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5,
-                                      health_check_interval=10, retry=Retry(NoBackoff(), 0))
+                                      health_check_interval=10, retry=Retry(NoBackoff(), 0),
+                                      client_name=f"{LISTENER_NAME}{os.getpid()}")
         delay = RETRY_DELAYS[0]
         try:
             while self._listeners() is not None:

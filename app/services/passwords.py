@@ -7,7 +7,6 @@ from uuid import UUID
 from flask import Flask
 from flask import current_app
 from passlib.context import CryptContext
-from zxcvbn import zxcvbn
 
 from ..clock import now
 from ..extensions import db
@@ -90,6 +89,8 @@ def policy_violations(password: str, email: str = "", other_inputs: tuple[str, .
         return [f"Use at most {MAX_LENGTH} characters."]
     if email and password.strip().lower() == email.strip().lower():
         return ["Do not use your email address as your password."]
+    from zxcvbn import zxcvbn  # rarely used: imported on first use (docs/architecture.md)
+
     inputs = [value for value in (email, email.split("@")[0], *other_inputs) if value]
     result = zxcvbn(password, user_inputs=inputs)
     if result["score"] >= current_app.config["PASSWORD_MIN_SCORE"]:

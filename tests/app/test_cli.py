@@ -96,6 +96,14 @@ def test_bootstrap_creates_super_admin_and_key_once(app, cli):
     assert AuthActions(app.test_client()).login("admin@admin.com", password).status_code == 303
 
 
+def test_flask_db_runs_flask_migrate_with_its_options(cli, tmp_path):
+    """`flask db` loads Flask-Migrate (and Alembic) only when run, as its own group: options included."""
+    current = cli.invoke(args=["db", "current"])
+    assert current.exit_code == 0, current.output
+    elsewhere = cli.invoke(args=["db", "--directory", str(tmp_path / "no-migrations"), "current"])
+    assert elsewhere.exit_code != 0  # the group's own option reached Alembic: no such folder
+
+
 def test_bootstrap_uses_configured_password(make_app):
     app = make_app(SUPERADMIN_EMAIL="root@example.org", SUPERADMIN_PASSWORD="the configured admin passphrase")
     result = app.test_cli_runner().invoke(args=["bootstrap"])

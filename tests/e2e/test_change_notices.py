@@ -1,6 +1,7 @@
 """Changes made by one process take effect at once in a running server: real processes.
 
-gunicorn serves wsgi:app; the changes come from `flask ...` commands run as separate processes,
+The server runs as `make run` starts it (two worker processes forked from the one that loaded the
+app with Redis, one on SQLite); the changes come from `flask ...` commands run as separate processes,
 as an operator runs them. The server's check intervals are an hour, so only a change notice
 (Redis pub/sub with REDIS_URL, else the generation files beside the SQLite database) can
 explain what the very next request sees.
@@ -11,12 +12,19 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import redis
 import requests
 
+from app.services import notices
+
 from ..helpers import free_port
-from ..helpers import wait_until_up
+from ..helpers import make_run
+from ..helpers import production_only
+from ..helpers import stop_make_run
+from ..helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -31,23 +39,20 @@ def environment(app, backend):
 
 
 @pytest.fixture
-def server(environment, tmp_path):
-    """`flask bootstrap`, then gunicorn: one worker process with threads, every request to it."""
+def running(environment, tmp_path):
+    """`make run`: migrations (none due), bootstrap, then the workers; its URL and its make process."""
     port = free_port()
     environment["ISSUER"] = f"http://127.0.0.1:{port}"
-    flask("bootstrap", env=environment)
-    log = tmp_path / "gunicorn.log"
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            [BIN / "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4", "wsgi:app"],
-            cwd=ROOT, env=environment, stdout=output, stderr=output)
-    url = f"http://127.0.0.1:{port}"
+    process = make_run(environment, port, tmp_path / "make-run.log")
     try:
-        wait_until_up(url, process, log)
-        yield url
+        yield SimpleNamespace(url=environment["ISSUER"], make=process)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_make_run(process)
+
+
+@pytest.fixture
+def server(running):
+    return running.url
 
 
 def flask(*args, env) -> str:
@@ -98,3 +103,33 @@ def test_a_revoked_key_stops_verifying_at_once(server, environment):
     assert introspect(token) == {"active": False}
     fresh = token_request(server, api["client_id"], api["client_secret"]).json()["access_token"]
     assert introspect(fresh)["active"] is True  # signed by the successor, which the server loaded
+
+
+@production_only
+def test_each_forked_worker_listens_on_its_own_connection(running, environment, backend):
+    """The workers are forked from the process that built the app and ran the first-start setup: each
+    subscribes to the notices itself on its own connection (the parent keeps none), so a change reaches both."""
+    (master,) = children(running.make.pid)  # make runs python wsgi.py, which forks the workers
+    workers = children(master)
+    assert len(workers) == 2
+    api = create_client(environment)
+    store = redis.Redis.from_url(backend.redis_url)
+
+    def listening() -> set[int]:
+        names = [client["name"] for client in store.client_list()]
+        return {int(name.removeprefix(notices.LISTENER_NAME)) for name in names
+                if name.startswith(notices.LISTENER_NAME)}
+
+    def both_workers_served_a_token():  # a worker subscribes at its first token request
+        assert token_request(running.url, api["client_id"], api["client_secret"]).status_code == 200
+        return workers <= listening()
+
+    wait_until(both_workers_served_a_token)
+    assert master not in listening()
+    flask("clients", "delete", api["client_id"], env=environment)
+    for _ in range(20):  # new connections, spread over both workers
+        assert token_request(running.url, api["client_id"], api["client_secret"]).status_code == 401
+
+
+def children(pid: int) -> set[int]:
+    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}

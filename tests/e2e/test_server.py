@@ -1,13 +1,8 @@
-"""The production server for real: gunicorn serving wsgi:app, driven over HTTP with requests."""
+"""The production server for real: `make run` (Granian serving the app), driven over HTTP with requests."""
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
@@ -19,39 +14,23 @@ from app.services import accounts
 from app.services import verification
 
 from ..helpers import free_port
-from ..helpers import wait_until_up
+from ..helpers import make_run
+from ..helpers import stop_make_run
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 ADMIN_PASSWORD = "the super admin passphrase for e2e"
 
 
 @pytest.fixture
 def server(app, backend, tmp_path):
-    """The server exactly as `make run` starts it (migrations, bootstrap, gunicorn with the Makefile's
-    flags), on the test backend: one process with threads on SQLite, two workers with Redis."""
+    """The server exactly as `make run` starts it, on the test backend: one worker process with threads on
+    SQLite, two workers forked from the process that loaded the app with Redis."""
     port = free_port()
     settings = {key: value for key, value in backend.config.items() if value}
-    inherited = {key: value for key, value in os.environ.items()
-                 if key not in ("REDIS_URL", "WORKERS", "THREADS", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
-    env = {**inherited, **settings, "SUPERADMIN_PASSWORD": ADMIN_PASSWORD, "ISSUER": f"http://127.0.0.1:{port}"}
-    log = tmp_path / "make-run.log"
-    with open(log, "w") as output:
-        # -o: the test's virtualenv is already installed; BIN: run its flask and gunicorn.
-        process = subprocess.Popen(["make", "--no-print-directory", "-o", ".venv/.installed", "run",
-                                    f"PORT={port}", f"BIN={BIN}"],
-                                   cwd=ROOT, env=env, stdout=output, stderr=output, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    process = make_run({**settings, "SUPERADMIN_PASSWORD": ADMIN_PASSWORD}, port, tmp_path / "make-run.log")
     try:
-        wait_until_up(url, process, log)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # make, gunicorn and its workers: one process group
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_make_run(process)
 
 
 def csrf(html: str) -> str:

@@ -11,6 +11,7 @@ from flask_migrate import downgrade
 from flask_migrate import upgrade
 
 from app import create_app
+from app import schema
 from app.extensions import db
 
 from ..helpers import require
@@ -32,6 +33,7 @@ def migration_app(request, tmp_path, secrets_config):
         require(bool(url), "TEST_MIGRATIONS_DATABASE_URL is not set")
         reset_postgres(url)
     app = create_app({**secrets_config, "DATABASE_URL": url})
+    schema.use_migrations(app)
     with app.app_context():
         yield app
         db.session.remove()

@@ -1,0 +1,72 @@
+"""``make run`` (``python wsgi.py``): one process builds the application, brings the database to
+the migrations' head (only when it is behind), runs the first-start setup, then serves with
+Granian, whose worker processes are forked from this one.
+
+The workers share the imported code and everything built at start with this process, page for
+page, until they write to it: the garbage collector's generation of those objects is frozen before
+the fork (without a full collection first: it costs more start time than the little garbage it
+would free), so a collection in a worker does not touch (and so copy) them. What is per process is
+made after the fork, on first use in each worker: database connections (the pool is emptied here
+first), Redis connections (redis-py opens new ones in a new process), the change-notice
+subscription, the back-channel logout and mail threads.
+"""
+
+import argparse
+import gc
+import logging
+import multiprocessing.util
+
+from flask import Flask
+
+from . import schema
+from .cli import first_start
+from .extensions import db
+from .services import mailer
+from .services import notices
+
+log = logging.getLogger(__name__)
+
+
+def main(app: Flask, argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python wsgi.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (more than one needs REDIS_URL)")
+    parser.add_argument("--threads", type=int, default=8, help="threads running requests in each worker")
+    parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    args = parser.parse_args(argv)
+    prepare(app)
+    serve(app, args.host, args.port, args.workers, args.threads, args.access_log)
+
+
+def prepare(app: Flask) -> None:
+    """Migrate if behind and run the first-start setup, then leave nothing a fork must not share."""
+    with app.app_context():
+        if schema.upgrade_if_behind(app):
+            log.info("schema.upgraded heads=%s", ",".join(sorted(schema.heads())))
+        first_start()
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()  # each worker opens its own connections
+    client = app.extensions["redis"]
+    if client is not None:
+        client.connection_pool.disconnect()
+    notices.close(app)  # a worker subscribes on its first use
+    gc.freeze()
+
+
+def serve(app: Flask, host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    server = Server("wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
+                    blocking_threads=threads, log_access=access_log, respawn_failed_workers=True)
+    server.serve(target_loader=lambda _target: _in_worker(app))
+
+
+def _in_worker(app: Flask) -> Flask:
+    """Each worker's start. The workers are forked (Linux's default start method), so the app is the one
+    built here. A worker ends with ``os._exit`` (multiprocessing), which runs no ``atexit`` handler: the
+    mail still queued is flushed where multiprocessing runs a process's last steps."""
+    multiprocessing.util.Finalize(None, mailer.flush_at_exit, exitpriority=0)
+    return app

@@ -1,0 +1,55 @@
+"""`make run` from nothing and again: the first start migrates an empty database, bootstraps and
+serves; the next one, on a database at head, serves without running Alembic at all."""
+
+import os
+
+import pytest
+import requests
+
+from ..helpers import free_port
+from ..helpers import make_run
+from ..helpers import require
+from ..helpers import reset_postgres
+from ..helpers import stop_make_run
+
+ADMIN_PASSWORD = "the super admin passphrase for a fresh start"
+# What Alembic logs whenever it runs (app/__init__.py leaves its runtime's INFO lines on).
+ALEMBIC_RAN = "alembic.runtime.migration"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path) -> str:
+    """A database no migration has touched."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    url = os.environ.get("TEST_MIGRATIONS_DATABASE_URL")
+    require(bool(url), "TEST_MIGRATIONS_DATABASE_URL is not set")
+    reset_postgres(url)
+    return url
+
+
+def start_and_sign_in(settings: dict, log) -> None:
+    port = free_port()
+    process = make_run(settings, port, log)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert requests.get(f"{url}/health", timeout=10).json() == {"status": "ok"}
+        assert requests.get(f"{url}/.well-known/jwks.json", timeout=10).json()["keys"]  # bootstrap made a key
+        signed_in = requests.post(f"{url}/api/v1/auth/login", timeout=10,
+                                  json={"email": "admin@admin.com", "password": ADMIN_PASSWORD})
+        assert signed_in.status_code == 200, signed_in.text  # and the super admin
+    finally:
+        stop_make_run(process)
+
+
+def test_the_first_start_migrates_and_the_next_does_not(empty_database, secrets_config, tmp_path):
+    settings = {**secrets_config, "DATABASE_URL": empty_database, "SUPERADMIN_PASSWORD": ADMIN_PASSWORD}
+    first, second = tmp_path / "first.log", tmp_path / "second.log"
+
+    start_and_sign_in(settings, first)
+    assert "Running upgrade  -> 865652c55660" in first.read_text()  # from nothing to head
+    assert "schema.upgraded" in first.read_text()
+
+    start_and_sign_in(settings, second)
+    assert ALEMBIC_RAN not in second.read_text() and "schema.upgraded" not in second.read_text()
+    assert "Super admin admin@admin.com exists." in second.read_text()
