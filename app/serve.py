@@ -15,7 +15,9 @@ import argparse
 import gc
 import logging
 import multiprocessing.util
+import sys
 
+import click
 from flask import Flask
 
 from . import schema
@@ -35,7 +37,11 @@ def main(app: Flask, argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=8, help="threads running requests in each worker")
     parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args(argv)
-    prepare(app)
+    try:
+        prepare(app)
+    except click.ClickException as error:  # what `flask bootstrap` refuses (keys that do not open): one line
+        error.show()
+        sys.exit(error.exit_code)
     serve(app, args.host, args.port, args.workers, args.threads, args.access_log)
 
 

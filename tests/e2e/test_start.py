@@ -2,6 +2,9 @@
 serves; the next one, on a database at head, serves without running Alembic at all."""
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -12,6 +15,7 @@ from ..helpers import require
 from ..helpers import reset_postgres
 from ..helpers import stop_make_run
 
+ROOT = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "the super admin passphrase for a fresh start"
 # What Alembic logs whenever it runs (app/__init__.py leaves its runtime's INFO lines on).
 ALEMBIC_RAN = "alembic.runtime.migration"
@@ -53,3 +57,11 @@ def test_the_first_start_migrates_and_the_next_does_not(empty_database, secrets_
     start_and_sign_in(settings, second)
     assert ALEMBIC_RAN not in second.read_text() and "schema.upgraded" not in second.read_text()
     assert "Super admin admin@admin.com exists." in second.read_text()
+
+    # Keys sealed with another secret: the start stops before serving, with one line saying why.
+    inherited = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    wrong = {**settings, "KEY_ENCRYPTION_SECRET": "not the secret the keys were sealed with, at all"}
+    refused = subprocess.run([sys.executable, "wsgi.py", "--port", str(free_port())], cwd=ROOT, timeout=120,
+                             env={**inherited, **wrong}, capture_output=True, text=True)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "Error: KEY_ENCRYPTION_SECRET does not open the stored signing keys" in refused.stderr
