@@ -18,7 +18,7 @@ from ..helpers import reset_postgres
 
 TABLES = {"users", "profiles", "roles", "permissions", "user_roles", "role_permissions", "sessions",
           "login_history", "verification_codes", "signing_keys", "alembic_version", "applications",
-          "user_applications", "authorization_codes", "refresh_tokens", "access_tokens", "pending_authorizations",
+          "user_applications", "authorization_codes", "refresh_tokens", "token_revocations", "pending_authorizations",
           "audit_events", "application_permissions", "session_applications", "logout_deliveries",
           "client_assertion_uses"}
 
