@@ -132,13 +132,17 @@ class Mirror:
             self.stale = False  # first: a notice arriving during the read asks for another one
             columns = select(TokenRevocation.id, TokenRevocation.kind, TokenRevocation.subject,
                              TokenRevocation.revoked_at, TokenRevocation.expires_at)
-            with db.engine.connect() as connection:
-                if self.last_id is None:
-                    last_id = connection.scalar(select(func.max(TokenRevocation.id))) or 0
-                    rows = connection.execute(columns.where(TokenRevocation.expires_at > at)).all()
-                else:
-                    last_id = self.last_id
-                    rows = connection.execute(columns.where(TokenRevocation.id > last_id)).all()
+            try:
+                with db.engine.connect() as connection:
+                    if self.last_id is None:
+                        last_id = connection.scalar(select(func.max(TokenRevocation.id))) or 0
+                        rows = connection.execute(columns.where(TokenRevocation.expires_at > at)).all()
+                    else:
+                        last_id = self.last_id
+                        rows = connection.execute(columns.where(TokenRevocation.id > last_id)).all()
+            except Exception:
+                self.stale = True  # the notice is not lost with the read: the next check reads again
+                raise
             self._apply(rows, at)
             self.last_id = max([last_id, *(row.id for row in rows)])
             self.checked_at = at

@@ -16,11 +16,12 @@ import pytest
 import requests
 
 from ..helpers import free_port
+from ..helpers import wait_until
 from ..helpers import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-HOUR = {"CLIENT_CACHE_CHECK_INTERVAL": "3600", "KEY_RING_CHECK_INTERVAL": "3600"}
+HOUR = {"CLIENT_CACHE_CHECK_INTERVAL": "3600", "KEY_RING_CHECK_INTERVAL": "3600", "DENYLIST_SYNC_INTERVAL": "3600"}
 
 
 @pytest.fixture
@@ -36,7 +37,16 @@ def server(environment, tmp_path):
     port = free_port()
     environment["ISSUER"] = f"http://127.0.0.1:{port}"
     flask("bootstrap", env=environment)
-    log = tmp_path / "gunicorn.log"
+    yield from _serve(port, environment, tmp_path / "gunicorn.log")
+
+
+@pytest.fixture
+def second_server(server, environment, tmp_path):
+    """Another gunicorn of the same deployment (same issuer, database and Redis) on its own port."""
+    yield from _serve(free_port(), environment, tmp_path / "gunicorn-second.log")
+
+
+def _serve(port, environment, log):
     with open(log, "w") as output:
         process = subprocess.Popen(
             [BIN / "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4", "wsgi:app"],
@@ -98,3 +108,23 @@ def test_a_revoked_key_stops_verifying_at_once(server, environment):
     assert introspect(token) == {"active": False}
     fresh = token_request(server, api["client_id"], api["client_secret"]).json()["access_token"]
     assert introspect(fresh)["active"] is True  # signed by the successor, which the server loaded
+
+
+def test_a_token_revoked_on_one_server_stops_on_another_at_once(server, second_server, environment):
+    """RFC 7009 revocation at one gunicorn; the other, whose denylist read is an hour away and
+    which has checked the token before, refuses it as soon as the notice arrives."""
+    api = create_client(environment)
+    resource_server = create_client(environment, "Resource server", "--introspect")
+
+    def introspect(url, token):
+        return requests.post(f"{url}/oauth/introspect", data={"token": token}, timeout=10,
+                             auth=(resource_server["client_id"], resource_server["client_secret"])).json()
+
+    revoked = token_request(server, api["client_id"], api["client_secret"]).json()["access_token"]
+    live = token_request(server, api["client_id"], api["client_secret"]).json()["access_token"]
+    assert introspect(second_server, revoked)["active"] is True  # its denylist is loaded
+    assert requests.post(f"{server}/oauth/revoke", data={"token": revoked}, timeout=10,
+                         auth=(api["client_id"], api["client_secret"])).status_code == 200
+    assert introspect(server, revoked) == {"active": False}  # the revoking process: at once
+    wait_until(lambda: introspect(second_server, revoked) == {"active": False})
+    assert introspect(second_server, live)["active"] is True
