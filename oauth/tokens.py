@@ -186,6 +186,8 @@ def revoke_family(family_id: uuid.UUID) -> None:
 
 def revoke_for_code(code: AuthorizationCode) -> None:
     """RFC 6749 §4.1.2: tokens issued from a code that is used again are revoked; commits."""
+    # A code exchanged before codes kept their family (migration b3e81f5a7c24) names none: its
+    # refresh tokens name it.
     families = set(db.session.scalars(select(RefreshToken.family_id).where(RefreshToken.code_id == code.id)))
     if code.family_id is not None:
         families.add(code.family_id)
