@@ -102,7 +102,7 @@ def load_settings(env: Mapping[str, str]) -> dict:
         "KEY_ENCRYPTION_SECRET": _str(env, "KEY_ENCRYPTION_SECRET", None),
         # The database; unset: SQLite in the instance folder. PostgreSQL in production.
         "DATABASE_URL": _str(env, "DATABASE_URL", None),
-        # Redis for rate limits, caches and the denylist; unset: in-process stores.
+        # Redis for rate limits, caches and change notices; unset: in-process stores.
         "REDIS_URL": _str(env, "REDIS_URL", None),
         # The issuer identifier: the public base URL of this server.
         "ISSUER": _str(env, "ISSUER", "http://localhost:5000"),
@@ -153,7 +153,8 @@ def load_settings(env: Mapping[str, str]) -> dict:
         "USER_CACHE_TTL": _int(env, "USER_CACHE_TTL", 60, 0),
         # Without Redis: how many users each process keeps in its user cache.
         "USER_CACHE_SIZE": _int(env, "USER_CACHE_SIZE", 10000, 1),
-        # How often, in seconds, the Redis denylist is caught up with revocations in the database.
+        # How often, in seconds, each process's denylist reads new revocations from the database should
+        # a change notice not arrive; 0: before every check.
         "DENYLIST_SYNC_INTERVAL": _int(env, "DENYLIST_SYNC_INTERVAL", 10, 0),
         # Back-channel logout notices: a delivery thread per process (off: queued, not sent), and how
         # often, in seconds, it looks for notices due (retries, or queued by a process that stopped).

@@ -37,6 +37,7 @@ def init_app(app: Flask) -> None:
     from . import openapi
     from . import policy
     from . import request_objects
+    from . import revocations
     from . import views
     from .server import AuthorizationServer
 
@@ -59,6 +60,7 @@ def init_app(app: Flask) -> None:
     app.extensions["bearer_grant_resolver"] = _grant_from_token
 
     clients.init_app(app)
+    revocations.init_app(app)
     discovery.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(account.bp)

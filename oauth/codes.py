@@ -1,11 +1,13 @@
 """Authorization codes: opaque, hashed at rest, single use, 60 seconds."""
 
 import logging
+import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.clock import now
 from app.extensions import db
@@ -62,17 +64,20 @@ def consume(value: str, application: Application) -> AuthorizationCode | None:
         return None
     user = accounts.lock(code.user_id)
     at = now()
+    # The exchange's grant: its refresh family, if a refresh token is issued, and the ``fam`` of
+    # its access tokens either way, so that a reuse of the code revokes them all.
+    family_id = uuid.uuid4()
     won = db.session.execute(
         update(AuthorizationCode)
         .where(AuthorizationCode.id == code.id, AuthorizationCode.consumed_at.is_(None),
                AuthorizationCode.expires_at > at)
-        .values(consumed_at=at, updated_at=at)
+        .values(consumed_at=at, family_id=family_id, updated_at=at)
         .execution_options(synchronize_session=False)).rowcount
     if not won:
         db.session.rollback()  # expires ``code``: consumed_at below is read again, as committed now
         if code.consumed_at is not None:
             log.warning("authorization_code.reused code_id=%s client_id=%s", code.id, application.client_id)
-            tokens.revoke_for_code(code.id)
+            tokens.revoke_for_code(code)
         return None
     # A code lives no longer than the sign-in session that authorized it (ended, or past its
     # absolute limit), even if nothing expired it: RFC 6749 §5.2, a revoked grant is invalid_grant.
@@ -83,6 +88,7 @@ def consume(value: str, application: Application) -> AuthorizationCode | None:
     if user is None or not user.is_active or not tokens.consented(code.user_id, application.id):
         db.session.rollback()
         return None
+    set_committed_value(code, "family_id", family_id)  # as the update wrote it (no second write)
     return code
 
 

@@ -30,7 +30,6 @@ from keys import ring
 
 from . import claims
 from . import tokens
-from .models import AccessToken
 from .models import Application
 from .models import RefreshToken
 
@@ -48,6 +47,13 @@ def _refresh_token(value: str) -> RefreshToken | None:
     return db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == tokens.digest(value)))
 
 
+@dataclass
+class RevocableAccessToken:
+    """An unexpired access token we signed, as presented for revocation."""
+
+    claims: dict
+
+
 class RevocationEndpoint(BaseRevocationEndpoint):
     """RFC 7009. Public clients may revoke their own tokens; unknown and foreign tokens answer
     200 and change nothing (§2.2)."""
@@ -62,20 +68,24 @@ class RevocationEndpoint(BaseRevocationEndpoint):
     def authenticate_token(self, request, client):
         self.check_params(request, client)
         token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        if isinstance(token, RevocableAccessToken):
+            return token if token.claims.get("client_id") == client.client_id else None
         return token if token is not None and token.application_id == client.id else None
 
     def query_token(self, token_string, token_type_hint):
         if _looks_like_jwt(token_string):
+            # No record to look up: the token itself, verified, names its jti, client and expiry.
             try:
-                jti = ring.verify(token_string, typ="at+jwt").get("jti")
+                found = ring.verify(token_string, typ="at+jwt")
             except ring.InvalidSignature:
                 return None
-            return db.session.scalar(select(AccessToken).where(AccessToken.jti == jti)) if jti else None
+            live = isinstance(found.get("exp"), int) and found["exp"] > now().timestamp()
+            return RevocableAccessToken(found) if live and isinstance(found.get("jti"), str) else None
         return _refresh_token(token_string)
 
     def revoke_token(self, token, request):
-        if isinstance(token, AccessToken):
-            tokens.revoke_access_token(token)
+        if isinstance(token, RevocableAccessToken):
+            tokens.revoke_access_token(token.claims)
         else:
             # Revoking a refresh token ends its whole family and the access tokens it issued.
             tokens.revoke_family(token.family_id)

@@ -99,7 +99,8 @@ class AuthorizationCodeGrant(TokenIssuingGrant, grants.AuthorizationCodeGrant):
         code: AuthorizationCode = self.request.authorization_code
         return tokens.Grant(self.request.client, user, scope, session_id=code.session_id,
                             auth_time=code.auth_time, amr=tuple(code.amr), code_id=code.id,
-                            offline="offline_access" in scope.split(), acr=code.acr, claims=code.claims)
+                            family_id=code.family_id, offline="offline_access" in scope.split(), acr=code.acr,
+                            claims=code.claims)
 
 
 class RefreshTokenGrant(TokenIssuingGrant, grants.RefreshTokenGrant):

@@ -1,8 +1,8 @@
 """The protocol's tables: applications (clients), users' grants to them, codes and tokens.
 
 No secret or token is stored as issued: client secrets, codes and refresh tokens are kept as
-SHA-256 digests (they carry 256 random bits, so a fast hash is right), access tokens as their
-``jti`` only.
+SHA-256 digests (they carry 256 random bits, so a fast hash is right). Access tokens are not
+stored at all: only their revocations are (``TokenRevocation``).
 """
 
 import hashlib
@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import JSON
+from sqlalchemy import BigInteger
 from sqlalchemy import Boolean
 from sqlalchemy import Column
 from sqlalchemy import ForeignKey
@@ -187,6 +188,9 @@ class AuthorizationCode(IdMixin, TimestampMixin, db.Model):
     claims: Mapped[dict | None] = mapped_column(JSON)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by the exchange: the grant its tokens belong to (the refresh family, when one is issued),
+    # named in the access tokens so that revoking the grant reaches them (RFC 6749 §4.1.2).
+    family_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
     # Authlib's authorization code contract (with the OpenID Connect additions).
 
@@ -243,23 +247,28 @@ class RefreshToken(IdMixin, TimestampMixin, db.Model):
         return self.scope
 
 
-class AccessToken(IdMixin, TimestampMixin, db.Model):
-    """The record of an issued JWT access token, by ``jti``: enough to revoke and introspect it."""
+class TokenRevocation(db.Model):
+    """One revocation of JWT access tokens, the source of truth of every process's denylist.
 
-    __tablename__ = "access_tokens"
+    Issuing an access token writes nothing; revoking one writes a row here. ``kind`` says what
+    ``subject`` names: ``jti`` (one token, RFC 7009), or a "not before" mark on a ``session``, a
+    ``family`` (a refresh family, or one code exchange), an ``application``, a ``user`` or a
+    ``user_application`` ("user_id:application_id"): every token of the subject issued at or
+    before ``revoked_at`` is denied. ``expires_at`` is when no token the row could deny is still
+    alive; later the row is pruned. The ``id`` only grows (AUTOINCREMENT on SQLite, a sequence on
+    PostgreSQL, taken under one lock until commit), so a process catches up by reading past the
+    last id it saw (``oauth.revocations``).
+    """
 
-    jti: Mapped[str] = mapped_column(String(64), unique=True)
-    application_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("applications.id"))
-    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
-    session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("sessions.id"), index=True)
-    code_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("authorization_codes.id"), index=True)
-    refresh_family_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
-    scope: Mapped[str] = mapped_column(Text, default="")
-    # The userinfo members of the claims request parameter (OpenID Connect Core §5.5), if any
-    # (SQL NULL without one, also through the Core insert that records the token).
-    claims: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # the denylist sync reads by it
+    __tablename__ = "token_revocations"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(128))
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # pruning reads by it
 
 
 class PendingAuthorization(IdMixin, TimestampMixin, db.Model):

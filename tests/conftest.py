@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import threading
+from contextlib import contextmanager
 from datetime import datetime
 from datetime import timezone
 from types import SimpleNamespace
@@ -226,6 +227,34 @@ def make_client(app):
                                    redirect_uris=list(application.redirect_uris), public=public)
 
     return factory
+
+
+@pytest.fixture
+def sql_statements():
+    """``with sql_statements(app) as sent:`` lists every statement ``app`` sends to its database,
+    and every connection it takes from its pool (as "checkout"), inside the block."""
+
+    @contextmanager
+    def watch(app):
+        sent = []
+
+        def statement(conn, cursor, text, parameters, context, executemany):
+            sent.append(text)
+
+        def checkout(dbapi_connection, record, proxy):
+            sent.append("checkout")
+
+        with app.app_context():
+            engine = db.engine
+        sa.event.listen(engine, "before_cursor_execute", statement)
+        sa.event.listen(engine.pool, "checkout", checkout)
+        try:
+            yield sent
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", statement)
+            sa.event.remove(engine.pool, "checkout", checkout)
+
+    return watch
 
 
 @pytest.fixture

@@ -226,9 +226,11 @@ class _Subscriber:
                 pubsub = client.pubsub()
                 try:
                     pubsub.subscribe(_channel_name(client))
-                    while (hubs := self._listeners()) is not None:
+                    while self._listeners() is not None:
                         message = pubsub.get_message(timeout=1.0)
-                        if message is None:
+                        # Read after the wait: a hub that joined during it gets this message too.
+                        hubs = self._listeners()
+                        if message is None or hubs is None:
                             continue
                         delay = RETRY_DELAYS[0]
                         _deliver(message, hubs)

@@ -25,10 +25,11 @@ from ..helpers import make_run
 from ..helpers import production_only
 from ..helpers import stop_make_run
 from ..helpers import wait_until
+from ..helpers import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-HOUR = {"CLIENT_CACHE_CHECK_INTERVAL": "3600", "KEY_RING_CHECK_INTERVAL": "3600"}
+HOUR = {"CLIENT_CACHE_CHECK_INTERVAL": "3600", "KEY_RING_CHECK_INTERVAL": "3600", "DENYLIST_SYNC_INTERVAL": "3600"}
 
 
 @pytest.fixture
@@ -53,6 +54,24 @@ def running(environment, tmp_path):
 @pytest.fixture
 def server(running):
     return running.url
+
+
+@pytest.fixture
+def second_server(running, environment, tmp_path):
+    """Another server of the same deployment (same issuer, database and Redis) on its own port,
+    started with the command `make run` serves with (the setup before it finds nothing to do)."""
+    port = free_port()
+    log = tmp_path / "second-server.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen([sys.executable, "wsgi.py", "--port", str(port), "--workers", "1"],
+                                   cwd=ROOT, env=environment, stdout=output, stderr=output)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 def flask(*args, env) -> str:
@@ -133,3 +152,23 @@ def test_each_forked_worker_listens_on_its_own_connection(running, environment, 
 
 def children(pid: int) -> set[int]:
     return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def test_a_token_revoked_on_one_server_stops_on_another_at_once(server, second_server, environment):
+    """RFC 7009 revocation at one gunicorn; the other, whose denylist read is an hour away and
+    which has checked the token before, refuses it as soon as the notice arrives."""
+    api = create_client(environment)
+    resource_server = create_client(environment, "Resource server", "--introspect")
+
+    def introspect(url, token):
+        return requests.post(f"{url}/oauth/introspect", data={"token": token}, timeout=10,
+                             auth=(resource_server["client_id"], resource_server["client_secret"])).json()
+
+    revoked = token_request(server, api["client_id"], api["client_secret"]).json()["access_token"]
+    live = token_request(server, api["client_id"], api["client_secret"]).json()["access_token"]
+    assert introspect(second_server, revoked)["active"] is True  # its denylist is loaded
+    assert requests.post(f"{server}/oauth/revoke", data={"token": revoked}, timeout=10,
+                         auth=(api["client_id"], api["client_secret"])).status_code == 200
+    assert introspect(server, revoked) == {"active": False}  # the revoking process: at once
+    wait_until(lambda: introspect(second_server, revoked) == {"active": False})
+    assert introspect(second_server, live)["active"] is True

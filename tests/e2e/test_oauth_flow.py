@@ -34,8 +34,9 @@ POST_LOGOUT_URI = "https://app.example.com/signed-out"
 SCOPE = "openid profile email"
 FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 
+# fam: the grant (refresh family) a user's access token belongs to, which revocation names.
 ACCESS_TOKEN_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "keyId", "auth_time", "roles",
-                       "userId", "loginDate", "sid", "sessionId"}
+                       "userId", "loginDate", "sid", "sessionId", "fam"}
 ID_TOKEN_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid", "name",
                    "picture", "updated_at", "email", "email_verified"}
 

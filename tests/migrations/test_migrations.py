@@ -2,6 +2,7 @@
 down/up step, built-in roles are seeded, and on PostgreSQL the models match head exactly."""
 
 import os
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +20,7 @@ from ..helpers import reset_postgres
 
 TABLES = {"users", "profiles", "roles", "permissions", "user_roles", "role_permissions", "sessions",
           "login_history", "verification_codes", "signing_keys", "alembic_version", "applications",
-          "user_applications", "authorization_codes", "refresh_tokens", "access_tokens", "pending_authorizations",
+          "user_applications", "authorization_codes", "refresh_tokens", "token_revocations", "pending_authorizations",
           "audit_events", "application_permissions", "session_applications", "logout_deliveries",
           "client_assertion_uses"}
 
@@ -80,3 +81,35 @@ def test_models_match_head_on_postgresql(migration_app):
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, db.metadata) == []
+
+
+def test_revoked_access_tokens_still_alive_become_jti_revocations(migration_app):
+    """access_tokens goes (b3e81f5a7c24): a revoked token that has not expired is carried over
+    into token_revocations by its jti, so it stays denied; nothing else is."""
+    upgrade(revision="f4b8d2c6a1e3")
+    sqlite = db.engine.dialect.name == "sqlite"
+
+    def uuid_text(value: uuid.UUID) -> str:
+        return value.hex if sqlite else str(value)
+
+    application = uuid.uuid4()
+    rows = [("revoked-alive", "2999-01-01 00:00:00", "2026-01-01 00:00:00"),
+            ("revoked-expired", "2000-01-01 00:00:00", "2000-01-01 00:00:00"),
+            ("never-revoked", "2999-01-01 00:00:00", None)]
+    with db.engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO applications (id, client_id, name, redirect_uris, post_logout_redirect_uris, grant_types,"
+            " response_types, scope, token_endpoint_auth_method, skip_consent, introspect, request_uris,"
+            " backchannel_logout_session_required, frontchannel_logout_session_required, created_at, updated_at)"
+            " VALUES (:id, 'c', 'C', '[]', '[]', '[]', '[]', '', 'none', false, false, '[]', false, false, :at, :at)"),
+            {"id": uuid_text(application), "at": "2026-01-01 00:00:00"})
+        for jti, expires_at, revoked_at in rows:
+            connection.execute(sa.text(
+                "INSERT INTO access_tokens (id, jti, application_id, scope, expires_at, revoked_at, created_at,"
+                " updated_at) VALUES (:id, :jti, :application, '', :expires_at, :revoked_at, :at, :at)"),
+                {"id": uuid_text(uuid.uuid4()), "jti": jti, "application": uuid_text(application),
+                 "expires_at": expires_at, "revoked_at": revoked_at, "at": "2026-01-01 00:00:00"})
+    upgrade()
+    with db.engine.connect() as connection:
+        carried = connection.execute(sa.text("SELECT kind, subject FROM token_revocations")).all()
+    assert [tuple(row) for row in carried] == [("jti", "revoked-alive")]

@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.services import accounts
-from oauth.models import AccessToken
 from oauth.models import AuthorizationCode
 
 from ..helpers import AuthActions
@@ -53,8 +52,11 @@ def test_code_exchange_returns_tokens(request, signed_in, user, kind):
     header, claims = claims_of(body["access_token"])
     assert header["typ"] == "at+jwt" and header["alg"] == "RS256" and claims["keyId"] == header["kid"]
     assert set(claims) == {"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "sid", "auth_time",
-                           "roles", "userId", "sessionId", "loginDate", "keyId"}
+                           "roles", "userId", "sessionId", "loginDate", "keyId", "fam"}
     assert claims["sub"] == claims["userId"] == str(user.id) and claims["sid"] == claims["sessionId"]
+    # The grant (refresh family) the token belongs to, and its issue time to the microsecond in the
+    # opaque jti (oauth.revocations), for revocation.
+    assert isinstance(claims["iat"], int) and int(claims["jti"].rpartition(".")[2], 16) // 10 ** 6 == claims["iat"]
     assert claims["client_id"] == application.client_id and claims["roles"] == ["user"]
     assert claims["iss"] == claims["aud"] == "http://localhost:5000" and claims["exp"] - claims["iat"] == 900
     id_header, id_claims = claims_of(body["id_token"])
@@ -276,13 +278,24 @@ def test_token_endpoint_errors_are_oauth_json(client):
                                    "error_description": "The method is not allowed for the requested URL."}
 
 
-def test_access_tokens_are_stored_by_jti_only(app, client, resource_server):
-    body = client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                       auth=(resource_server.client_id, resource_server.client_secret)).get_json()
-    with app.app_context():
-        record = db.session.scalar(select(AccessToken))
-        assert record.jti == claims_of(body["access_token"])[1]["jti"]
-        assert body["access_token"] not in str([getattr(record, column.key) for column in AccessToken.__table__.c])
+def test_issuing_and_validating_an_access_token_runs_no_sql(make_app, make_client, sql_statements):
+    """Nothing is written for an access token (revocations are recorded instead), so with warm
+    caches a client_credentials token request, and introspecting or using the token, take no
+    database connection and send no statement."""
+    app = make_app(KEY_RING_CHECK_INTERVAL=60, CLIENT_CACHE_CHECK_INTERVAL=60, DENYLIST_SYNC_INTERVAL=60)
+    resource_server = make_client(grant_types=["client_credentials"], redirect_uris=(), name="API",
+                                  introspect=True)
+    http = app.test_client()
+    auth = (resource_server.client_id, resource_server.client_secret)
+    first = http.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=auth).get_json()
+    assert introspect(http, resource_server, first["access_token"])["active"] is True  # caches warm
+
+    with sql_statements(app) as sent:
+        body = http.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=auth).get_json()
+    assert sent == [] and "access_token" in body
+    with sql_statements(app) as sent:
+        assert introspect(http, resource_server, body["access_token"])["active"] is True
+    assert sent == []
 
 
 @production_only
