@@ -7,7 +7,6 @@ import redis
 from flask import Flask
 from flask import current_app
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -61,8 +60,6 @@ def init_app(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(migrations), render_as_batch=True, compare_type=True)
     mail.init_app(app)
     csrf.init_app(app)
-    # One Limiter per application: it keeps state (its storage, Redis fallback) per app.
-    app.extensions["rate_limiter"] = Limiter(key_func=get_remote_address, app=app)
     url = app.config.get("REDIS_URL")
     app.extensions["redis"] = (
         redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2,
@@ -72,7 +69,7 @@ def init_app(app: Flask) -> None:
 
 
 def get_limiter() -> Limiter:
-    """The application's rate limiter."""
+    """The application's rate limiter (made by ``app.web.limits.init_app``)."""
     return current_app.extensions["rate_limiter"]
 
 

@@ -14,6 +14,7 @@
 
 from flask import Flask
 
+from . import limits
 from .bodies import RequestJSONProvider
 from .bodies import refuse_nul_parameters
 from .headers import add_security_headers
@@ -24,6 +25,7 @@ from .redirects import see_other_after_post
 
 def init_app(app: Flask) -> None:
     app.json = RequestJSONProvider(app)
+    limits.init_app(app)
     app.before_request(refuse_unreadable_host)
     app.before_request(refuse_nul_parameters)
     app.after_request(add_security_headers)
