@@ -17,7 +17,7 @@ from flask import Flask
 from . import limits
 from .bodies import RequestJSONProvider
 from .bodies import refuse_nul_parameters
-from .headers import add_security_headers
+from .headers import security_headers_hook
 from .hosts import refuse_unreadable_host
 from .limits import release_account_hold
 from .redirects import see_other_after_post
@@ -28,7 +28,7 @@ def init_app(app: Flask) -> None:
     limits.init_app(app)
     app.before_request(refuse_unreadable_host)
     app.before_request(refuse_nul_parameters)
-    app.after_request(add_security_headers)
+    app.after_request(security_headers_hook(app))
     app.after_request(see_other_after_post)
     # A teardown, so the hold ends after the limiter's after_request has counted the request.
     app.teardown_request(release_account_hold)
