@@ -1,5 +1,6 @@
 """Extensions, created unbound here and bound to an application by ``init_app``."""
 
+import select
 from datetime import timezone
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import DateTime
 from sqlalchemy import MetaData
+from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -56,6 +59,9 @@ csrf = CSRFProtect()
 def init_app(app: Flask) -> None:
     """Bind every extension to ``app``; the Redis handle is None when REDIS_URL is unset."""
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            event.listen(db.engine, "checkout", refuse_closed_connection)
     migrations = Path(app.root_path).parent / "migrations"
     migrate.init_app(app, db, directory=str(migrations), render_as_batch=True, compare_type=True)
     mail.init_app(app)
@@ -66,6 +72,18 @@ def init_app(app: Flask) -> None:
                              health_check_interval=30)
         if url else None
     )
+
+
+def refuse_closed_connection(dbapi_connection, _record, _proxy) -> None:
+    """Pool checkout: a pooled connection the server closed meanwhile (a restart, an administrator's
+    pg_terminate_backend, an idle timeout, a keepalive that went unanswered) has something to read,
+    its termination notice or the end of the stream, while a live idle connection has nothing. One
+    poll of the socket tells them apart without a round trip; the pool then connects anew, before
+    any statement of the request's unit of work has run (DisconnectionError: SQLAlchemy retries)."""
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    if poller.poll(0):
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def get_limiter() -> Limiter:

@@ -6,7 +6,9 @@ The dependencies are real; a TCP proxy in front of each one is cut and restored.
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
 
+from app.extensions import db
 from keys import ring
 
 from ..helpers import AuthActions
@@ -86,3 +88,26 @@ def test_redis_outage_keeps_sign_in_working_and_readiness_says_so(backend, redis
 
     redis_proxy.restore()
     assert client.get("/admin/health").status_code == 200
+
+
+def test_connections_the_server_ended_are_replaced_before_the_next_request(backend, make_app, make_user):
+    """No ping per checkout: the pooled connections an administrator terminates between two requests
+    are recognised when taken from the pool and replaced, and the next requests answer as usual."""
+    app = make_app(KEY_RING_CHECK_INTERVAL=0)
+    with app.app_context():
+        ring.ensure_ready()
+    user = make_user()
+    client = app.test_client()
+    assert AuthActions(client).login(user.email, user.password).status_code == 303
+    assert client.get("/currentuser").status_code == 200
+    with app.app_context():
+        pool_size = db.engine.pool.checkedin()
+    assert pool_size >= 1
+    with sa.create_engine(backend.database_url.replace("postgresql://", "postgresql+psycopg2://")).connect() as admin:
+        ended = admin.execute(sa.text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    assert ended >= pool_size
+    for _ in range(3):
+        answer = client.get("/currentuser")
+        assert answer.status_code == 200 and answer.get_json()["email"] == user.email
+    assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 303
