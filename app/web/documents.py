@@ -5,7 +5,8 @@ one of these exact paths (no query string) is answered here without a request co
 a hook. The answer is the one the Flask route gives (the routes stay, for ``HEAD`` and for a query
 string): the document, its strong ETag and a 304 for a matching If-None-Match, its Cache-Control,
 ``Access-Control-Allow-Origin: *``, and the security headers of every response. A Host header that
-``HostCheck`` marked unreadable goes on to Flask, which answers it 400.
+``HostCheck`` marked unreadable goes on to Flask, which answers it 400, and so does a request whose
+document cannot be had (the route then gives the usual error answer, 503 for an outage).
 
 A package publishes a document with ``publish(app, path, provider)``: the provider, called inside
 the application context, returns the current bytes, their quoted ETag and the Cache-Control value
@@ -44,8 +45,11 @@ class PrebuiltDocuments:
         if provider is None or environ["REQUEST_METHOD"] != "GET" or environ.get("QUERY_STRING") \
                 or MARK in environ:
             return self.wsgi_app(environ, start_response)
-        with self.app.app_context():
-            body, etag, cache_control = provider()
+        try:
+            with self.app.app_context():
+                body, etag, cache_control = provider()
+        except Exception:  # e.g. the database is away before the key ring was ever read
+            return self.wsgi_app(environ, start_response)  # the route meets it again: the usual error answer
         headers = [("ETag", etag), ("Cache-Control", cache_control), ("Access-Control-Allow-Origin", "*"),
                    ("Date", http_date()), *self.security_headers]
         # RFC 9110 §13.1.2: If-None-Match compares weakly; a match on GET answers 304 without the body.

@@ -111,3 +111,17 @@ def test_connections_the_server_ended_are_replaced_before_the_next_request(backe
         answer = client.get("/currentuser")
         assert answer.status_code == 200 and answer.get_json()["email"] == user.email
     assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 303
+
+
+def test_the_jwks_is_a_503_while_the_database_is_away_before_the_ring_was_read(backend, database_proxy, make_app):
+    """The prebuilt JWKS needs the ring read once: with the database away before that, the answer is
+    the usual 503 problem, never a bare 500."""
+    app = make_app(DATABASE_URL=proxied(backend.database_url, database_proxy))
+    with app.app_context():
+        ring.ensure_ready()
+    fresh = make_app(DATABASE_URL=proxied(backend.database_url, database_proxy))
+    database_proxy.cut()
+    response = fresh.test_client().get("/.well-known/jwks.json")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    database_proxy.restore()
+    assert fresh.test_client().get("/.well-known/jwks.json").status_code == 200
