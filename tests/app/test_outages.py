@@ -125,3 +125,19 @@ def test_the_jwks_is_a_503_while_the_database_is_away_before_the_ring_was_read(b
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     database_proxy.restore()
     assert fresh.test_client().get("/.well-known/jwks.json").status_code == 200
+
+
+def test_with_redis_away_only_the_limited_views_fall_back_to_memory_limits(backend, redis_proxy, make_app, make_user):
+    """The in-memory fallback limits while Redis is away apply to the views that declare a limit,
+    never to the endpoints without one (a Redis outage must not cap the protocol endpoints)."""
+    app = make_app(REDIS_URL=proxied(backend.redis_url, redis_proxy), LOGIN_RATE_LIMIT_IP="2 per minute")
+    with app.app_context():
+        ring.ensure_ready()
+    user = make_user()
+    client = app.test_client()
+    redis_proxy.cut()
+    auth = AuthActions(client)
+    assert [auth.login(user.email, "wrong password number one").status_code for _ in range(3)] == [400, 400, 429]
+    unlimited = ["/health", "/.well-known/openid-configuration?via=flask", "/.well-known/jwks.json?via=flask"]
+    assert [client.get(path).status_code for path in unlimited * 3] == [200] * 9
+    redis_proxy.restore()
