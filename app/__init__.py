@@ -21,10 +21,11 @@ def create_app(config: dict | None = None) -> Flask:
     check_settings(app.config)
     setup_logging(app)
 
+    from .web.documents import PrebuiltDocuments
     from .web.hosts import HostCheck
 
-    # Inside ProxyFix: a forwarded Host is checked as well.
-    app.wsgi_app = HostCheck(app.wsgi_app, app.config["ISSUER"])
+    # Inside ProxyFix: a forwarded Host is checked as well (before a prebuilt document is served).
+    app.wsgi_app = HostCheck(PrebuiltDocuments(app, app.wsgi_app), app.config["ISSUER"])
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops,

@@ -2,18 +2,20 @@
 
 Flask-Migrate is not among them: ``app/schema.py`` sets it up when a migration runs."""
 
+import select
 from datetime import timezone
 
 import redis
 from flask import Flask
 from flask import current_app
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_mail import Mail
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import DateTime
 from sqlalchemy import MetaData
+from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -56,10 +58,11 @@ csrf = CSRFProtect()
 def init_app(app: Flask) -> None:
     """Bind every extension to ``app``; the Redis handle is None when REDIS_URL is unset."""
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            event.listen(db.engine, "checkout", refuse_closed_connection)
     mail.init_app(app)
     csrf.init_app(app)
-    # One Limiter per application: it keeps state (its storage, Redis fallback) per app.
-    app.extensions["rate_limiter"] = Limiter(key_func=get_remote_address, app=app)
     url = app.config.get("REDIS_URL")
     app.extensions["redis"] = (
         redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2,
@@ -68,8 +71,20 @@ def init_app(app: Flask) -> None:
     )
 
 
+def refuse_closed_connection(dbapi_connection, _record, _proxy) -> None:
+    """Pool checkout: a pooled connection the server closed meanwhile (a restart, an administrator's
+    pg_terminate_backend, an idle timeout, a keepalive that went unanswered) has something to read,
+    its termination notice or the end of the stream, while a live idle connection has nothing. One
+    poll of the socket tells them apart without a round trip; the pool then connects anew, before
+    any statement of the request's unit of work has run (DisconnectionError: SQLAlchemy retries)."""
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    if poller.poll(0):
+        raise DisconnectionError("the server closed this pooled connection")
+
+
 def get_limiter() -> Limiter:
-    """The application's rate limiter."""
+    """The application's rate limiter (made by ``app.web.limits.init_app``)."""
     return current_app.extensions["rate_limiter"]
 
 

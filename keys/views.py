@@ -10,13 +10,20 @@ from . import ring
 bp = Blueprint("keys", __name__)
 
 
+def jwks_document() -> tuple[bytes, str, str]:
+    """Public members only; cacheable for JWKS_MAX_AGE, revalidated by ETag: the bytes, their
+    ETag and Cache-Control. Served in front of Flask (``app/web/documents.py``) for a plain GET."""
+    document, etag = ring.jwks()
+    return document, etag, f"public, max-age={current_app.config['JWKS_MAX_AGE']}"
+
+
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    """Public members only; cacheable for JWKS_MAX_AGE, revalidated by ETag."""
-    document, etag = ring.jwks()
+    """The JWKS for what the prebuilt answer leaves to Flask (HEAD, a query string)."""
+    document, etag, cache_control = jwks_document()
     response = current_app.response_class(document, mimetype="application/json")
     response.headers["ETag"] = etag
-    response.headers["Cache-Control"] = f"public, max-age={current_app.config['JWKS_MAX_AGE']}"
+    response.headers["Cache-Control"] = cache_control
     response.headers["Access-Control-Allow-Origin"] = "*"  # public keys; browser clients verify too
     return response.make_conditional(request)
 

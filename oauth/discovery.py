@@ -5,6 +5,8 @@ import json
 
 from flask import Flask
 
+from app.web import documents
+
 from . import acr
 from .client_keys import ASYMMETRIC_ALGS
 from .clients import HMAC_ALGS
@@ -71,7 +73,16 @@ def metadata(config) -> dict:
     }
 
 
+# Both names of the document (OpenID Connect Discovery 1.0 §4, RFC 8414 §3).
+PATHS = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
+CACHE_CONTROL = "public, max-age=3600"
+
+
 def init_app(app: Flask) -> None:
-    """Serialise the document once; the views serve these bytes with an ETag."""
+    """Serialise the document once (the settings it shows are fixed for the application's life):
+    the views serve these bytes with an ETag, and a plain GET is answered in front of Flask."""
     body = json.dumps(metadata(app.config), separators=(",", ":")).encode()
-    app.extensions["oauth_metadata"] = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+    document = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"', CACHE_CONTROL)
+    app.extensions["oauth_metadata"] = document
+    for path in PATHS:
+        documents.publish(app, path, lambda: document)

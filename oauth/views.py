@@ -373,10 +373,10 @@ def _session_named_by(id_token_claims: dict | None, active):
 @bp.get("/.well-known/openid-configuration")
 @bp.get("/.well-known/oauth-authorization-server")
 def metadata():
-    body, etag = current_app.extensions["oauth_metadata"]
+    body, etag, cache_control = current_app.extensions["oauth_metadata"]
     response = current_app.response_class(body, mimetype="application/json")
     response.headers["ETag"] = etag
-    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.headers["Cache-Control"] = cache_control
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response.make_conditional(request)
 

@@ -34,8 +34,10 @@ does the same with one epoch per application object, and learns of other process
 through the change notices (``app/services/notices.py``, topic ``users``), read before every
 lookup.
 
-A read inside a unit of work that has already changed a user (flushed, not committed) goes to
-the database through that unit of work and stores nothing.
+Within one request a user is read once (its session check and its view both ask): the snapshot is
+kept on the request until the request commits anything. A read inside a unit of work that has
+already changed a user (flushed, not committed) goes to the database through that unit of work
+and stores nothing.
 
 Outage: a Redis error (refused, timeout) reads the database instead, never a 500. An
 invalidation that could not reach Redis is kept and sent again before this process next uses the
@@ -58,6 +60,8 @@ import redis
 from flask import Flask
 from flask import current_app
 from flask import has_app_context
+from flask import has_request_context
+from flask import request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import joinedload
@@ -85,6 +89,9 @@ GENERATION = PREFIX + "generation"
 # A version outlives any reader that could still hold the one before it.
 VERSION_TTL = 3600
 PENDING = "user_cache.pending"
+# What one request has read, by user id: its session check and its view ask for the same user.
+# Dropped when the request commits (its own change is then read anew).
+MEMO = "idp.user_cache.read"
 EVERYONE = "*"
 # The tables a user's snapshot is made of, and the column naming the user in each.
 USER_COLUMN = {"users": "id", "profiles": "user_id", "user_roles": "user_id"}
@@ -143,10 +150,12 @@ def get(user_id: UUID | str) -> CachedUser | None:
         return None
     if _changed_here(user_id):
         return _load(db.session, user_id)
+    memo = request.environ.setdefault(MEMO, {}) if has_request_context() else {}
+    if user_id in memo:
+        return memo[user_id]
     cache = _cache()
-    if cache is None:
-        return _load_committed(user_id)
-    return cache.get(user_id)
+    user = memo[user_id] = _load_committed(user_id) if cache is None else cache.get(user_id)
+    return user
 
 
 def active(user_id: UUID | str) -> CachedUser | None:
@@ -513,6 +522,8 @@ def _ids_in(clause, column: str) -> set | None:
 
 
 def _after_commit(session: Session) -> None:
+    if has_request_context():
+        request.environ.pop(MEMO, None)
     changed = session.info.pop(PENDING, None)
     if not changed or not has_app_context():
         return

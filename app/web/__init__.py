@@ -1,6 +1,7 @@
 """Request handling shared by pages, the JSON API and the OAuth views, one module per concern:
 
-- ``session``: the browser session cookie, ``current_session()``, the ``requires_session`` guard
+- ``session``: the browser session cookie, ``current_session()``, the ``requires_session`` guard,
+  and Flask's own signed cookie (``StateCookie``)
 - ``permissions``: the admin API's caller and the ``requires_permission`` guard
 - ``limits``: ``@limits_credentials`` (brute force) and ``@limits_mail`` (mail sent per IP)
 - ``second_factor``: the sign-in waiting for its code
@@ -14,19 +15,23 @@
 
 from flask import Flask
 
+from . import limits
 from .bodies import RequestJSONProvider
 from .bodies import refuse_nul_parameters
-from .headers import add_security_headers
+from .headers import security_headers_hook
 from .hosts import refuse_unreadable_host
 from .limits import release_account_hold
 from .redirects import see_other_after_post
+from .session import StateCookie
 
 
 def init_app(app: Flask) -> None:
     app.json = RequestJSONProvider(app)
+    app.session_interface = StateCookie()
+    limits.init_app(app)
     app.before_request(refuse_unreadable_host)
     app.before_request(refuse_nul_parameters)
-    app.after_request(add_security_headers)
+    app.after_request(security_headers_hook(app))
     app.after_request(see_other_after_post)
     # A teardown, so the hold ends after the limiter's after_request has counted the request.
     app.teardown_request(release_account_hold)

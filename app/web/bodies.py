@@ -72,10 +72,27 @@ def _bad_text(text: str) -> str | None:
 
 
 def refuse_nul_parameters() -> None:
-    """Before every request: the path, query and form parameters hold no NUL character."""
+    """Before every request: the path, query and form parameters hold no NUL character.
+
+    Read where it is cheap, without parsing what the view may never parse: a NUL in a query string
+    or an urlencoded body is ``%00`` or a raw NUL byte (no other escape decodes to one, and ``%00``
+    always does); the body read here is kept for the view's own parsing. Multipart forms are parsed.
+    """
     if NUL in request.path:
         raise BadRequest("The path must not contain NUL characters.")
-    for source in (request.args, request.form):
-        for key, value in source.items(multi=True):
+    query = request.environ.get("QUERY_STRING", "")
+    if "%00" in query or NUL in query:
+        _refuse()
+    mimetype = request.mimetype
+    if mimetype == "application/x-www-form-urlencoded":
+        body = request.get_data(cache=True)
+        if b"%00" in body or b"\x00" in body:
+            _refuse()
+    elif mimetype == "multipart/form-data":
+        for key, value in request.form.items(multi=True):
             if NUL in key or NUL in value:
-                raise BadRequest("Parameters must not contain NUL characters.")
+                _refuse()
+
+
+def _refuse():
+    raise BadRequest("Parameters must not contain NUL characters.")

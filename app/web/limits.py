@@ -13,6 +13,11 @@ which is then the whole server) and keeps it until the request ends, after the c
 that finds the account busy answers 429 with ``Retry-After: 1`` and checks nothing. With Redis
 unreachable the hold falls back to the process's table, as the limits fall back to memory.
 
+Flask-Limiter runs only on requests a declared limit applies to. No limit covers the whole
+application, so its check before every request is not installed; its count after the response
+(where a wrong credential is deducted) and its reset at teardown run only on requests that
+entered a limited view (the view marks the request). Every other request pays nothing for limits.
+
 Key functions are total: an exception in one makes Flask-Limiter believe its storage is down and
 fall back to the in-memory limits, which would drop the per-account limit.
 """
@@ -26,9 +31,12 @@ import time
 from collections.abc import Callable
 
 import redis
+from flask import Flask
 from flask import current_app
 from flask import g
 from flask import request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from redis.lock import Lock
 from werkzeug.exceptions import TooManyRequests
 
@@ -49,6 +57,8 @@ EMAIL_LIMIT = 254
 # How long a hold outlives a worker that died holding it. Longer than any check (a password hash,
 # a mail for the second factor); should a check outlast it, a second one could run beside it.
 HOLD_SECONDS = 15
+# The mark of a request that entered a limited view: the limiter counts and resets only those.
+LIMITED = "idp.limited"
 # Where a request keeps its hold: on the request itself, as requests may share an app context (and g).
 HOLD = "idp.account_hold"
 
@@ -164,9 +174,34 @@ def release_account_hold(_error=None) -> None:
 
 # --- wiring ------------------------------------------------------------------------------------------
 
+def init_app(app: Flask) -> None:
+    """One Limiter per application (it keeps state per app: its storage, the Redis fallback), its
+    request hooks kept to the requests that entered a limited view."""
+    hooks = app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs
+    known = [len(funcs.get(None, ())) for funcs in hooks]
+    app.extensions["rate_limiter"] = Limiter(key_func=get_remote_address, app=app)
+    added = [funcs[None][count:] for funcs, count in zip(hooks, known)]
+    if [len(each) for each in added] != [1, 1, 1]:
+        raise RuntimeError("Flask-Limiter no longer installs one before, after and teardown hook")
+    for funcs, count in zip(hooks, known):
+        del funcs[None][count:]
+    (_check,), (count_response,), (reset,) = added  # the check runs in the limited views themselves
+
+    def count(response):
+        return count_response(response) if LIMITED in request.environ else response
+
+    def release(error=None) -> None:
+        if LIMITED in request.environ:
+            reset(error)
+
+    app.after_request(count)
+    app.teardown_request(release)
+
+
 def _limited(kind: str, view, build):
     """``view`` under this application's limits of ``kind``, built once per application (the
-    limiter is per application)."""
+    limiter is per application); marks the request as limited."""
+    request.environ[LIMITED] = True
     cache = current_app.extensions.setdefault("limited_views", {})
     guarded = cache.get((kind, view))
     if guarded is None:

@@ -10,18 +10,41 @@ other accounts matter: signing in, signing out, the account chooser and an ``id_
 import functools
 import re
 
+from flask import Flask
 from flask import Response
 from flask import current_app
 from flask import g
 from flask import redirect
 from flask import request
 from flask import url_for
+from flask.sessions import SecureCookieSession
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import Unauthorized
 
 from ..models import UserSession
 from ..services import accounts
 from ..services import sessions
 from .areas import wants_problem_json
+
+
+class StateCookie(SecureCookieSessionInterface):
+    """Flask's own signed cookie (the CSRF secret, flash messages), opened at no cost when the
+    request has none (API clients, protocol endpoints), its serializer built once, not per request."""
+
+    def __init__(self):
+        self._serializer = (None, None)
+
+    def open_session(self, app: Flask, request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if self._serializer[0] != keys:
+            self._serializer = keys, super().get_signing_serializer(app)
+        return self._serializer[1]
 
 
 def session_cookie_name() -> str:

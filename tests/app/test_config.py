@@ -66,7 +66,9 @@ def test_environment_values_are_read_and_typed(tmp_path):
     assert config["ISSUER"] == "https://id.example.com" and config["ISSUER_IS_HTTPS"] is True
     assert config["SESSION_COOKIE_NAME"] == "__Host-state" and config["SESSION_COOKIE_SECURE"] is True
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg2://u@h/d"
-    assert config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    # No ping per checkout (app/extensions.py recognises a closed connection without a round trip).
+    assert "pool_pre_ping" not in config["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["keepalives"] == 1
     assert config["SIGNING_ALG"] == "ES256"
 
 

@@ -6,7 +6,9 @@ The dependencies are real; a TCP proxy in front of each one is cut and restored.
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
 
+from app.extensions import db
 from keys import ring
 
 from ..helpers import AuthActions
@@ -86,3 +88,56 @@ def test_redis_outage_keeps_sign_in_working_and_readiness_says_so(backend, redis
 
     redis_proxy.restore()
     assert client.get("/admin/health").status_code == 200
+
+
+def test_connections_the_server_ended_are_replaced_before_the_next_request(backend, make_app, make_user):
+    """No ping per checkout: the pooled connections an administrator terminates between two requests
+    are recognised when taken from the pool and replaced, and the next requests answer as usual."""
+    app = make_app(KEY_RING_CHECK_INTERVAL=0)
+    with app.app_context():
+        ring.ensure_ready()
+    user = make_user()
+    client = app.test_client()
+    assert AuthActions(client).login(user.email, user.password).status_code == 303
+    assert client.get("/currentuser").status_code == 200
+    with app.app_context():
+        pool_size = db.engine.pool.checkedin()
+    assert pool_size >= 1
+    with sa.create_engine(backend.database_url.replace("postgresql://", "postgresql+psycopg2://")).connect() as admin:
+        ended = admin.execute(sa.text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    assert ended >= pool_size
+    for _ in range(3):
+        answer = client.get("/currentuser")
+        assert answer.status_code == 200 and answer.get_json()["email"] == user.email
+    assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 303
+
+
+def test_the_jwks_is_a_503_while_the_database_is_away_before_the_ring_was_read(backend, database_proxy, make_app):
+    """The prebuilt JWKS needs the ring read once: with the database away before that, the answer is
+    the usual 503 problem, never a bare 500."""
+    app = make_app(DATABASE_URL=proxied(backend.database_url, database_proxy))
+    with app.app_context():
+        ring.ensure_ready()
+    fresh = make_app(DATABASE_URL=proxied(backend.database_url, database_proxy))
+    database_proxy.cut()
+    response = fresh.test_client().get("/.well-known/jwks.json")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    database_proxy.restore()
+    assert fresh.test_client().get("/.well-known/jwks.json").status_code == 200
+
+
+def test_with_redis_away_only_the_limited_views_fall_back_to_memory_limits(backend, redis_proxy, make_app, make_user):
+    """The in-memory fallback limits while Redis is away apply to the views that declare a limit,
+    never to the endpoints without one (a Redis outage must not cap the protocol endpoints)."""
+    app = make_app(REDIS_URL=proxied(backend.redis_url, redis_proxy), LOGIN_RATE_LIMIT_IP="2 per minute")
+    with app.app_context():
+        ring.ensure_ready()
+    user = make_user()
+    client = app.test_client()
+    redis_proxy.cut()
+    auth = AuthActions(client)
+    assert [auth.login(user.email, "wrong password number one").status_code for _ in range(3)] == [400, 400, 429]
+    unlimited = ["/health", "/.well-known/openid-configuration?via=flask", "/.well-known/jwks.json?via=flask"]
+    assert [client.get(path).status_code for path in unlimited * 3] == [200] * 9
+    redis_proxy.restore()

@@ -277,6 +277,23 @@ def test_a_change_not_yet_committed_is_seen_only_by_its_unit_of_work(app, make_u
         assert user_cache.get(user.id).fullname == "Ada Lovelace"
 
 
+def test_a_request_reads_its_own_committed_change(app, make_user):
+    """A request reads a user once, and anew after it commits (its session check and view share
+    the first read; a change it made itself is never hidden by it), flushed or committed."""
+    user = make_user()
+    with app.test_request_context():
+        assert user_cache.get(user.id).fullname == "Ada Lovelace"
+        db.session.get(User, user.id).fullname = "Ada King"
+        db.session.flush()
+        assert user_cache.get(user.id).fullname == "Ada King"
+        db.session.commit()
+        assert user_cache.get(user.id).fullname == "Ada King"
+        profile.update_profile(user.id, {"fullname": "Ada Byron", "given_name": "Ada"})
+        assert user_cache.active(user.id).fullname == "Ada Byron"
+    with app.test_request_context():
+        assert user_cache.get(user.id).fullname == "Ada Byron"
+
+
 def test_a_reader_that_loaded_the_old_row_does_not_store_it_after_the_commit(app, make_user):
     """The race of a reader and a writer: the reader has read the user's row when the writer
     commits and invalidates; what the reader then stores must not outlive the commit."""
