@@ -168,23 +168,25 @@ def print_default(rows: list[dict], figures: dict) -> None:
 
     print(f"\nOne worker pinned to core {SERVER_CPU} (server, PostgreSQL backends, Redis counted), wrk on core "
           f"{WRK_CPU}; node-oidc-provider the same:")
-    print("| load | ours req/s | ours µs/req | ours non2xx+serr | node req/s | node µs/req | node non2xx+serr "
-          "| ours/node CPU | target | ours 2w unpinned req/s | st / other (ours, node) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    for load in ["token(jwt)", "introspect", "jwks", "discovery", "token(opaque)"]:
-        a, b, c = by.get((mine, load)), by.get((node, load)), by.get((two, load))
-        if not (a or b):
-            continue
+    print("| load | conc | ours req/s | ours µs/req | ours non2xx+serr | node req/s | node µs/req | node non2xx+serr "
+          "| ours/node CPU | target | ours 2w unpinned req/s | st / other (ours ; node) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    at = {(row["label"].rsplit(" ", 1)[0], load_name(row), row["conc"]): row for row in rows}
+    for conc in loads.settings()["CONCS"].split():
+        for load in ["token(jwt)", "introspect", "jwks", "discovery", "token(opaque)"]:
+            a, b, c = (at.get((config, load, conc)) for config in (mine, node, two))
+            if not (a or b):
+                continue
 
-        def cell(row, *names):
-            return [row[name] if row else "-" for name in names]
-        bad = [str(int(r["non2xx"]) + int(r["serr"])) if r else "-" for r in (a, b)]
-        target = TARGETS.get(load)
-        print(f"| {load} | " + " | ".join([
-            *cell(a, "rps", "srv_us"), bad[0], *cell(b, "rps", "srv_us"), bad[1],
-            ratio(a["srv_us"], b["srv_us"]) if a and b else "-", f"≤ {target}x" if target else "(node only)",
-            c["rps"] if c else "-",
-            " ; ".join(f"{r['st']}/{r['other']}" if r else "-" for r in (a, b))]) + " |")
+            def cell(row, *names):
+                return [row[name] if row else "-" for name in names]
+            bad = [str(int(r["non2xx"]) + int(r["serr"])) if r else "-" for r in (a, b)]
+            target = TARGETS.get(load)
+            print(f"| {load} | {conc} | " + " | ".join([
+                *cell(a, "rps", "srv_us"), bad[0], *cell(b, "rps", "srv_us"), bad[1],
+                ratio(a["srv_us"], b["srv_us"]) if a and b else "-", f"≤ {target}x" if target else "(node only)",
+                c["rps"] if c else "-",
+                " ; ".join(f"{r['st']}/{r['other']}" if r else "-" for r in (a, b))]) + " |")
 
     print("\nOurs, other figures:")
     print("| figure | value | target |")
