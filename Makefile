@@ -57,6 +57,6 @@ BENCH_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/idp_bench
 BENCH_REDIS_URL ?=
 PEERS_BENCH ?= $(abspath $(CURDIR)/../shared/peers-bench)
 export BENCH_DATABASE_URL BENCH_REDIS_URL PEERS_BENCH
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -100,9 +100,10 @@ def start(env: dict, kit: Path, workers: int, port: int, cpus: str, log: Path):
     its first 200 (the kit's wait_first_200, polling the discovery document)."""
     pin = ["taskset", "-c", cpus] if cpus else []
     url = f"http://127.0.0.1:{port}/.well-known/openid-configuration"
-    began = time.time_ns()
-    server = spawn([*pin, *server_command(workers, port)], cwd=ROOT, env=env, stdout=open(log, "ab"),
-                   stderr=subprocess.STDOUT)
+    with open(log, "ab") as output:
+        began = time.time_ns()
+        server = spawn([*pin, *server_command(workers, port)], cwd=ROOT, env=env, stdout=output,
+                       stderr=subprocess.STDOUT)
     waited = subprocess.run(["bash", "-c", '. "$1/lib.sh" && wait_first_200 "$2" "$3"', "-", kit, url, str(began)],
                             capture_output=True, text=True)
     if waited.returncode or server.poll() is not None:
@@ -130,8 +131,9 @@ def stores(database_url: str, redis_url: str, base: str, client: dict, pin: str)
 def private_redis(port: int, folder: Path):
     """A redis-server of the bench's own (nothing else's traffic counted as ours), without persistence."""
     folder.mkdir(parents=True, exist_ok=True)
-    server = spawn(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                    "--dir", folder], stdout=open(folder / "redis.log", "ab"), stderr=subprocess.STDOUT)
+    with open(folder / "redis.log", "ab") as output:
+        server = spawn(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                        "no", "--dir", folder], stdout=output, stderr=subprocess.STDOUT)
     url = f"redis://127.0.0.1:{port}/0"
     for _ in range(100):
         try:
