@@ -51,12 +51,12 @@ lint: $(VENV)/.installed-test
 	$(BIN)/flake8 app oauth keys tests wsgi.py
 	$(BIN)/isort --check-only --diff app oauth keys tests wsgi.py
 
-# Needs PostgreSQL and Redis (BENCH_DATABASE_URL, BENCH_REDIS_URL; defaults: local idp_bench, Redis db 14).
+# Our server beside node-oidc-provider, with the peer kit in PEERS_BENCH (bench/README.md). Needs
+# PostgreSQL and Redis (the bench database is dropped and created again), wrk, Node and npm.
 BENCH_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/idp_bench
-BENCH_DATABASE := $(lastword $(subst /, ,$(BENCH_DATABASE_URL)))
-export BENCH_DATABASE_URL
+BENCH_REDIS_URL ?=
+PEERS_BENCH ?= $(abspath $(CURDIR)/../shared/peers-bench)
+export BENCH_DATABASE_URL BENCH_REDIS_URL PEERS_BENCH
 bench: $(VENV)/.installed-test
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	@PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -lqt | cut -d '|' -f 1 | grep -qw $(BENCH_DATABASE) || \
-		PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $(BENCH_DATABASE)"
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -1,0 +1,1 @@
+"""make bench: our server beside node-oidc-provider (bench/README.md)."""
