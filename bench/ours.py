@@ -36,8 +36,7 @@ NO_LOGIN_LIMIT = "1000000 per minute"
 
 def server_command(workers: int, port: int) -> list:
     """The command `make run` serves with (the Makefile's `run` target): keep the two the same."""
-    return [BIN / "gunicorn", "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--workers", str(workers),
-            "--threads", "8", "--access-logfile", "-", "wsgi:app"]
+    return [BIN / "python", "wsgi.py", "--port", str(port), "--workers", str(workers), "--threads", "8"]
 
 
 def environment(database_url: str, redis_url: str, port: int) -> dict:

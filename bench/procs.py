@@ -18,7 +18,7 @@ def spawn(command: list, **options) -> subprocess.Popen:
 
 
 def stop(process: subprocess.Popen, timeout: float = 20) -> None:
-    """End a started process and everything in its group (gunicorn workers, wrk, node, redis)."""
+    """End a started process and everything in its group (server workers, wrk, node, redis)."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(process.pid, sig)

@@ -45,54 +45,13 @@ SELECT md5('bench-rt-' || i)::uuid, now() - interval '40 days', now() - interval
        CASE WHEN i %% 2 = 1 THEN now() - interval '10 days' END
 FROM generate_series(%(first)s, %(last)s) AS i"""
 
-ACCESS_TOKENS = """
-INSERT INTO access_tokens (id, created_at, updated_at, jti, application_id, user_id, scope, expires_at, revoked_at)
-SELECT md5('bench-at-' || i)::uuid, now() - interval '2 days', now() - interval '2 days', 'bench-at-' || i,
-       md5('bench-app-' || (1 + i %% %(applications)s))::uuid, md5('bench-user-' || (1 + i %% %(users)s))::uuid,
-       'openid profile', now() - interval '1 day',
-       CASE WHEN i %% 2 = 1 THEN now() - interval '2 days' END
+# Revocations whose tokens have all expired: what a busy server leaves behind until it prunes them.
+# The id is left to the table's sequence, which the server's denylist reads past.
+TOKEN_REVOCATIONS = """
+INSERT INTO token_revocations (kind, subject, revoked_at, expires_at)
+SELECT CASE WHEN i %% 2 = 0 THEN 'jti' ELSE 'session' END, md5('bench-revoked-' || i),
+       now() - interval '2 days', now() - interval '1 day'
 FROM generate_series(%(first)s, %(last)s) AS i"""
-
-# token_revocations (the revocation denylist's table, id, kind, subject, revoked_at, expires_at):
-# the value of each column by its type; every entry has expired (an entry outlives its token
-# only until the token's own expiry).
-REVOCATION_VALUES = {
-    ("id", "uuid"): "md5('bench-tr-' || i)::uuid",
-    ("id", "integer"): "i", ("id", "bigint"): "i",
-    ("subject", "uuid"): "md5('bench-subject-' || i)::uuid",
-    ("revoked_at", None): "now() - interval '2 days'",
-    ("expires_at", None): "now() - interval '1 day'",
-    ("created_at", None): "now() - interval '2 days'",
-    ("updated_at", None): "now() - interval '2 days'",
-}
-
-
-def _revocations_insert(cursor) -> str | None:
-    """The INSERT for token_revocations, built from its columns; None when the table is absent."""
-    cursor.execute("SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns"
-                   " WHERE table_schema = current_schema() AND table_name = 'token_revocations'"
-                   " ORDER BY ordinal_position")
-    columns = cursor.fetchall()
-    if not columns:
-        return None
-    names, values = [], []
-    for name, data_type, nullable, default in columns:
-        value = REVOCATION_VALUES.get((name, data_type)) or REVOCATION_VALUES.get((name, None))
-        if value is None and data_type in ("text", "character varying"):
-            value = {"kind": "'jti'"}.get(name, f"'bench-{name}-' || i")
-        if value is None:
-            if nullable == "YES" or default is not None:
-                continue
-            raise SystemExit(f"token_revocations.{name} ({data_type}) has no seed value: add one to bench/seed.py")
-        names.append(name)
-        values.append(value)
-    return (f"INSERT INTO token_revocations ({', '.join(names)}) SELECT {', '.join(values)}"
-            " FROM generate_series(%(first)s, %(last)s) AS i")
-
-
-def _table_exists(cursor, name: str) -> bool:
-    cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
-    return cursor.fetchone()[0]
 
 
 def _fill(cursor, label: str, statement: str, first: int, last: int, **totals) -> None:
@@ -105,21 +64,14 @@ def _fill(cursor, label: str, statement: str, first: int, last: int, **totals) -
 
 def seed(database_url: str, before: dict, after: dict) -> list[str]:
     """Add rows so that the totals go from before to after ({users, applications, tokens}); the
-    token records are split evenly between the token tables present. Returns notes for the report."""
+    token records are split evenly between refresh_tokens and token_revocations. Returns notes for the report."""
     connection = psycopg2.connect(database_url)
     connection.autocommit = True
     notes = []
     with connection.cursor() as cursor:
         _fill(cursor, "users", USERS, before["users"] + 1, after["users"])
         _fill(cursor, "applications", APPLICATIONS, before["applications"] + 1, after["applications"])
-        tables = [("refresh_tokens", REFRESH_TOKENS)]
-        if _table_exists(cursor, "access_tokens"):
-            tables.append(("access_tokens", ACCESS_TOKENS))
-        revocations = _revocations_insert(cursor)
-        if revocations:
-            tables.append(("token_revocations", revocations))
-        else:
-            notes.append("no token_revocations table: its share of the token records went to the other tables")
+        tables = [("refresh_tokens", REFRESH_TOKENS), ("token_revocations", TOKEN_REVOCATIONS)]
         for name, statement in tables:
             share_before, share_after = before["tokens"] // len(tables), after["tokens"] // len(tables)
             _fill(cursor, name, statement, share_before + 1, share_after, users=after["users"],
