@@ -73,6 +73,11 @@ def serve(app: Flask, host: str, port: int, workers: int, threads: int, access_l
 def _in_worker(app: Flask) -> Flask:
     """Each worker's start. The workers are forked (Linux's default start method), so the app is the one
     built here. A worker ends with ``os._exit`` (multiprocessing), which runs no ``atexit`` handler: the
-    mail still queued is flushed where multiprocessing runs a process's last steps."""
+    mail still queued is flushed where multiprocessing runs a process's last steps. Background threads
+    registered as ``worker_starts`` (the back-channel logout delivery) start here, so a worker whose
+    first requests all go to the prebuilt documents (which skip Flask's hooks) runs them too."""
     multiprocessing.util.Finalize(None, mailer.flush_at_exit, exitpriority=0)
+    with app.app_context():
+        for start in app.extensions.get("worker_starts", []):
+            start()
     return app

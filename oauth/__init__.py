@@ -80,7 +80,9 @@ def init_app(app: Flask) -> None:
     events.credentials_revoked.connect(_on_credentials_revoked)
     # The logged-out page of /logout shows the front-channel logout frames of the session it ended.
     app.extensions["signed_out_page"] = logout.signed_out_page
-    # Each process's back-channel delivery thread starts with its first request (and after a fork).
+    # Each process's back-channel delivery thread starts with the worker (app/serve.py), or under another
+    # WSGI server with its first request through Flask (and after a fork).
+    app.extensions.setdefault("worker_starts", []).append(lambda: logout.ensure_worker(app))
     app.before_request(lambda: logout.ensure_worker(app))
 
 

@@ -616,7 +616,8 @@ def test_a_notice_queued_by_another_process_is_sent_by_the_poll(app, signed_in, 
     assert [row.state for row in deliveries(app)] == ["pending"]
     other = make_app(BACKCHANNEL_LOGOUT_WORKER=True, BACKCHANNEL_LOGOUT_POLL_INTERVAL=1)
     try:
-        assert other.test_client().get("/.well-known/openid-configuration").status_code == 200
+        # A request through Flask (the prebuilt documents skip its hooks).
+        assert other.test_client().get("/health").status_code == 200
         wait_until(lambda: len(rp.delivered()) == 1, seconds=20)
         wait_until(lambda: deliveries(app)[0].state == "delivered", seconds=10)
     finally:
