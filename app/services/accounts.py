@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from ..clock import now
 from ..extensions import db
@@ -59,8 +60,9 @@ def gravatar_url(email: str) -> str:
 
 
 def find_by_email(email: str) -> User | None:
-    """The account with this address, active or not."""
-    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    """The account with this address, active or not. Its roles load when first used: most callers,
+    sign-in among them, never look at them."""
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()).options(lazyload(User.roles)))
 
 
 def active_user(user_id: UUID | str) -> User | None:
@@ -196,9 +198,21 @@ def _open_session(user: User, origin: Origin, held: Sequence[UserSession], metho
         session, token = sessions.start(user, origin, amr)
     user.last_login_at = session.created_at
     history.record(user.id, origin, method, "success")
-    db.session.commit()
+    _commit_keeping_loaded()
     security.info("login.succeeded user_id=%s session_id=%s ip=%s", user.id, session.id, origin.ip_address)
     return session, token
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what the request holds: the session and the account were just written, so
+    what they hold is what was committed, and the log line and the cookie read them without loading the
+    two rows (and the account's roles) again. Columns the database fills itself stay expired by the flush."""
+    unit = db.session()
+    unit.expire_on_commit = False
+    try:
+        unit.commit()
+    finally:
+        unit.expire_on_commit = True
 
 
 def _refuse(user: User | None, origin: Origin, outcome: str, message: str):
