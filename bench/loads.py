@@ -107,11 +107,13 @@ def wrk(label: str, url: str, roots: list[int], wrk_cpus: str, conc: int, method
         headers: tuple = (), threads: int | None = None) -> dict:
     """Warm up, then one measured wrk run with request.lua; the server's CPU is read from /proc."""
     shape = settings()
-    env = {**os.environ, "BENCH_METHOD": method, "BENCH_BODY": body, "BENCH_HEADERS": "\n".join(headers)}
+    threads = threads or shape["WRK_THREADS"]
+    env = {**os.environ, "BENCH_METHOD": method, "BENCH_BODY": body, "BENCH_HEADERS": "\n".join(headers),
+           "BENCH_THREADS": str(threads)}
     pin = ["taskset", "-c", wrk_cpus] if wrk_cpus else []
 
     def command(seconds):
-        return [*pin, "wrk", "-t", str(threads or shape["WRK_THREADS"]), "-c", str(conc), "-d", f"{seconds}s",
+        return [*pin, "wrk", "-t", str(threads), "-c", str(conc), "-d", f"{seconds}s",
                 "--timeout", "10s", "-s", str(HERE / "request.lua"), url]
 
     subprocess.run(command(shape["WARMUP_S"]), env=env, capture_output=True, check=False)

@@ -1,6 +1,6 @@
 -- The bench's own wrk script for the loads the peer kit does not cover (cookie-authenticated or
 -- form posts). The request comes from the environment:
---   BENCH_METHOD (GET or POST), BENCH_HEADERS ("Name: value" lines), BENCH_BODY (sent as is; with
+--   BENCH_THREADS (wrk's -t), BENCH_METHOD (GET or POST), BENCH_HEADERS ("Name: value" lines), BENCH_BODY (sent as is; with
 --   several lines, each request sends the next line, round robin).
 -- At the end it writes one line the bench parses:
 --   BENCH requests duration_us non2xx3xx socket_errors p50_ms p99_ms
@@ -19,11 +19,24 @@ for line in string.gmatch(os.getenv("BENCH_HEADERS") or "", "[^\n]+") do
   end
 end
 
-local turn = 0
+-- Each wrk thread takes its own share of the bodies (thread 1: lines 1, 1 + threads, ...), so that
+-- with one connection per thread no two requests in flight carry the same body (the same account).
+local threads = tonumber(os.getenv("BENCH_THREADS") or "1")
+local started = 0
+function setup(thread)
+  thread:set("share", started)
+  started = started + 1
+end
+
+local turn = nil
 if #bodies > 1 then
   function request()
-    turn = turn % #bodies + 1
-    return wrk.format(nil, nil, nil, bodies[turn])
+    local mine = {}
+    for index = share + 1, #bodies, threads do
+      table.insert(mine, bodies[index])
+    end
+    turn = (turn or 0) % #mine + 1
+    return wrk.format(nil, nil, nil, mine[turn])
   end
 end
 
