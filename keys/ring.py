@@ -58,6 +58,10 @@ CLAIMS = jwt.JWTClaimsRegistry(leeway=60)
 STATE_ORDER = {"current": 0, "next": 1, "retired": 2}
 
 
+# How many verified tokens a ring keeps (see _Loaded.verified); when full it starts again.
+VERIFIED_TOKENS = 1024
+
+
 class KeyRingUnavailable(RuntimeError):
     """No key can sign: none exists yet, or KEY_ENCRYPTION_SECRET does not open it."""
 
@@ -81,6 +85,12 @@ class _Loaded:
     etag: str
     next_step_at: datetime | None
     pem: dict[str, bytes] = field(default_factory=dict)
+    # Tokens whose signature checked out with these keys: compact JWS -> (header typ, claims). A
+    # resource server introspects, and a client presents at userinfo, the same token again and again;
+    # the bytes cannot change, so neither can the signature's verdict. It goes with the ring: a key
+    # that is removed or revoked takes its tokens' verdicts with it. Only valid tokens are kept, so
+    # garbage cannot fill it.
+    verified: dict[str, tuple[str | None, dict]] = field(default_factory=dict)
 
 
 class Notices(Protocol):
@@ -274,15 +284,22 @@ def verify(token: str, typ: str | None = None, *, accept_expired: bool = False) 
     """
     loaded = _use()
     try:
-        token = jwt.decode(token, loaded.verification, algorithms=ALGORITHMS)
-        if typ is not None and token.header.get("typ") != typ:
+        verified = loaded.verified.get(token)
+        if verified is None:
+            decoded = jwt.decode(token, loaded.verification, algorithms=ALGORITHMS)
+            kid = decoded.header.get("kid")
+            if kid not in loaded.public or loaded.public[kid]["alg"] != decoded.header.get("alg"):
+                raise InvalidSignature("unknown or removed key, or not its algorithm")
+            verified = (decoded.header.get("typ"), decoded.claims)
+            if len(loaded.verified) >= VERIFIED_TOKENS:
+                loaded.verified.clear()
+            loaded.verified[token] = verified
+        header_typ, claims = verified
+        if typ is not None and header_typ != typ:
             raise InvalidSignature(f"not a {typ} token")
-        kid = token.header.get("kid")
-        if kid not in loaded.public or loaded.public[kid]["alg"] != token.header.get("alg"):
-            raise InvalidSignature("unknown or removed key, or not its algorithm")
         if not accept_expired:
-            CLAIMS.validate(token.claims)
-        return token.claims
+            CLAIMS.validate(claims)  # expiry is checked at every use, cached or not
+        return dict(claims)
     except (JoseError, ValueError, TypeError) as error:
         raise InvalidSignature(str(error)) from None
 

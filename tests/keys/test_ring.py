@@ -119,10 +119,21 @@ def test_retired_key_leaves_the_jwks_after_the_longest_token_lifetime_not_before
 def test_expired_token_is_refused(ring_app, clock):
     with ring_app.app_context():
         token = ring.sign({"sub": "bob", "exp": int(now().timestamp()) + 900})
+        assert ring.verify(token)["sub"] == "bob"  # its verdict is kept: expiry is still checked at each use
     clock.shift(900 + 61)  # past exp and jwcrypto's 60 s leeway
     with ring_app.app_context():
         with pytest.raises(ring.InvalidSignature):
             ring.verify(token)
+
+
+def test_a_kept_verdict_still_checks_the_type_and_hands_out_a_copy(ring_app):
+    with ring_app.app_context():
+        token = ring.sign({"sub": "carol"}, typ="at+jwt")
+        claims = ring.verify(token, typ="at+jwt")
+        claims["sub"] = "mallory"
+        assert ring.verify(token, typ="at+jwt") == {"sub": "carol"}
+        with pytest.raises(ring.InvalidSignature):
+            ring.verify(token, typ="JWT")
 
 
 @pytest.mark.parametrize("token", ["", "not-a-jwt", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."],
