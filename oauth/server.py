@@ -148,5 +148,8 @@ class AuthorizationServer(BaseAuthorizationServer):
 
     def save_token(self, token, request):
         """The tokens were added by ``oauth.tokens.issue``; commit them with the code or refresh
-        token consumed in the same transaction."""
-        db.session.commit()
+        token consumed in the same transaction. A client_credentials token writes nothing: there is
+        no transaction to end then, and an empty commit would still cost a pass over the session."""
+        session = db.session()
+        if session.in_transaction() or session.new or session.dirty or session.deleted:
+            session.commit()
