@@ -12,9 +12,12 @@ subscription, the back-channel logout and mail threads.
 """
 
 import argparse
+import ctypes
 import gc
 import logging
 import multiprocessing.util
+import os
+import signal
 import sys
 
 import click
@@ -27,6 +30,9 @@ from .services import mailer
 from .services import notices
 
 log = logging.getLogger(__name__)
+
+# prctl(2): the signal this process gets when the thread that forked it ends.
+PR_SET_PDEATHSIG = 1
 
 
 def main(app: Flask, argv: list[str] | None = None) -> None:
@@ -67,15 +73,28 @@ def serve(app: Flask, host: str, port: int, workers: int, threads: int, access_l
 
     server = Server("wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
                     blocking_threads=threads, log_access=access_log, respawn_failed_workers=True)
-    server.serve(target_loader=lambda _target: _in_worker(app))
+    parent = os.getpid()
+    server.serve(target_loader=lambda _target: _in_worker(app, parent))
 
 
-def _in_worker(app: Flask) -> Flask:
+def _end_with_parent(parent: int) -> None:
+    """A worker stops (SIGTERM: gracefully) when the process that forked it dies, even by SIGKILL or
+    the OOM killer, instead of serving on as an orphan nobody supervises (Linux; Granian forks the
+    workers from its main thread, which lives as long as that process). A parent gone before the
+    request was made is seen by the worker's parent process id."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _in_worker(app: Flask, parent: int) -> Flask:
     """Each worker's start. The workers are forked (Linux's default start method), so the app is the one
     built here. A worker ends with ``os._exit`` (multiprocessing), which runs no ``atexit`` handler: the
     mail still queued is flushed where multiprocessing runs a process's last steps. Background threads
     registered as ``worker_starts`` (the back-channel logout delivery) start here, so a worker whose
     first requests all go to the prebuilt documents (which skip Flask's hooks) runs them too."""
+    _end_with_parent(parent)
     multiprocessing.util.Finalize(None, mailer.flush_at_exit, exitpriority=0)
     with app.app_context():
         for start in app.extensions.get("worker_starts", []):
