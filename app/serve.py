@@ -13,15 +13,21 @@ subscription, the back-channel logout and mail threads.
 
 import argparse
 import ctypes
+import fcntl
 import gc
 import logging
 import multiprocessing.util
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.engine import make_url
 
 from . import schema
 from .cli import first_start
@@ -33,6 +39,8 @@ log = logging.getLogger(__name__)
 
 # prctl(2): the signal this process gets when the thread that forked it ends.
 PR_SET_PDEATHSIG = 1
+# The PostgreSQL advisory lock a start holds while it migrates and runs the first-start setup.
+SETUP_LOCK = 0x69647073657475
 
 
 def main(app: Flask, argv: list[str] | None = None) -> None:
@@ -54,9 +62,10 @@ def main(app: Flask, argv: list[str] | None = None) -> None:
 def prepare(app: Flask) -> None:
     """Migrate if behind and run the first-start setup, then leave nothing a fork must not share."""
     with app.app_context():
-        if schema.upgrade_if_behind(app):
-            log.info("schema.upgraded heads=%s", ",".join(sorted(schema.heads())))
-        first_start()
+        with _setting_up_alone(app):
+            if schema.upgrade_if_behind(app):
+                log.info("schema.upgraded heads=%s", ",".join(sorted(schema.heads())))
+            first_start()
         db.session.remove()
         for engine in db.engines.values():
             engine.dispose()  # each worker opens its own connections
@@ -65,6 +74,30 @@ def prepare(app: Flask) -> None:
         client.connection_pool.disconnect()
     notices.close(app)  # a worker subscribes on its first use
     gc.freeze()
+
+
+@contextmanager
+def _setting_up_alone(app: Flask) -> Iterator[None]:
+    """Servers started at once on one database (two machines of a deployment, a restart overlapping
+    the old process): one migrates and makes the first keys and super admin, the others wait for it
+    and then find them, instead of creating the same tables or keys side by side and failing.
+    PostgreSQL: an advisory lock on a connection of its own; an SQLite file: a lock file beside it."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "postgresql":
+        with db.engine.connect() as connection:
+            connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": SETUP_LOCK})
+            connection.commit()  # the lock is the session's: no transaction stays open meanwhile
+            try:
+                yield
+            finally:
+                connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": SETUP_LOCK})
+        return
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        yield
+        return
+    with open(Path(url.database).resolve().with_name(Path(url.database).name + ".setup-lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def serve(app: Flask, host: str, port: int, workers: int, threads: int, access_log: bool) -> None:

@@ -93,3 +93,30 @@ def test_the_workers_end_when_the_serving_process_is_killed(empty_database, secr
     finally:
         with contextlib.suppress(ProcessLookupError):  # what is left of the group, if the test failed
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_two_first_starts_at_once_both_serve(empty_database, secrets_config, tmp_path):
+    """Two servers started together on an empty database (a deployment of two machines): one
+    migrates, the other waits for it; both serve, neither fails."""
+    inherited = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    started = []
+    try:
+        for name in ("one", "two"):
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            settings = {**inherited, **secrets_config, "DATABASE_URL": empty_database, "ISSUER": url,
+                        "SUPERADMIN_PASSWORD": ADMIN_PASSWORD}
+            log = tmp_path / f"{name}.log"
+            with open(log, "w") as output:
+                process = subprocess.Popen([sys.executable, "wsgi.py", "--port", str(port)], cwd=ROOT, env=settings,
+                                           stdout=output, stderr=output, start_new_session=True)
+            started.append((url, process, log))
+        for url, process, log in started:
+            wait_until_up(url, process, log)
+            assert "Traceback" not in log.read_text()
+            assert requests.get(f"{url}/.well-known/jwks.json", timeout=10).json()["keys"]
+    finally:
+        for _, process, _ in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
