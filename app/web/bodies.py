@@ -77,10 +77,11 @@ def refuse_oversized_stream() -> None:
     MAX_CONTENT_LENGTH is refused with 413, as one that declares its length is. Werkzeug would cut
     it at the limit and hand the view the first part as if it were the whole body. The part read
     (at most the limit) is kept for the view's own parsing."""
-    if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
-        return
+    environ = request.environ
+    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower() or not environ.get("wsgi.input_terminated"):
+        return  # no body, or one whose declared length Werkzeug checks (a dictionary lookup per request)
     limit = request.max_content_length
-    if limit is not None and len(request.get_data(cache=True)) >= limit and request.environ["wsgi.input"].read(1):
+    if limit is not None and len(request.get_data(cache=True)) >= limit and environ["wsgi.input"].read(1):
         raise RequestEntityTooLarge()
 
 
