@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import DateTime
 from sqlalchemy import MetaData
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.types import TypeDecorator
 
@@ -58,6 +59,10 @@ csrf = CSRFProtect()
 def init_app(app: Flask) -> None:
     """Bind every extension to ``app``; the Redis handle is None when REDIS_URL is unset."""
     db.init_app(app)
+    teardowns = app.teardown_appcontext_funcs
+    if db._teardown_session not in teardowns:
+        raise RuntimeError("Flask-SQLAlchemy no longer removes the session in a teardown")
+    teardowns[teardowns.index(db._teardown_session)] = remove_session
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             event.listen(db.engine, "checkout", refuse_closed_connection)
@@ -69,6 +74,19 @@ def init_app(app: Flask) -> None:
                              health_check_interval=30)
         if url else None
     )
+
+
+def remove_session(_error) -> None:
+    """End of each application context: the session is closed, its transaction rolled back. On a
+    connection the server ended while the request held it (pg_terminate_backend, a restart), that
+    rollback fails, though the server has already rolled back and the answer is made: the dead
+    connection is discarded (SQLAlchemy invalidated it) and the answer stands, never a bare 500."""
+    try:
+        db.session.remove()
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        db.session.remove()  # the transaction is closed now: this forgets the session
 
 
 def refuse_closed_connection(dbapi_connection, _record, _proxy) -> None:

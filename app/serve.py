@@ -14,13 +14,21 @@ subscription, the back-channel logout and mail threads.
 import argparse
 import ctypes
 import ctypes.util
+import fcntl
 import gc
 import logging
 import multiprocessing.util
+import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.engine import make_url
 
 from . import schema
 from .cli import first_start
@@ -34,6 +42,10 @@ log = logging.getLogger(__name__)
 # the system when freed.
 M_MMAP_THRESHOLD = -3
 LARGE_ALLOCATION = 1 << 20
+# prctl(2): the signal this process gets when the thread that forked it ends.
+PR_SET_PDEATHSIG = 1
+# The PostgreSQL advisory lock a start holds while it migrates and runs the first-start setup.
+SETUP_LOCK = 0x69647073657475
 
 
 def main(app: Flask, argv: list[str] | None = None) -> None:
@@ -55,9 +67,10 @@ def main(app: Flask, argv: list[str] | None = None) -> None:
 def prepare(app: Flask) -> None:
     """Migrate if behind and run the first-start setup, then leave nothing a fork must not share."""
     with app.app_context():
-        if schema.upgrade_if_behind(app):
-            log.info("schema.upgraded heads=%s", ",".join(sorted(schema.heads())))
-        first_start()
+        with _setting_up_alone(app):
+            if schema.upgrade_if_behind(app):
+                log.info("schema.upgraded heads=%s", ",".join(sorted(schema.heads())))
+            first_start()
         db.session.remove()
         for engine in db.engines.values():
             engine.dispose()  # each worker opens its own connections
@@ -85,21 +98,58 @@ def return_large_allocations() -> None:
         log.info("memory.mallopt_unavailable")
 
 
+@contextmanager
+def _setting_up_alone(app: Flask) -> Iterator[None]:
+    """Servers started at once on one database (two machines of a deployment, a restart overlapping
+    the old process): one migrates and makes the first keys and super admin, the others wait for it
+    and then find them, instead of creating the same tables or keys side by side and failing.
+    PostgreSQL: an advisory lock on a connection of its own; an SQLite file: a lock file beside it."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "postgresql":
+        with db.engine.connect() as connection:
+            connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": SETUP_LOCK})
+            connection.commit()  # the lock is the session's: no transaction stays open meanwhile
+            try:
+                yield
+            finally:
+                connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": SETUP_LOCK})
+        return
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        yield
+        return
+    with open(Path(url.database).resolve().with_name(Path(url.database).name + ".setup-lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
 def serve(app: Flask, host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
     from granian.constants import Interfaces
     from granian.server import Server
 
     server = Server("wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
                     blocking_threads=threads, log_access=access_log, respawn_failed_workers=True)
-    server.serve(target_loader=lambda _target: _in_worker(app))
+    parent = os.getpid()
+    server.serve(target_loader=lambda _target: _in_worker(app, parent))
 
 
-def _in_worker(app: Flask) -> Flask:
+def _end_with_parent(parent: int) -> None:
+    """A worker stops (SIGTERM: gracefully) when the process that forked it dies, even by SIGKILL or
+    the OOM killer, instead of serving on as an orphan nobody supervises (Linux; Granian forks the
+    workers from its main thread, which lives as long as that process). A parent gone before the
+    request was made is seen by the worker's parent process id."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _in_worker(app: Flask, parent: int) -> Flask:
     """Each worker's start. The workers are forked (Linux's default start method), so the app is the one
     built here. A worker ends with ``os._exit`` (multiprocessing), which runs no ``atexit`` handler: the
     mail still queued is flushed where multiprocessing runs a process's last steps. Background threads
     registered as ``worker_starts`` (the back-channel logout delivery) start here, so a worker whose
     first requests all go to the prebuilt documents (which skip Flask's hooks) runs them too."""
+    _end_with_parent(parent)
     multiprocessing.util.Finalize(None, mailer.flush_at_exit, exitpriority=0)
     with app.app_context():
         for start in app.extensions.get("worker_starts", []):

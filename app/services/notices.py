@@ -92,7 +92,13 @@ class _Hub:
         self.listening_in: int | None = None  # the process whose subscriber delivers to this hub
         self.folder, self.prefix = _generation_files(app)
         self.seen: dict[str, tuple | None] = {}
-        self.origin = secrets.token_hex(8)  # names this hub's own announcements on Redis
+        self.random_origin = secrets.token_hex(8)
+
+    @property
+    def origin(self) -> str:
+        """Names this hub's own announcements on Redis. With the process id: the workers are
+        forked with a copy of this hub, and each must hear the others' announcements."""
+        return f"{self.random_origin}.{os.getpid()}"
 
     def fire(self, topic: str) -> None:
         for callback in self.callbacks.get(topic, ()):

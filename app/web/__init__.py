@@ -18,6 +18,7 @@ from flask import Flask
 from . import limits
 from .bodies import RequestJSONProvider
 from .bodies import refuse_nul_parameters
+from .bodies import refuse_oversized_stream
 from .headers import security_headers_hook
 from .hosts import refuse_unreadable_host
 from .limits import release_account_hold
@@ -30,6 +31,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = StateCookie()
     limits.init_app(app)
     app.before_request(refuse_unreadable_host)
+    app.before_request(refuse_oversized_stream)
     app.before_request(refuse_nul_parameters)
     app.after_request(security_headers_hook(app))
     app.after_request(see_other_after_post)

@@ -14,6 +14,7 @@ string holding one is refused at the edge with a 400, in the answer's usual fami
 from flask import request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import RequestEntityTooLarge
 
 NUL = "\x00"
 
@@ -69,6 +70,19 @@ def _bad_text(text: str) -> str | None:
     except UnicodeEncodeError:
         return "must be Unicode text (a lone surrogate escape is not)"
     return None
+
+
+def refuse_oversized_stream() -> None:
+    """Before every request: a body sent without a Content-Length (chunked) larger than
+    MAX_CONTENT_LENGTH is refused with 413, as one that declares its length is. Werkzeug would cut
+    it at the limit and hand the view the first part as if it were the whole body. The part read
+    (at most the limit) is kept for the view's own parsing."""
+    environ = request.environ
+    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower() or not environ.get("wsgi.input_terminated"):
+        return  # no body, or one whose declared length Werkzeug checks (a dictionary lookup per request)
+    limit = request.max_content_length
+    if limit is not None and len(request.get_data(cache=True)) >= limit and environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
 
 
 def refuse_nul_parameters() -> None:

@@ -113,6 +113,19 @@ def test_connections_the_server_ended_are_replaced_before_the_next_request(backe
     assert AuthActions(app.test_client()).login(user.email, user.password).status_code == 303
 
 
+def test_a_connection_ended_while_a_request_holds_it_does_not_turn_the_answer_into_a_500(backend, make_app):
+    """The server ends the connection of a unit of work that has read and is done: the rollback at the
+    end of the context meets a dead connection, which is discarded without an error (the answer stands)."""
+    app = make_app()
+    with app.app_context():
+        held = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        url = backend.database_url.replace("postgresql://", "postgresql+psycopg2://")
+        with sa.create_engine(url).connect() as admin:
+            assert admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": held}).scalar() is True
+    with app.app_context():
+        assert db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar() != held
+
+
 def test_the_jwks_is_a_503_while_the_database_is_away_before_the_ring_was_read(backend, database_proxy, make_app):
     """The prebuilt JWKS needs the ring read once: with the database away before that, the answer is
     the usual 503 problem, never a bare 500."""

@@ -150,6 +150,33 @@ def test_each_forked_worker_listens_on_its_own_connection(running, environment, 
         assert token_request(running.url, api["client_id"], api["client_secret"]).status_code == 401
 
 
+@production_only
+def test_a_token_revoked_at_one_forked_worker_stops_at_the_other_at_once(running, environment, backend):
+    """The workers are forked with a copy of the parent's notice hub: a revocation one worker commits
+    must still reach the other (an hour from its next denylist read), not be taken for its own."""
+    workers = children(next(iter(children(running.make.pid))))
+    api = create_client(environment)
+    resource_server = create_client(environment, "Resource server", "--introspect")
+    store = redis.Redis.from_url(backend.redis_url)
+
+    def introspect(token):  # a new connection each time: spread over both workers
+        return requests.post(f"{running.url}/oauth/introspect", data={"token": token}, timeout=10,
+                             auth=(resource_server["client_id"], resource_server["client_secret"])).json()
+
+    token = token_request(running.url, api["client_id"], api["client_secret"]).json()["access_token"]
+
+    def both_workers_listen():  # and both have read the denylist, with this token live
+        assert introspect(token)["active"] is True
+        names = {client["name"] for client in store.client_list()}
+        return all(f"{notices.LISTENER_NAME}{worker}" in names for worker in workers)
+
+    wait_until(both_workers_listen)
+    assert requests.post(f"{running.url}/oauth/revoke", data={"token": token}, timeout=10,
+                         auth=(api["client_id"], api["client_secret"])).status_code == 200
+    for _ in range(20):
+        assert introspect(token) == {"active": False}
+
+
 def children(pid: int) -> set[int]:
     return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
 

@@ -1,7 +1,9 @@
 """`make run` from nothing and again: the first start migrates an empty database, bootstraps and
 serves; the next one, on a database at head, serves without running Alembic at all."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,8 @@ from ..helpers import make_run
 from ..helpers import require
 from ..helpers import reset_postgres
 from ..helpers import stop_make_run
+from ..helpers import wait_until
+from ..helpers import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "the super admin passphrase for a fresh start"
@@ -65,3 +69,54 @@ def test_the_first_start_migrates_and_the_next_does_not(empty_database, secrets_
                              env={**inherited, **wrong}, capture_output=True, text=True)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert "Error: KEY_ENCRYPTION_SECRET does not open the stored signing keys" in refused.stderr
+
+
+def test_the_workers_end_when_the_serving_process_is_killed(empty_database, secrets_config, tmp_path):
+    """SIGKILL (or the OOM killer) on the process that forked the workers: they stop too, never serving
+    on as orphans that hold the port."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    inherited = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    settings = {**inherited, **secrets_config, "DATABASE_URL": empty_database, "ISSUER": url,
+                "SUPERADMIN_PASSWORD": ADMIN_PASSWORD}
+    log = tmp_path / "server.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen([sys.executable, "wsgi.py", "--port", str(port)], cwd=ROOT, env=settings,
+                                   stdout=output, stderr=output, start_new_session=True)
+    try:
+        wait_until_up(url, process, log)
+        workers = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert workers
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        wait_until(lambda: not any(Path(f"/proc/{worker}").exists() for worker in workers))
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # what is left of the group, if the test failed
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_two_first_starts_at_once_both_serve(empty_database, secrets_config, tmp_path):
+    """Two servers started together on an empty database (a deployment of two machines): one
+    migrates, the other waits for it; both serve, neither fails."""
+    inherited = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    started = []
+    try:
+        for name in ("one", "two"):
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            settings = {**inherited, **secrets_config, "DATABASE_URL": empty_database, "ISSUER": url,
+                        "SUPERADMIN_PASSWORD": ADMIN_PASSWORD}
+            log = tmp_path / f"{name}.log"
+            with open(log, "w") as output:
+                process = subprocess.Popen([sys.executable, "wsgi.py", "--port", str(port)], cwd=ROOT, env=settings,
+                                           stdout=output, stderr=output, start_new_session=True)
+            started.append((url, process, log))
+        for url, process, log in started:
+            wait_until_up(url, process, log)
+            assert "Traceback" not in log.read_text()
+            assert requests.get(f"{url}/.well-known/jwks.json", timeout=10).json()["keys"]
+    finally:
+        for _, process, _ in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
