@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
-# Without REDIS_URL the rate limits, caches and the token denylist live in each process, so make run
-# serves from ONE process with threads: every limit is then exact. Several workers need REDIS_URL.
+# Without REDIS_URL the rate limits and the user cache live in each process and change notices go
+# through files, so make run serves from ONE process with threads: every limit is then exact.
+# Several workers need REDIS_URL.
 ifeq ($(strip $(REDIS_URL)),)
 WORKERS ?= 1
 else

@@ -208,11 +208,11 @@ def _commit_keeping_loaded() -> None:
     what they hold is what was committed, and the log line and the cookie read them without loading the
     two rows (and the account's roles) again. Columns the database fills itself stay expired by the flush."""
     unit = db.session()
-    unit.expire_on_commit = False
+    expiring, unit.expire_on_commit = unit.expire_on_commit, False
     try:
         unit.commit()
     finally:
-        unit.expire_on_commit = True
+        unit.expire_on_commit = expiring
 
 
 def _refuse(user: User | None, origin: Origin, outcome: str, message: str):
