@@ -118,7 +118,7 @@ class KeyRing:
         self.notices = notices
         notices.listen(self.forget)
 
-    def forget(self) -> None:
+    def forget(self, _ids=None) -> None:
         """The ring changed: read it again on next use (called from any thread)."""
         with self._notice_lock:
             self._received += 1

@@ -541,7 +541,7 @@ class _Cache:
         self.notices = channel
         channel.listen(self.drop)
 
-    def drop(self) -> None:
+    def drop(self, _ids=None) -> None:
         with self.lock:
             self.entries.clear()
             self.generation += 1

@@ -115,7 +115,7 @@ class Mirror:
         self.notices = channel
         channel.listen(self.mark_stale)
 
-    def mark_stale(self) -> None:
+    def mark_stale(self, _ids=None) -> None:
         self.stale = True
 
     def current(self) -> "Mirror":
