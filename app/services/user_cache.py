@@ -2,12 +2,12 @@
 
 What: a ``CachedUser`` snapshot of an account (its columns but the password hash, its profile,
 its roles and the permissions those roles give, from ``rbac.permissions_of``), by id, plus an
-email -> id index. Callers get a frozen dataclass decoded from plain JSON; no ORM object is kept
-or handed out, so nothing cached can be changed or lazily loaded by a caller.
+email -> id index. Callers get a frozen dataclass (with a copy of its one dict, the address); no ORM
+object is kept or handed out, so nothing cached can be changed or lazily loaded by a caller.
 
-Where: with REDIS_URL, in Redis, shared by every process (keys ``idp:user-cache:v1:*``); without
-it, in each application object (``app.extensions["user_cache"]``), at most USER_CACHE_SIZE
-users, least recently used dropped first. Entries live USER_CACHE_TTL seconds (0: no cache).
+Where: in each process (``app.extensions["user_cache"]``), at most USER_CACHE_SIZE users, least
+recently used dropped first; entries live USER_CACHE_TTL seconds (0: no cache). A warm read costs
+no round trip to the database or Redis.
 
 Invalidation is central, so no service has to remember it: SQLAlchemy session events watch
 every unit of work. ``after_flush`` collects the ids of changed ``User`` rows (a change to
@@ -20,43 +20,33 @@ values, and every user when it names none. ``after_commit`` applies what was col
 work that ends without committing forgets it. A statement that sets every column to itself (the
 row lock of ``accounts.lock`` on SQLite) changes nothing and is ignored.
 
-Staleness between processes: a reader that loaded a row before a commit must not store it after
-the commit's invalidation. Each user has a version in Redis, and there is one global generation
-(roles and permissions, statements without ids). Invalidation sets a new random version (or
-generation) and deletes the entry after the commit. A reader fetches entry, version and
-generation in one round trip; on a miss it loads from the database (its own connection, so it sees
-what is committed, never the request's identity map) and stores the snapshot with a script that
-writes only if version and generation are still the ones it read: a commit in between changes
-one of them and the write is dropped. An entry also carries the version and generation it was
-made under and is served only while both are current. Random values rather than counters: a
-counter that Redis lost would start again and could match an old entry. The in-process store
-does the same with one epoch per application object, and learns of other processes' changes
-through the change notices (``app/services/notices.py``, topic ``users``), read before every
-lookup.
+Between processes: after the commit, the process that made the change drops its own entries and
+announces the ids on the change notices (``app/services/notices.py``, topic ``users``); every other
+process applies a notice before its next read (the notices say how soon that is). A reader that
+loaded a row before a commit must not store it after the commit's invalidation: every invalidation
+bumps an epoch, and a load that began under an older epoch is returned but not stored.
 
 Within one request a user is read once (its session check and its view both ask): the snapshot is
 kept on the request until the request commits anything. A read inside a unit of work that has
 already changed a user (flushed, not committed) goes to the database through that unit of work
 and stores nothing.
 
-Outage: a Redis error (refused, timeout) reads the database instead, never a 500. An
-invalidation that could not reach Redis is kept and sent again before this process next uses the
-cache; until then other processes can serve the old entry for at most USER_CACHE_TTL seconds.
+Outage: while notices cannot arrive (REDIS_URL set, Redis unreachable), nothing is served from or
+stored in the cache: every read goes to the database. Once the listener subscribes again, every
+entry is dropped (a notice may have been missed meanwhile).
 """
 
-import json
-import logging
+import copy
 import re
-import secrets
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import date
 from datetime import datetime
 from uuid import UUID
 
-import redis
 from flask import Flask
 from flask import current_app
 from flask import has_app_context
@@ -81,13 +71,6 @@ from ..models import User
 from . import notices
 from . import rbac
 
-log = logging.getLogger(__name__)
-
-# The format's version is part of every key: a release that changes it starts with an empty cache.
-PREFIX = "idp:user-cache:v1:"
-GENERATION = PREFIX + "generation"
-# A version outlives any reader that could still hold the one before it.
-VERSION_TTL = 3600
 PENDING = "user_cache.pending"
 # What one request has read, by user id: its session check and its view ask for the same user.
 # Dropped when the request commits (its own change is then read anew).
@@ -230,44 +213,12 @@ def _load(session: Session, user_id: UUID) -> CachedUser | None:
     )
 
 
-def _encode(user: CachedUser) -> dict:
+def _own_copy(user: CachedUser) -> CachedUser:
+    """The user as a caller may keep: everything in it is immutable but the address (a dict), copied."""
     profile = user.profile
-    return {
-        "id": str(user.id), "email": user.email, "username": user.username, "fullname": user.fullname,
-        "avatar": user.avatar, "email_verified": user.email_verified, "phone": user.phone,
-        "phone_verified": user.phone_verified, "is_active": user.is_active,
-        "two_factor_enabled": user.two_factor_enabled, "last_login_at": _moment(user.last_login_at),
-        "created_at": _moment(user.created_at), "updated_at": _moment(user.updated_at),
-        "roles": [[str(role.id), role.name] for role in user.roles], "permissions": sorted(user.permissions),
-        "profile": None if profile is None else {
-            "given_name": profile.given_name, "family_name": profile.family_name,
-            "phone_number": profile.phone_number, "address": profile.address,
-            "birthdate": profile.birthdate.isoformat() if profile.birthdate else None},
-    }
-
-
-def _decode(data: dict) -> CachedUser:
-    profile = data["profile"]
-    return CachedUser(
-        id=UUID(data["id"]), email=data["email"], username=data["username"], fullname=data["fullname"],
-        avatar=data["avatar"], email_verified=data["email_verified"], phone=data["phone"],
-        phone_verified=data["phone_verified"], is_active=data["is_active"],
-        two_factor_enabled=data["two_factor_enabled"], last_login_at=_parse_moment(data["last_login_at"]),
-        created_at=_parse_moment(data["created_at"]), updated_at=_parse_moment(data["updated_at"]),
-        roles=tuple(CachedRole(UUID(role_id), name) for role_id, name in data["roles"]),
-        permissions=frozenset(data["permissions"]),
-        profile=None if profile is None else CachedProfile(
-            profile["given_name"], profile["family_name"], profile["phone_number"], profile["address"],
-            date.fromisoformat(profile["birthdate"]) if profile["birthdate"] else None),
-    )
-
-
-def _moment(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _parse_moment(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
+    if profile is None or profile.address is None:
+        return user
+    return replace(user, profile=replace(profile, address=copy.deepcopy(profile.address)))
 
 
 # --- the stores --------------------------------------------------------------------------------
@@ -275,13 +226,8 @@ def _parse_moment(value: str | None) -> datetime | None:
 def init_app(app: Flask) -> None:
     """Give ``app`` its cache (none when USER_CACHE_TTL is 0) and watch every unit of work."""
     ttl = app.config["USER_CACHE_TTL"]
-    if ttl <= 0:
-        app.extensions["user_cache"] = None
-    elif app.extensions.get("redis") is not None:
-        app.extensions["user_cache"] = _RedisCache(app.extensions["redis"], ttl)
-    else:
-        app.extensions["user_cache"] = _MemoryCache(ttl, app.config["USER_CACHE_SIZE"],
-                                                    notices.channel(app, "users"))
+    app.extensions["user_cache"] = None if ttl <= 0 else \
+        _Cache(ttl, app.config["USER_CACHE_SIZE"], notices.channel(app, "users"))
     for name, listener in (("after_flush", _after_flush), ("do_orm_execute", _before_statement),
                            ("after_commit", _after_commit), ("after_transaction_end", _after_transaction_end)):
         if not event.contains(Session, name, listener):
@@ -292,119 +238,37 @@ def _cache():
     return current_app.extensions.get("user_cache")
 
 
-class _RedisCache:
-    """Entries, versions and the generation in Redis (see the module's docstring)."""
-
-    # Store the entry only if the user's version and the generation are the ones read before loading.
-    STORE = """
-        if (redis.call('GET', KEYS[2]) or '') == ARGV[1] and (redis.call('GET', KEYS[3]) or '') == ARGV[2] then
-            redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
-            return 1
-        end
-        return 0
-    """
-
-    def __init__(self, client: redis.Redis, ttl: int):
-        self.client = client
-        self.ttl = ttl
-        self.store = client.register_script(self.STORE)
-        self.unsent: set = set()
-        self.lock = threading.Lock()
-
-    def get(self, user_id: UUID) -> CachedUser | None:
-        keys = [PREFIX + f"user:{user_id}", PREFIX + f"version:{user_id}", GENERATION]
-        try:
-            self._send_unsent()
-            raw, version, generation = self.client.mget(keys)
-        except redis.RedisError as error:
-            log.warning("user_cache.unavailable error=%s (read from the database)", type(error).__name__)
-            return _load_committed(user_id)
-        version, generation = (version or b"").decode(), (generation or b"").decode()
-        if raw is not None:
-            try:
-                data = json.loads(raw)
-                if data.pop("_version") == version and data.pop("_generation") == generation:
-                    return _decode(data)
-            except (ValueError, KeyError, TypeError):  # not an entry this release wrote: a miss
-                log.warning("user_cache.unreadable_entry user_id=%s", user_id)
-        user = _load_committed(user_id)
-        if user is not None:
-            entry = json.dumps({**_encode(user), "_version": version, "_generation": generation})
-            try:
-                self.store(keys=keys, args=[version, generation, entry, self.ttl])
-            except redis.RedisError as error:
-                log.warning("user_cache.store_failed error=%s", type(error).__name__)
-        return user
-
-    def email_index(self, email: str) -> UUID | None:
-        try:
-            found = self.client.get(PREFIX + f"email:{email}")
-        except redis.RedisError:
-            return None
-        return _as_uuid(found.decode()) if found else None
-
-    def index_email(self, email: str, user_id: UUID) -> None:
-        try:
-            self.client.set(PREFIX + f"email:{email}", str(user_id), ex=self.ttl)
-        except redis.RedisError:
-            pass
-
-    def invalidate(self, user_ids: set) -> None:
-        with self.lock:
-            self.unsent |= user_ids
-        try:
-            self._send_unsent()
-        except redis.RedisError as error:
-            log.warning("user_cache.invalidation_failed error=%s (sent again at the next use)",
-                        type(error).__name__)
-
-    def _send_unsent(self) -> None:
-        with self.lock:
-            batch = set(self.unsent)
-        if not batch:
-            return
-        with self.client.pipeline(transaction=True) as pipe:
-            if EVERYONE in batch:
-                pipe.set(GENERATION, secrets.token_hex(8))
-            for user_id in batch - {EVERYONE}:
-                pipe.set(PREFIX + f"version:{user_id}", secrets.token_hex(8), ex=VERSION_TTL + self.ttl)
-                pipe.delete(PREFIX + f"user:{user_id}")
-            pipe.execute()
-        with self.lock:
-            self.unsent -= batch
-
-
-class _MemoryCache:
+class _Cache:
     """Entries in this application object, least recently used dropped first; one epoch."""
 
     def __init__(self, ttl: int, size: int, channel: notices.Channel):
         self.ttl = ttl
         self.size = size
-        self.entries: OrderedDict[UUID, tuple[str, float]] = OrderedDict()
+        self.entries: OrderedDict[UUID, tuple[CachedUser, float]] = OrderedDict()
         self.emails: OrderedDict[str, tuple[UUID, float]] = OrderedDict()
         self.epoch = 0
         self.lock = threading.Lock()
         self.notices = channel
-        channel.listen(self.forget_everyone)
+        channel.listen(self.forget)
 
     def get(self, user_id: UUID) -> CachedUser | None:
-        self.notices.poll()
+        live = self.notices.poll()
         with self.lock:
-            found = self.entries.get(user_id)
+            found = self.entries.get(user_id) if live else None
             if found is not None and found[1] > time.monotonic():
                 self.entries.move_to_end(user_id)
-                return _decode(json.loads(found[0]))
+                return _own_copy(found[0])
             epoch = self.epoch
         user = _load_committed(user_id)
-        if user is not None:
-            entry = json.dumps(_encode(user))
+        if user is not None and live:
             with self.lock:
                 if self.epoch == epoch:  # no invalidation since the read began
-                    self._put(self.entries, user_id, (entry, time.monotonic() + self.ttl))
+                    self._put(self.entries, user_id, (_own_copy(user), time.monotonic() + self.ttl))
         return user
 
     def email_index(self, email: str) -> UUID | None:
-        self.notices.poll()
+        if not self.notices.poll():
+            return None
         with self.lock:
             found = self.emails.get(email)
             return found[0] if found is not None and found[1] > time.monotonic() else None
@@ -420,19 +284,22 @@ class _MemoryCache:
             table.popitem(last=False)
 
     def invalidate(self, user_ids: set) -> None:
-        with self.lock:
-            self.epoch += 1
-            if EVERYONE in user_ids:
-                self.entries.clear()
-            for user_id in user_ids - {EVERYONE}:
-                self.entries.pop(user_id, None)
-        self.notices.announce()
+        """This process committed a change of these users (EVERYONE: of any): drop them here,
+        then tell the other processes."""
+        everyone = EVERYONE in user_ids
+        self.forget(None if everyone else {str(user_id) for user_id in user_ids})
+        self.notices.announce(None if everyone else user_ids)
 
-    def forget_everyone(self) -> None:
+    def forget(self, ids: frozenset[str] | set[str] | None) -> None:
+        """Drop the named users (None: everyone); called by notices from any thread."""
         with self.lock:
             self.epoch += 1
-            self.entries.clear()
-            self.emails.clear()
+            if ids is None:
+                self.entries.clear()
+                self.emails.clear()
+                return
+            for user_id in ids:
+                self.entries.pop(_as_uuid(user_id), None)
 
 
 # --- invalidation ------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from ..helpers import TcpProxy
 from ..helpers import bearer
 from ..helpers import grant_tokens
 from ..helpers import production_only
+from ..helpers import wait_until
 
 PATH = "/api/v1/admin/permissions"  # needs roles:read (admin and superAdmin hold it)
 NEW_PASSWORD = "an entirely different passphrase"
@@ -355,39 +356,50 @@ def test_a_warm_cache_saves_queries(make_app, make_user):
 
 
 @production_only
-def test_a_redis_outage_falls_back_to_the_database(make_app, make_user, private_redis):
-    """Redis cut (data kept) then stopped (refused): answers come from the database, never a 500;
-    an invalidation that could not be sent is sent before the cache is read again."""
+def test_a_redis_outage_falls_back_to_the_database(make_app, make_user, private_redis, sql_statements):
+    """The cache is trusted only while notices can arrive. A process cut off from Redis (its
+    subscription dropped, then Redis stopped) reads every user from the database, so a change
+    another process announced meanwhile, unheard, is never hidden; once it listens again it drops
+    what it held and caches again."""
     proxy = TcpProxy("127.0.0.1", private_redis.port)
     try:
-        app = make_app(REDIS_URL=f"redis://127.0.0.1:{proxy.port}/0")
+        server = make_app(REDIS_URL=f"redis://127.0.0.1:{proxy.port}/0")
+        operator = make_app(REDIS_URL=f"redis://127.0.0.1:{private_redis.port}/0")
         user = make_user()
-        browser = Browser(app, user)
+        browser = Browser(server, user)
         assert fullname(browser) == "Ada Lovelace"
-        entry = f"{user_cache.PREFIX}user:{user.id}"
-        assert private_redis.client().exists(entry)
+        with sql_statements(server) as sent:
+            assert fullname(browser) == "Ada Lovelace"
+        assert not [statement for statement in sent if USER_TABLES.search(statement)]  # cached
 
         proxy.cut()
-        with app.app_context():
-            profile.update_profile(user.id, {"fullname": "Ada King"})
+        with operator.app_context():
+            profile.update_profile(user.id, {"fullname": "Ada King"})  # announced; the server hears nothing
         assert fullname(browser) == "Ada King"
-        assert b"Ada Lovelace" in private_redis.client().get(entry)  # Redis still holds the old entry
 
         proxy.restore()
-        assert fullname(browser) == "Ada King"
-        assert b"Ada Lovelace" not in (private_redis.client().get(entry) or b"")
+        wait_until(lambda: fullname(browser) == "Ada King" and _listening(server))
+        with operator.app_context():
+            profile.update_profile(user.id, {"fullname": "Ada Byron"})
+        assert fullname(browser) == "Ada Byron"  # the notice, heard again
 
         private_redis.stop()
-        with app.app_context():
-            profile.update_profile(user.id, {"fullname": "Ada Byron"})
-        assert fullname(browser) == "Ada Byron"
+        with operator.app_context():
+            profile.update_profile(user.id, {"fullname": "Ada, Countess of Lovelace"})  # announcing fails
+        assert fullname(browser) == "Ada, Countess of Lovelace"
     finally:
         proxy.close()
 
 
+def _listening(app) -> bool:
+    with app.app_context():
+        return user_cache._cache().notices.poll()
+
+
 @production_only
 def test_a_redis_that_does_not_answer_falls_back_to_the_database(make_app, make_user, caplog):
-    """Connections complete but nothing ever answers: each lookup times out and reads the database."""
+    """Connections complete but nothing ever answers: the subscription never starts, so every
+    lookup reads the database, and announcing a change times out (logged, never a 500)."""
     silent = socket.create_server(("127.0.0.1", 0))  # never accepts: the kernel completes connections
     try:
         app = make_app(REDIS_URL=f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
@@ -397,6 +409,7 @@ def test_a_redis_that_does_not_answer_falls_back_to_the_database(make_app, make_
             profile.update_profile(user.id, {"fullname": "Ada King"})
             assert user_cache.get(user.id).fullname == "Ada King"
             assert "users:read" in user_cache.permissions_of(user.id)
-        assert "user_cache.unavailable error=TimeoutError" in caplog.text
+            assert not _listening(app)  # nothing was served from the cache
+        assert "notices.announce_failed topic=users error=TimeoutError" in caplog.text
     finally:
         silent.close()
