@@ -151,8 +151,10 @@ def load_settings(env: Mapping[str, str]) -> dict:
         "CLIENT_ASSERTION_MAX_LIFETIME": _int(env, "CLIENT_ASSERTION_MAX_LIFETIME", 3600, 1),
         # How long, in seconds, a user (profile, roles, permissions) stays in the user cache; 0: no cache.
         "USER_CACHE_TTL": _int(env, "USER_CACHE_TTL", 60, 0),
-        # Without Redis: how many users each process keeps in its user cache.
+        # How many users each process keeps in its user cache.
         "USER_CACHE_SIZE": _int(env, "USER_CACHE_SIZE", 10000, 1),
+        # How many resolved sign-in sessions each process keeps (app/services/sessions.py); 0: none.
+        "SESSION_CACHE_SIZE": _int(env, "SESSION_CACHE_SIZE", 10000, 0),
         # How often, in seconds, each process's denylist reads new revocations from the database should
         # a change notice not arrive; 0: before every check.
         "DENYLIST_SYNC_INTERVAL": _int(env, "DENYLIST_SYNC_INTERVAL", 10, 0),

@@ -1,21 +1,40 @@
-"""Server-side sessions: start, resolve a cookie token, list a user's, end."""
+"""Server-side sessions: start, resolve a cookie token, list a user's, end.
+
+Resolving a cookie is on every signed-in request, so each process keeps what it resolved: the
+session's columns by the cookie token's digest, at most SESSION_CACHE_SIZE sessions (0: none),
+least recently used dropped first. A warm request reads neither the database nor Redis. An entry
+is served while notices are live (``notices.Channel.poll``) and while the session was seen within
+SESSION_TOUCH_INTERVAL; past that the database is read again (and the session touched), so a
+missed notice costs at most that interval. A change that matters to a cookie (ended, a new token,
+a new sign-in in the same session) is announced after its commit with the session's id (topic
+``sessions``); the committing process drops its entry first, the others on the notice. A touch
+(``last_seen_at``) announces nothing: an entry that looks idle is read again before it is refused.
+"""
 
 import hashlib
 import logging
 import secrets
+import threading
+from collections import OrderedDict
 from datetime import timedelta
 from uuid import UUID
 
+from flask import Flask
 from flask import current_app
+from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from ..clock import now
 from ..extensions import db
 from ..models import User
 from ..models import UserSession
 from . import events
+from . import notices
 from . import user_cache
 from .errors import NotFound
 from .history import Origin
@@ -23,6 +42,10 @@ from .history import Origin
 security = logging.getLogger("security")
 
 TOKEN_BYTES = 32
+# The ids of sessions a unit of work changed, announced once it commits.
+CHANGED = "sessions.changed"
+COLUMNS = tuple(column.key for column in UserSession.__mapper__.column_attrs)
+_MANAGER = UserSession.__mapper__.class_manager
 
 
 def _digest(token: str) -> str:
@@ -59,6 +82,7 @@ def reauthenticate(session: UserSession, origin: Origin, amr: list[str] = ("pwd"
     session.amr = list(amr)
     session.ip_address = origin.ip_address
     session.user_agent = (origin.user_agent or "")[:512] or None
+    _changed(db.session, {session.id})
     return session, token
 
 
@@ -68,6 +92,7 @@ def renew(session: UserSession) -> tuple[UserSession, str]:
     session = db.session.merge(session)
     session.token_hash = _digest(token)
     session.last_seen_at = session.updated_at = now()
+    _changed(db.session, {session.id})
     db.session.commit()
     return session, token
 
@@ -76,15 +101,23 @@ def resolve(token: str | None) -> UserSession | None:
     """The live session a cookie token opens, or None; marks it seen, at most once a minute."""
     if not token or len(token) > 128:
         return None
-    # The account comes from the user cache; ``session.user`` stays available, loaded on first use.
-    session = db.session.scalar(select(UserSession).where(UserSession.token_hash == _digest(token))
-                                .options(lazyload(UserSession.user)))
+    digest = _digest(token)
     at = now()
     config = current_app.config
+    stale = at - timedelta(seconds=config["SESSION_TOUCH_INTERVAL"])
+    cache = current_app.extensions.get("session_cache")
+    cached = cache.get(digest, stale) if cache is not None else None
+    if cached is not None:
+        session = _attached(cached)
+        if session.is_live(at, config["SESSION_IDLE_TTL"]):
+            return session if user_cache.active(session.user_id) is not None else None
+    epoch = cache.epoch if cache is not None else 0
+    # The account comes from the user cache; ``session.user`` stays available, loaded on first use.
+    session = db.session.scalar(select(UserSession).where(UserSession.token_hash == digest)
+                                .options(lazyload(UserSession.user)).execution_options(populate_existing=True))
     if session is None or not session.is_live(at, config["SESSION_IDLE_TTL"]) \
             or user_cache.active(session.user_id) is None:
         return None
-    stale = at - timedelta(seconds=config["SESSION_TOUCH_INTERVAL"])
     if session.last_seen_at <= stale:
         # Conditional: of concurrent requests in one session, only the first one writes.
         db.session.execute(
@@ -95,6 +128,27 @@ def resolve(token: str | None) -> UserSession | None:
         )
         db.session.commit()
         session.last_seen_at = at
+    if cache is not None:
+        cache.put(digest, _columns(session), epoch)
+    return session
+
+
+def _columns(session: UserSession) -> dict:
+    return {name: getattr(session, name) for name in COLUMNS}
+
+
+def _attached(columns: dict) -> UserSession:
+    """The cached session as a row of this unit of work, without reading it (``session.user``
+    loads on first use, as after a query)."""
+    key = identity_key(UserSession, columns["id"])
+    present = db.session.identity_map.get(key)
+    if present is not None:
+        return present
+    # As a query loads a row: the values set as loaded (no change to flush), then the identity.
+    session = _MANAGER.new_instance()
+    session.__dict__.update(columns, amr=list(columns["amr"] or []))
+    make_transient_to_detached(session)
+    db.session.add(session)
     return session
 
 
@@ -119,6 +173,7 @@ def _end(query) -> int:
         return 0
     ids = [row.id for row in rows]
     db.session.execute(update(UserSession).where(UserSession.id.in_(ids)).values(revoked_at=at, updated_at=at))
+    _changed(db.session, set(ids))
     db.session.commit()
     for user_id in {row.user_id for row in rows}:
         events.sessions_ended.send(user_id, session_ids=[row.id for row in rows if row.user_id == user_id])
@@ -132,9 +187,18 @@ def is_open(session_id: UUID, at) -> bool:
 
 
 def find_live(session_id: UUID) -> UserSession | None:
-    """A session by id, if it is still live (for tokens that name their session)."""
-    session = db.session.get(UserSession, session_id, options=[lazyload(UserSession.user)])
-    if session is None or not session.is_live(now(), current_app.config["SESSION_IDLE_TTL"]):
+    """A session by id, if it is still live (for tokens that name their session); from the cache
+    when a cookie of it was resolved here and it looks live, else from the database."""
+    at = now()
+    config = current_app.config
+    cache = current_app.extensions.get("session_cache")
+    cached = cache.by_id(str(session_id), at - timedelta(seconds=config["SESSION_TOUCH_INTERVAL"])) \
+        if cache is not None else None
+    session = _attached(cached) if cached is not None else None
+    if session is None or not session.is_live(at, config["SESSION_IDLE_TTL"]):
+        session = db.session.get(UserSession, session_id, options=[lazyload(UserSession.user)],
+                                 populate_existing=True)
+    if session is None or not session.is_live(at, config["SESSION_IDLE_TTL"]):
         return None
     return session if user_cache.active(session.user_id) is not None else None
 
@@ -163,3 +227,89 @@ def end_others(user_id: UUID, keep: UUID) -> int:
     ended = end_all_for(user_id, keep=keep)
     security.info("session.others_ended user_id=%s count=%d", user_id, ended)
     return ended
+
+
+# --- the cache of resolved sessions (see the module's docstring) ----------------------------------
+
+def init_app(app: Flask) -> None:
+    size = app.config["SESSION_CACHE_SIZE"]
+    app.extensions["session_cache"] = _Cache(size, notices.channel(app, "sessions")) if size > 0 else None
+    for name, listener in (("after_commit", _after_commit), ("after_transaction_end", _after_transaction_end)):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
+
+
+def _changed(unit: Session, session_ids: set) -> None:
+    unit.info.setdefault(CHANGED, set()).update(session_ids)
+
+
+def _after_commit(unit: Session) -> None:
+    changed = unit.info.pop(CHANGED, None)
+    if changed:
+        cache = current_app.extensions.get("session_cache")
+        if cache is not None:
+            cache.invalidate(changed)
+
+
+def _after_transaction_end(unit: Session, transaction) -> None:
+    if transaction.parent is None:  # ended without a commit: nothing changed
+        unit.info.pop(CHANGED, None)
+
+
+class _Cache:
+    """Resolved sessions' columns by cookie digest, least recently used dropped first; one epoch,
+    bumped by every invalidation, so that a row read before a change is not stored after it."""
+
+    def __init__(self, size: int, channel: notices.Channel):
+        self.size = size
+        self.entries: OrderedDict[str, dict] = OrderedDict()
+        self.digests: dict[str, str] = {}  # session id -> digest
+        self.epoch = 0
+        self.lock = threading.Lock()
+        self.notices = channel
+        channel.listen(self.forget)
+
+    def get(self, digest: str, stale) -> dict | None:
+        """The columns stored under ``digest``, if notices are live and it was seen after ``stale``."""
+        if not self.notices.poll():
+            return None
+        with self.lock:
+            columns = self.entries.get(digest)
+            if columns is None or columns["last_seen_at"] <= stale:
+                return None
+            self.entries.move_to_end(digest)
+            return columns
+
+    def by_id(self, session_id: str, stale) -> dict | None:
+        """The columns of a session whose cookie was resolved here, on the terms of ``get``."""
+        digest = self.digests.get(session_id)
+        return self.get(digest, stale) if digest is not None else None
+
+    def put(self, digest: str, columns: dict, epoch: int) -> None:
+        with self.lock:
+            if self.epoch != epoch:  # invalidated since the read began
+                return
+            self.entries[digest] = columns
+            self.entries.move_to_end(digest)
+            self.digests[str(columns["id"])] = digest
+            while len(self.entries) > self.size:
+                _, dropped = self.entries.popitem(last=False)
+                self.digests.pop(str(dropped["id"]), None)
+
+    def invalidate(self, session_ids: set) -> None:
+        """This process committed a change of these sessions: drop them, then tell the others."""
+        self.forget({str(session_id) for session_id in session_ids})
+        self.notices.announce(session_ids)
+
+    def forget(self, ids) -> None:
+        """Drop the named sessions (None: every one); called by notices from any thread."""
+        with self.lock:
+            self.epoch += 1
+            if ids is None:
+                self.entries.clear()
+                self.digests.clear()
+                return
+            for session_id in ids:
+                digest = self.digests.pop(session_id, None)
+                if digest is not None:
+                    self.entries.pop(digest, None)

@@ -1,12 +1,20 @@
 """Server-side sessions: logout, idle and absolute expiry, throttled last_seen, https cookies."""
 
+from uuid import UUID
+
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import UserSession
 from app.services import accounts
+from app.services import sessions
 
 from ..helpers import AuthActions
+from ..helpers import Browser
+from ..helpers import TcpProxy
+from ..helpers import production_only
+from ..helpers import wait_until
 
 
 def session_row(app):
@@ -117,3 +125,99 @@ def test_account_page_needs_a_session(client, auth, user):
     auth.login(user.email, user.password)
     page = client.get("/account")
     assert page.status_code == 200 and user.email in page.text
+
+
+# --- the in-process session cache (app/services/sessions.py) -----------------------------------
+
+def test_a_warm_session_sends_no_statement(make_app, make_user, sql_statements):
+    """Once resolved, a cookie is read from the process's cache: /currentuser sends nothing to the
+    database (the account comes from the user cache), not even a connection checkout. (The key
+    ring's check before each request, every KEY_RING_CHECK_INTERVAL, is put off here.)"""
+    app = make_app(KEY_RING_CHECK_INTERVAL=3600)
+    browser = Browser(app, make_user())
+    assert browser.get("/currentuser").status_code == 200
+    with sql_statements(app) as sent:
+        for _ in range(3):
+            assert browser.get("/currentuser").status_code == 200
+    assert sent == []
+
+
+@pytest.mark.parametrize("change", ["logout", "ended_elsewhere", "renewed"])
+def test_a_change_in_one_process_reaches_another_at_once(make_app, make_user, change):
+    """Two application objects on one database (and one Redis, or the generation files), like two
+    worker processes: each has resolved the cookie; a change made through one is refused by the
+    other on its very next request."""
+    first, second = make_app(), make_app()
+    user = make_user()
+    browser = Browser(first, user)
+    cookie = browser.http.get_cookie("idp_session").value
+    other = second.test_client()
+    other.set_cookie("idp_session", cookie)
+    assert other.get("/currentuser").status_code == 200  # cached in the second
+    assert browser.get("/currentuser").status_code == 200  # and in the first
+    if change == "logout":
+        assert browser.send("POST", "/api/v1/auth/logout", json={}).status_code == 204
+    elif change == "ended_elsewhere":
+        with first.app_context():
+            sessions.end_all_for(user.id)
+    else:
+        assert browser.send("POST", "/api/v1/auth/session/renew", json={}).status_code == 200
+        assert browser.http.get_cookie("idp_session").value != cookie
+    assert other.get("/currentuser").status_code == 401
+    if change == "renewed":
+        renewed = second.test_client()
+        renewed.set_cookie("idp_session", browser.http.get_cookie("idp_session").value)
+        assert renewed.get("/currentuser").status_code == 200
+
+
+def test_an_entry_that_looks_idle_is_read_again(make_app, make_user, clock):
+    """A process's entry keeps the last_seen_at it read; another process's requests keep the session
+    alive meanwhile. Past the touch interval the entry is not trusted but read again, so the session
+    is not refused as idle."""
+    first, second = make_app(SESSION_IDLE_TTL=600), make_app(SESSION_IDLE_TTL=600)
+    user = make_user()
+    browser = Browser(first, user)
+    other = second.test_client()
+    other.set_cookie("idp_session", browser.http.get_cookie("idp_session").value)
+    assert other.get("/currentuser").status_code == 200
+    for _ in range(3):
+        clock.shift(400)
+        assert browser.get("/currentuser").status_code == 200  # touches the session
+    assert other.get("/currentuser").status_code == 200  # its entry says 1,200 s idle
+    clock.shift(601)
+    assert other.get("/currentuser").status_code == 401
+
+
+@production_only
+def test_a_process_cut_off_from_redis_reads_sessions_from_the_database(make_app, make_user, private_redis,
+                                                                       sql_statements):
+    """A process that cannot hear notices does not trust its cache: a sign-out another process
+    commits meanwhile is refused at once; once the listener is back the cache serves again."""
+    proxy = TcpProxy("127.0.0.1", private_redis.port)
+    try:
+        server = make_app(REDIS_URL=f"redis://127.0.0.1:{proxy.port}/0", KEY_RING_CHECK_INTERVAL=3600)
+        operator = make_app(REDIS_URL=private_redis.url)
+        user = make_user()
+        leaving, staying = Browser(server, user), Browser(server, user)
+        ending = UUID(leaving.session_id())
+        assert staying.get("/currentuser").status_code == 200  # both cached
+        proxy.cut()
+        with operator.app_context():
+            assert sessions.end(ending) == 1  # announced; the server hears nothing
+        assert leaving.get("/currentuser").status_code == 401
+        with sql_statements(server) as sent:
+            assert staying.get("/currentuser").status_code == 200
+        assert any("FROM sessions" in statement for statement in sent)  # read, not served from memory
+        proxy.restore()
+        wait_until(lambda: _listening(server))  # subscribed again, and every cache dropped
+        assert staying.get("/currentuser").status_code == 200  # read and cached again
+        with sql_statements(server) as sent:
+            assert staying.get("/currentuser").status_code == 200
+        assert sent == []
+    finally:
+        proxy.close()
+
+
+def _listening(app) -> bool:
+    with app.app_context():
+        return app.extensions["session_cache"].notices.poll()

@@ -20,6 +20,7 @@ import requests
 
 from app.services import notices
 
+from ..helpers import csrf_token
 from ..helpers import free_port
 from ..helpers import make_run
 from ..helpers import production_only
@@ -199,3 +200,53 @@ def test_a_token_revoked_on_one_server_stops_on_another_at_once(server, second_s
     assert introspect(server, revoked) == {"active": False}  # the revoking process: at once
     wait_until(lambda: introspect(second_server, revoked) == {"active": False})
     assert introspect(second_server, live)["active"] is True
+
+
+PASSPHRASE = "a long enough passphrase for these tests"
+
+
+def signed_in(server, env, email) -> str:
+    """A user made with `flask users create`, signed in through the login form; the session cookie."""
+    flask("users", "create", "--email", email, "--password", PASSPHRASE, "--verified", env=env)
+    browser = requests.Session()
+    token = csrf_token(browser.get(f"{server}/login", timeout=10).text)
+    answer = browser.post(f"{server}/login", data={"csrf_token": token, "email": email, "password": PASSPHRASE},
+                          allow_redirects=False, timeout=10)
+    assert answer.status_code == 303, answer.text
+    return browser.cookies["idp_session"]
+
+
+def current_user(server, cookie) -> int:
+    """/currentuser with the cookie, on a new connection (spread over the workers)."""
+    return requests.get(f"{server}/currentuser", cookies={"idp_session": cookie}, timeout=10).status_code
+
+
+def test_a_deactivation_signs_the_user_out_at_once(server, environment):
+    """The server holds the session and the account in memory; `flask users deactivate`, run as
+    its own process, ends both, and the very next request is refused."""
+    cookie = signed_in(server, environment, "leaving@example.com")
+    assert current_user(server, cookie) == 200  # cached now
+    flask("users", "deactivate", "--email", "leaving@example.com", env=environment)
+    assert current_user(server, cookie) == 401
+
+
+@production_only
+def test_a_sign_out_at_one_forked_worker_holds_at_the_other_at_once(running, environment, backend):
+    """Both workers have resolved the cookie; the sign-out one of them commits is refused by the
+    other on the very next request, not once its notice thread gets a turn."""
+    workers = children(next(iter(children(running.make.pid))))
+    cookie = signed_in(running.url, environment, "two-workers@example.com")
+    store = redis.Redis.from_url(backend.redis_url)
+
+    def both_workers_listen():  # and, after a few requests on new connections, both hold the session
+        assert current_user(running.url, cookie) == 200
+        names = {client["name"] for client in store.client_list()}
+        return all(f"{notices.LISTENER_NAME}{worker}" in names for worker in workers)
+
+    wait_until(both_workers_listen)
+    for _ in range(6):
+        assert current_user(running.url, cookie) == 200
+    answer = requests.post(f"{running.url}/api/v1/auth/logout", json={}, cookies={"idp_session": cookie}, timeout=10)
+    assert answer.status_code == 204
+    for _ in range(20):
+        assert current_user(running.url, cookie) == 401
