@@ -59,20 +59,25 @@ def accounts_cookie_name() -> str:
 # A listed token is what ``sessions.start`` makes (token_urlsafe of 32 bytes); anything else is dropped.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,128}")
 _SEPARATOR = "."
+_UNRESOLVED = object()
 
 
 def current_session() -> UserSession | None:
     """The live session of this request: its cookie's, or the one a bearer access token names
     (when the OAuth server registered a resolver). Looked up once per request."""
-    if "user_session" not in g:
-        g.user_session = sessions.resolve(request.cookies.get(session_cookie_name()))
-        g.authenticated_by = "cookie" if g.user_session else None
+    found = g.get("user_session", _UNRESOLVED)
+    if found is not _UNRESOLVED:
+        return found
+    found = sessions.resolve(request.cookies.get(session_cookie_name()))
+    authenticated_by = "cookie" if found else None
+    if found is None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         resolver = current_app.extensions.get("bearer_session_resolver")
-        if g.user_session is None and scheme.lower() == "bearer" and token and resolver:
-            g.user_session = resolver(token.strip())
-            g.authenticated_by = "bearer" if g.user_session else None
-    return g.user_session
+        if scheme.lower() == "bearer" and token and resolver:
+            found = resolver(token.strip())
+            authenticated_by = "bearer" if found else None
+    g.user_session, g.authenticated_by = found, authenticated_by
+    return found
 
 
 class SignInRequired(Unauthorized):
