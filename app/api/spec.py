@@ -23,6 +23,8 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 from spectree import Response
 from spectree import SpecTree
+from spectree.plugins.base import Context
+from spectree.plugins.flask_plugin import FlaskPlugin
 
 TITLE = "Identity provider"
 VERSION = "0.1.0"
@@ -107,8 +109,23 @@ class _DescribedLater(SpecTree):
             super()._add_model(model, mode)
 
 
+class _FlaskPlugin(FlaskPlugin):
+    """SpecTree's Flask plugin, which copies every header and cookie of a request into dicts
+    before it looks at which models the route declared; a route that declares none skips that
+    (~20 µs a request)."""
+
+    def request_validation(self, request, query, json, form, headers, cookies):
+        if query is None and json is None and form is None and headers is None and cookies is None:
+            request.context = _NOTHING_DECLARED
+            return
+        super().request_validation(request, query, json, form, headers, cookies)
+
+
+_NOTHING_DECLARED = Context(None, None, None, None, None)
+
 api = _DescribedLater(
-    "flask", mode="strict", title=TITLE, version=VERSION, annotations=True, validation_error_status=422,
+    "flask", backend=_FlaskPlugin, mode="strict", title=TITLE, version=VERSION, annotations=True,
+    validation_error_status=422,
     before=_refuse_invalid, validation_error_model=FieldProblem,
     naming_strategy=lambda model: model.__name__,
     nested_naming_strategy=lambda _parent, child: child,

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from ..services import health
 from ..services import user_cache
-from ..web.session import current_session
+from ..web.session import current_session_view
 from ..web.session import requires_session
 from .schemas.health import Liveness
 from .schemas.health import Readiness
@@ -39,7 +39,7 @@ class CurrentUser(UserOut):
 @validate(resp=responses({200: CurrentUser}, errors=(401,)), tags=["me"], security=SESSION_OR_TOKEN)
 def current_user():
     """The signed-in user and the session (401 when the cookie or token opens no live session)."""
-    session = current_session()
+    session = current_session_view()
     user = user_cache.get(session.user_id)
     return CurrentUser(**UserOut.of(user).model_dump(by_alias=False), session=CurrentSession(
         id=session.id, expires_at=session.expires_at,

@@ -97,7 +97,37 @@ def renew(session: UserSession) -> tuple[UserSession, str]:
     return session, token
 
 
+class SessionView:
+    """A live session as it was resolved, read-only: its columns by name, and the model's two
+    expiry methods. Enough for a guard or a "who am I" answer without an ORM row; ``attach`` gives
+    the row of the request's unit of work (``.user``, changes)."""
+
+    __slots__ = ("columns",)
+    idle_expires_at = UserSession.idle_expires_at
+    is_live = UserSession.is_live
+
+    def __init__(self, columns: dict):
+        self.columns = columns
+
+    def __getattr__(self, name: str):
+        try:
+            return self.columns[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 def resolve(token: str | None) -> UserSession | None:
+    """The live session a cookie token opens, as a row of the request's unit of work, or None."""
+    view = peek(token)
+    return attach(view) if view is not None else None
+
+
+def attach(view: SessionView) -> UserSession:
+    """The row of a resolved session in the request's unit of work, read without a query."""
+    return _attached(view.columns)
+
+
+def peek(token: str | None) -> SessionView | None:
     """The live session a cookie token opens, or None; marks it seen, at most once a minute."""
     if not token or len(token) > 128:
         return None
@@ -108,9 +138,9 @@ def resolve(token: str | None) -> UserSession | None:
     cache = current_app.extensions.get("session_cache")
     cached = cache.get(digest, stale) if cache is not None else None
     if cached is not None:
-        session = _attached(cached)
-        if session.is_live(at, config["SESSION_IDLE_TTL"]):
-            return session if user_cache.active(session.user_id) is not None else None
+        view = SessionView(cached)
+        if view.is_live(at, config["SESSION_IDLE_TTL"]):
+            return view if user_cache.active(view.user_id) is not None else None
     epoch = cache.epoch if cache is not None else 0
     # The account comes from the user cache; ``session.user`` stays available, loaded on first use.
     session = db.session.scalar(select(UserSession).where(UserSession.token_hash == digest)
@@ -128,9 +158,10 @@ def resolve(token: str | None) -> UserSession | None:
         )
         db.session.commit()
         session.last_seen_at = at
+    columns = _columns(session)
     if cache is not None:
-        cache.put(digest, _columns(session), epoch)
-    return session
+        cache.put(digest, columns, epoch)
+    return SessionView(columns)
 
 
 def _columns(session: UserSession) -> dict:

@@ -153,7 +153,7 @@ def by_email(email: str) -> CachedUser | None:
     if not email or len(email) > 254:
         return None
     cache = _cache()
-    if cache is not None and not db.session.info.get(PENDING):
+    if cache is not None and not _pending():
         user_id = cache.email_index(email)
         if user_id is not None:
             user = get(user_id)
@@ -185,8 +185,14 @@ def _as_uuid(value) -> UUID | None:
 
 
 def _changed_here(user_id: UUID) -> bool:
-    pending = db.session.info.get(PENDING)
+    pending = _pending()
     return bool(pending) and (user_id in pending or EVERYONE in pending)
+
+
+def _pending() -> set | None:
+    """The users the request's unit of work has changed so far; asking makes no unit of work."""
+    registry = db.session.registry
+    return registry().info.get(PENDING) if registry.has() else None
 
 
 def _load_committed(user_id: UUID) -> CachedUser | None:

@@ -29,7 +29,7 @@ from ..services import audit
 from ..services import user_cache
 from .origin import request_origin
 from .session import SignInRequired
-from .session import current_session
+from .session import current_session_view
 
 ADMIN_SCOPE = "admin"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -120,7 +120,7 @@ def _resolve() -> Principal | None:
         else:
             held = user_cache.permissions_of(grant.user_id)
         return Principal(grant.user_id, grant.client_id, held, "token", grant.scopes)
-    session = current_session()
+    session = current_session_view()
     if session is None:
         return None
     return Principal(session.user_id, None, user_cache.permissions_of(session.user_id), "session")

@@ -62,13 +62,14 @@ _SEPARATOR = "."
 _UNRESOLVED = object()
 
 
-def current_session() -> UserSession | None:
-    """The live session of this request: its cookie's, or the one a bearer access token names
-    (when the OAuth server registered a resolver). Looked up once per request."""
-    found = g.get("user_session", _UNRESOLVED)
+def current_session_view() -> "sessions.SessionView | UserSession | None":
+    """The live session of this request, read-only: its cookie's, or the one a bearer access token
+    names (when the OAuth server registered a resolver). Looked up once per request; cheaper than
+    ``current_session`` where no row is needed (a guard, a "who am I" answer)."""
+    found = g.get("session_view", _UNRESOLVED)
     if found is not _UNRESOLVED:
         return found
-    found = sessions.resolve(request.cookies.get(session_cookie_name()))
+    found = sessions.peek(request.cookies.get(session_cookie_name()))
     authenticated_by = "cookie" if found else None
     if found is None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -76,7 +77,18 @@ def current_session() -> UserSession | None:
         if scheme.lower() == "bearer" and token and resolver:
             found = resolver(token.strip())
             authenticated_by = "bearer" if found else None
-    g.user_session, g.authenticated_by = found, authenticated_by
+    g.session_view, g.authenticated_by = found, authenticated_by
+    return found
+
+
+def current_session() -> UserSession | None:
+    """The live session of this request as a row of its unit of work (``.user``, changes)."""
+    found = g.get("user_session", _UNRESOLVED)
+    if found is not _UNRESOLVED:
+        return found
+    view = current_session_view()
+    found = view if view is None or isinstance(view, UserSession) else sessions.attach(view)
+    g.user_session = found
     return found
 
 
@@ -96,7 +108,7 @@ def requires_session(view):
     page and back; the JSON API answers 401 (SignInRequired). Also guards a ``before_request`` hook."""
     @functools.wraps(view)
     def guarded(*args, **kwargs):
-        if current_session() is None:
+        if current_session_view() is None:
             if wants_problem_json():
                 raise SignInRequired()
             # After signing in, come back to the page (a form's target cannot be reached by GET).
