@@ -320,9 +320,15 @@ class _Cache:
         with self.lock:
             if self.epoch != epoch:  # invalidated since the read began
                 return
+            session_id = str(columns["id"])
+            previous = self.digests.get(session_id)
+            if previous is not None and previous != digest:
+                # A new cookie token of the session (renewed, signed in again), read before the
+                # notice of the change: the old token's entry goes now, not with the notice.
+                self.entries.pop(previous, None)
             self.entries[digest] = columns
             self.entries.move_to_end(digest)
-            self.digests[str(columns["id"])] = digest
+            self.digests[session_id] = digest
             while len(self.entries) > self.size:
                 _, dropped = self.entries.popitem(last=False)
                 self.digests.pop(str(dropped["id"]), None)

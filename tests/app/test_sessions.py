@@ -1,5 +1,8 @@
 """Server-side sessions: logout, idle and absolute expiry, throttled last_seen, https cookies."""
 
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 from uuid import UUID
 
 import pytest
@@ -221,3 +224,18 @@ def test_a_process_cut_off_from_redis_reads_sessions_from_the_database(make_app,
 def _listening(app) -> bool:
     with app.app_context():
         return app.extensions["session_cache"].notices.poll()
+
+
+def test_a_new_cookie_of_a_cached_session_drops_the_old_one(app, make_user):
+    """A process can read a session's new cookie token (renewed elsewhere) before the notice of the
+    renewal reaches it; storing the new token's entry drops the old token's there and then, so
+    the old cookie is not served from the cache until the notice comes."""
+    browser = Browser(app, make_user())
+    old = browser.http.get_cookie("idp_session").value
+    assert browser.get("/currentuser").status_code == 200
+    with app.test_request_context():
+        cache = app.extensions["session_cache"]
+        stale = datetime.now(timezone.utc) - timedelta(minutes=1)
+        columns = dict(cache.get(sessions._digest(old), stale))
+        cache.put(sessions._digest("a-renewed-token-of-the-same-session"), columns, cache.epoch)
+        assert cache.get(sessions._digest(old), stale) is None
