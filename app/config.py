@@ -150,11 +150,14 @@ def load_settings(env: Mapping[str, str]) -> dict:
         # The furthest, in seconds, a client assertion (private_key_jwt, client_secret_jwt) may expire.
         "CLIENT_ASSERTION_MAX_LIFETIME": _int(env, "CLIENT_ASSERTION_MAX_LIFETIME", 3600, 1),
         # How long, in seconds, a user (profile, roles, permissions) stays in the user cache; 0: no cache.
-        "USER_CACHE_TTL": _int(env, "USER_CACHE_TTL", 60, 0),
+        "USER_CACHE_TTL": _int(env, "USER_CACHE_TTL", 10, 0),
         # How many users each process keeps in its user cache.
         "USER_CACHE_SIZE": _int(env, "USER_CACHE_SIZE", 10000, 1),
         # How many resolved sign-in sessions each process keeps (app/services/sessions.py); 0: none.
         "SESSION_CACHE_SIZE": _int(env, "SESSION_CACHE_SIZE", 10000, 0),
+        # How long, in seconds, a process serves a session from its cache before reading it again (the
+        # longest a change whose notice was lost goes unseen); 0: no cache.
+        "SESSION_CACHE_TTL": _int(env, "SESSION_CACHE_TTL", 10, 0),
         # How often, in seconds, each process's denylist reads new revocations from the database should
         # a change notice not arrive; 0: before every check.
         "DENYLIST_SYNC_INTERVAL": _int(env, "DENYLIST_SYNC_INTERVAL", 10, 0),

@@ -16,7 +16,9 @@ topic once committed, optionally naming what changed (ids); every process holdin
   soon as the bytes arrive. Pub/sub keeps nothing for a subscriber that is away, so each
   resubscription after a lost connection drops every cache: notices may have been missed
   meanwhile; and while the subscription is down, ``poll`` says so, and the caches that have no
-  periodic check of their own (users, sessions) read the database instead.
+  periodic check of their own (users, sessions) read the database instead. A notice that could
+  not be published is kept and sent again; one lost all the same is outlived by each cache's own
+  bound (its entries' lifetime, or its periodic check).
 - Without Redis (one machine): a generation file per topic beside the SQLite database (in the
   instance folder for another database). An announcement appends one byte; a cache compares the
   file's inode, size and mtime on use, one ``os.stat``. The size only grows, so two changes
@@ -55,6 +57,8 @@ LISTENER_NAME = "idp-notices-"
 # again, ``poll`` says notices are not live.
 HEALTH_CHECK_INTERVAL = 1
 SILENCE_LIMIT = 3
+# How soon a notice that could not be published is tried again (s).
+RESEND_DELAY = 0.5
 # How long a read waits for the rest of a message whose first bytes have arrived.
 PARTIAL_WAIT = 0.5
 # A notice names at most this many ids; a change of more names none (every entry is dropped).
@@ -113,6 +117,10 @@ class _Hub:
         self.publisher: redis.Redis | None = app.extensions["redis"]
         self.listening_in: int | None = None  # the process whose subscriber delivers to this hub
         self.subscriber: _Subscriber | None = None
+        # Notices that could not be published yet, by topic: the ids, or None for everything.
+        self.unsent: dict[str, frozenset[str] | None] = {}
+        self.unsent_lock = threading.Lock()
+        self.retry_at = 0.0
         self.folder, self.prefix = _generation_files(app)
         self.seen: dict[str, tuple | None] = {}
         self.random_origin = secrets.token_hex(8)
@@ -143,6 +151,7 @@ class _Hub:
                 self.listening_in = os.getpid()
                 self.subscriber = _subscriber(self.redis_url)
                 self.subscriber.join(self)
+            self.send_unsent_if_due()
             return self.subscriber.catch_up()
         mark = _mark(self._file(topic))
         if self.seen.setdefault(topic, mark) != mark:
@@ -152,15 +161,10 @@ class _Hub:
 
     def announce(self, topic: str, ids=None) -> None:
         if self.publisher is not None:
-            named = sorted({str(item) for item in ids}) if ids is not None else []
-            message = f"{topic} {self.origin}"
-            if named and len(named) <= MAX_IDS:
-                message += " " + ",".join(named)
-            try:
-                self.publisher.publish(_channel_name(self.publisher), message)
-            except redis.RedisError as error:
-                log.warning("notices.announce_failed topic=%s error=%s; other processes see the change "
-                            "at their next periodic check", topic, type(error).__name__)
+            with self.unsent_lock:
+                known = self.unsent.get(topic, frozenset())
+                self.unsent[topic] = None if ids is None or known is None else known | {str(item) for item in ids}
+            self._send_unsent()
             return
         path = self._file(topic)
         try:
@@ -178,6 +182,37 @@ class _Hub:
         except OSError as error:
             log.warning("notices.announce_failed topic=%s error=%s; other processes see the change "
                         "at their next periodic check", topic, error)
+
+    def send_unsent_if_due(self) -> None:
+        if self.unsent and time.monotonic() >= self.retry_at:
+            self._send_unsent()
+
+    def _send_unsent(self) -> None:
+        """Publish the notices not yet sent, one message per topic; what fails stays for the next
+        attempt (at most every RESEND_DELAY seconds, at a cache use here or from the listening
+        thread, or at the next announcement):
+        a notice that never leaves would leave the other processes' caches stale until their
+        entries expire."""
+        with self.unsent_lock:
+            pending, self.unsent = self.unsent, {}
+        failed = {}
+        for topic, ids in pending.items():
+            named = sorted(ids) if ids is not None else []
+            message = f"{topic} {self.origin}"
+            if named and len(named) <= MAX_IDS:
+                message += " " + ",".join(named)
+            try:
+                self.publisher.publish(_channel_name(self.publisher), message)
+            except redis.RedisError as error:
+                failed[topic] = ids
+                log.warning("notices.announce_failed topic=%s error=%s; sent again at the next attempt, and the "
+                            "other processes' cached entries expire meanwhile", topic, type(error).__name__)
+        if failed:
+            with self.unsent_lock:
+                for topic, ids in failed.items():
+                    known = self.unsent.get(topic, frozenset())
+                    self.unsent[topic] = None if ids is None or known is None else known | ids
+                self.retry_at = time.monotonic() + RESEND_DELAY
 
     def _file(self, topic: str) -> Path:
         return self.folder / f"{self.prefix}{topic}-changes"
@@ -312,6 +347,8 @@ class _Subscriber:
                             if not ready:
                                 pubsub.check_health()  # a PING when idle: its answer proves the link
                             self._drain()
+                        for hub in self._listeners() or []:
+                            hub.send_unsent_if_due()  # a process that serves nothing sends them too
                         if self.broken:
                             raise redis.ConnectionError("a cache read found the subscription broken")
                         if time.monotonic() - self.heard_at > SILENCE_LIMIT:

@@ -3,9 +3,10 @@
 Resolving a cookie is on every signed-in request, so each process keeps what it resolved: the
 session's columns by the cookie token's digest, at most SESSION_CACHE_SIZE sessions (0: none),
 least recently used dropped first. A warm request reads neither the database nor Redis. An entry
-is served while notices are live (``notices.Channel.poll``) and while the session was seen within
-SESSION_TOUCH_INTERVAL; past that the database is read again (and the session touched), so a
-missed notice costs at most that interval. A change that matters to a cookie (ended, a new token,
+is served while notices are live (``notices.Channel.poll``), for SESSION_CACHE_TTL seconds after it
+was read and while the session was seen within SESSION_TOUCH_INTERVAL; past that the database is
+read again (and the session touched when due), so a notice lost all the same costs at most
+SESSION_CACHE_TTL seconds. A change that matters to a cookie (ended, a new token,
 a new sign-in in the same session) is announced after its commit with the session's id (topic
 ``sessions``); the committing process drops its entry first, the others on the notice. A touch
 (``last_seen_at``) announces nothing: an entry that looks idle is read again before it is refused.
@@ -16,6 +17,7 @@ import logging
 import secrets
 import threading
 from collections import OrderedDict
+from datetime import datetime
 from datetime import timedelta
 from uuid import UUID
 
@@ -136,7 +138,7 @@ def peek(token: str | None) -> SessionView | None:
     config = current_app.config
     stale = at - timedelta(seconds=config["SESSION_TOUCH_INTERVAL"])
     cache = current_app.extensions.get("session_cache")
-    cached = cache.get(digest, stale) if cache is not None else None
+    cached = cache.get(digest, at) if cache is not None else None
     if cached is not None:
         view = SessionView(cached)
         if view.is_live(at, config["SESSION_IDLE_TTL"]):
@@ -160,7 +162,7 @@ def peek(token: str | None) -> SessionView | None:
         session.last_seen_at = at
     columns = _columns(session)
     if cache is not None:
-        cache.put(digest, columns, epoch)
+        cache.put(digest, columns, epoch, at)
     return SessionView(columns)
 
 
@@ -223,8 +225,7 @@ def find_live(session_id: UUID) -> UserSession | None:
     at = now()
     config = current_app.config
     cache = current_app.extensions.get("session_cache")
-    cached = cache.by_id(str(session_id), at - timedelta(seconds=config["SESSION_TOUCH_INTERVAL"])) \
-        if cache is not None else None
+    cached = cache.by_id(str(session_id), at) if cache is not None else None
     session = _attached(cached) if cached is not None else None
     if session is None or not session.is_live(at, config["SESSION_IDLE_TTL"]):
         session = db.session.get(UserSession, session_id, options=[lazyload(UserSession.user)],
@@ -263,8 +264,10 @@ def end_others(user_id: UUID, keep: UUID) -> int:
 # --- the cache of resolved sessions (see the module's docstring) ----------------------------------
 
 def init_app(app: Flask) -> None:
-    size = app.config["SESSION_CACHE_SIZE"]
-    app.extensions["session_cache"] = _Cache(size, notices.channel(app, "sessions")) if size > 0 else None
+    config = app.config
+    size, ttl = config["SESSION_CACHE_SIZE"], config["SESSION_CACHE_TTL"]
+    app.extensions["session_cache"] = _Cache(size, ttl, config["SESSION_TOUCH_INTERVAL"],
+                                             notices.channel(app, "sessions")) if size > 0 and ttl > 0 else None
     for name, listener in (("after_commit", _after_commit), ("after_transaction_end", _after_transaction_end)):
         if not event.contains(Session, name, listener):
             event.listen(Session, name, listener)
@@ -291,32 +294,39 @@ class _Cache:
     """Resolved sessions' columns by cookie digest, least recently used dropped first; one epoch,
     bumped by every invalidation, so that a row read before a change is not stored after it."""
 
-    def __init__(self, size: int, channel: notices.Channel):
+    def __init__(self, size: int, ttl: int, touch_interval: int, channel: notices.Channel):
         self.size = size
-        self.entries: OrderedDict[str, dict] = OrderedDict()
+        self.ttl = timedelta(seconds=ttl)
+        self.touch_interval = timedelta(seconds=touch_interval)
+        self.entries: OrderedDict[str, tuple[dict, datetime]] = OrderedDict()
         self.digests: dict[str, str] = {}  # session id -> digest
         self.epoch = 0
         self.lock = threading.Lock()
         self.notices = channel
         channel.listen(self.forget)
 
-    def get(self, digest: str, stale) -> dict | None:
-        """The columns stored under ``digest``, if notices are live and it was seen after ``stale``."""
+    def get(self, digest: str, at) -> dict | None:
+        """The columns stored under ``digest``, if notices are live, they were read from the database
+        less than SESSION_CACHE_TTL seconds before ``at``, and the session was seen within
+        SESSION_TOUCH_INTERVAL."""
         if not self.notices.poll():
             return None
         with self.lock:
-            columns = self.entries.get(digest)
-            if columns is None or columns["last_seen_at"] <= stale:
+            found = self.entries.get(digest)
+            if found is None:
+                return None
+            columns, read_at = found
+            if read_at <= at - self.ttl or columns["last_seen_at"] <= at - self.touch_interval:
                 return None
             self.entries.move_to_end(digest)
             return columns
 
-    def by_id(self, session_id: str, stale) -> dict | None:
+    def by_id(self, session_id: str, at) -> dict | None:
         """The columns of a session whose cookie was resolved here, on the terms of ``get``."""
         digest = self.digests.get(session_id)
-        return self.get(digest, stale) if digest is not None else None
+        return self.get(digest, at) if digest is not None else None
 
-    def put(self, digest: str, columns: dict, epoch: int) -> None:
+    def put(self, digest: str, columns: dict, epoch: int, read_at) -> None:
         with self.lock:
             if self.epoch != epoch:  # invalidated since the read began
                 return
@@ -326,11 +336,11 @@ class _Cache:
                 # A new cookie token of the session (renewed, signed in again), read before the
                 # notice of the change: the old token's entry goes now, not with the notice.
                 self.entries.pop(previous, None)
-            self.entries[digest] = columns
+            self.entries[digest] = columns, read_at
             self.entries.move_to_end(digest)
             self.digests[session_id] = digest
             while len(self.entries) > self.size:
-                _, dropped = self.entries.popitem(last=False)
+                _, (dropped, _) = self.entries.popitem(last=False)
                 self.digests.pop(str(dropped["id"]), None)
 
     def invalidate(self, session_ids: set) -> None:

@@ -1,7 +1,6 @@
 """Server-side sessions: logout, idle and absolute expiry, throttled last_seen, https cookies."""
 
 from datetime import datetime
-from datetime import timedelta
 from datetime import timezone
 from uuid import UUID
 
@@ -235,7 +234,42 @@ def test_a_new_cookie_of_a_cached_session_drops_the_old_one(app, make_user):
     assert browser.get("/currentuser").status_code == 200
     with app.test_request_context():
         cache = app.extensions["session_cache"]
-        stale = datetime.now(timezone.utc) - timedelta(minutes=1)
-        columns = dict(cache.get(sessions._digest(old), stale))
-        cache.put(sessions._digest("a-renewed-token-of-the-same-session"), columns, cache.epoch)
-        assert cache.get(sessions._digest(old), stale) is None
+        at = datetime.now(timezone.utc)
+        columns = dict(cache.get(sessions._digest(old), at))
+        cache.put(sessions._digest("a-renewed-token-of-the-same-session"), columns, cache.epoch, at)
+        assert cache.get(sessions._digest(old), at) is None
+
+
+@production_only
+def test_an_unsent_notice_is_sent_again_and_at_worst_outlived_by_the_ttl(make_app, make_user, private_redis, clock):
+    """The process that ends a session cannot reach Redis (its link cut, the others' fine): its
+    notice is kept and sent at its next cache use once Redis answers; and a process that never
+    hears of the change reads the session again within SESSION_CACHE_TTL."""
+    proxy = TcpProxy("127.0.0.1", private_redis.port)
+    try:
+        server = make_app(REDIS_URL=private_redis.url, KEY_RING_CHECK_INTERVAL=3600)
+        operator = make_app(REDIS_URL=f"redis://127.0.0.1:{proxy.port}/0", KEY_RING_CHECK_INTERVAL=3600)
+        user = make_user()
+        resent, never_sent = Browser(server, user), Browser(server, user)
+        ids = UUID(resent.session_id()), UUID(never_sent.session_id())  # both cached in the server
+
+        proxy.cut()
+        with operator.app_context():
+            assert sessions.end(ids[0]) == 1  # its notice cannot leave
+        proxy.restore()
+        wait_until(lambda: _resent(operator) and resent.get("/currentuser").status_code == 401, seconds=10)
+
+        proxy.cut()
+        with operator.app_context():
+            assert sessions.end(ids[1]) == 1
+        clock.shift(server.config["SESSION_CACHE_TTL"] + 1)
+        assert never_sent.get("/currentuser").status_code == 401
+    finally:
+        proxy.close()
+
+
+def _resent(app) -> bool:
+    """A cache use in ``app`` (which sends what is unsent, when due); whether nothing is left."""
+    with app.app_context():
+        app.extensions["session_cache"].notices.poll()
+        return not app.extensions["change_notices"].unsent
