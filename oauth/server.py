@@ -193,7 +193,10 @@ class AuthorizationServer(BaseAuthorizationServer):
     def save_token(self, token, request):
         """The tokens were added by ``oauth.tokens.issue``; commit them with the code or refresh
         token consumed in the same transaction. A client_credentials token writes nothing: there is
-        no transaction to end then, and an empty commit would still cost a pass over the session."""
+        no transaction to end then, and an empty commit would still cost a pass over the session;
+        when nothing in the request used the database, not even a session is made to find that out."""
+        if not db.session.registry.has():
+            return
         session = db.session()
         if session.in_transaction() or session.new or session.dirty or session.deleted:
             session.commit()

@@ -36,7 +36,9 @@ class StateCookie(SecureCookieSessionInterface):
         self._serializer = (None, None)
 
     def open_session(self, app: Flask, request) -> SecureCookieSession | None:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        # A Cookie header that does not even hold the name has no such cookie: not parsed for that.
+        if app.secret_key and (self.get_cookie_name(app) not in request.environ.get("HTTP_COOKIE", "")
+                               or not request.cookies.get(self.get_cookie_name(app))):
             return self.session_class()
         return super().open_session(app, request)
 
