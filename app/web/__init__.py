@@ -7,7 +7,8 @@
 - ``second_factor``: the sign-in waiting for its code
 - ``headers``: security headers on every response
 - ``redirects``: 303 for every redirect that answers a POST
-- ``bodies``: body size and JSON nesting limits, no NUL characters in parameters
+- ``bodies``: body size and JSON nesting limits, no NUL characters in parameters, urlencoded forms
+  parsed from the body already read
 - ``hosts``: a Host header the router cannot read is a 400, not a 500
 - ``origin``: the client's address, and local redirect targets
 - ``areas``: which requests answer problem JSON
@@ -16,6 +17,7 @@
 from flask import Flask
 
 from . import limits
+from .bodies import FormRequest
 from .bodies import RequestJSONProvider
 from .bodies import refuse_nul_parameters
 from .bodies import refuse_oversized_stream
@@ -28,6 +30,7 @@ from .session import StateCookie
 
 def init_app(app: Flask) -> None:
     app.json = RequestJSONProvider(app)
+    app.request_class = FormRequest
     app.session_interface = StateCookie()
     limits.init_app(app)
     app.before_request(refuse_unreadable_host)
