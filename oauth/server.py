@@ -2,6 +2,7 @@
 
 import base64
 import functools
+import json
 import os
 from urllib.parse import unquote
 
@@ -16,7 +17,10 @@ from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from flask import Response
+from flask import current_app
 from flask import request as flask_request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
@@ -90,6 +94,20 @@ class FlaskRequest(FlaskOAuth2Request):
 @functools.lru_cache(maxsize=64)
 def _secure_origin(scheme: str, host: str) -> bool:
     return is_secure_transport(f"{scheme}://{host}/")
+
+
+def _json(payload: dict) -> str:
+    """``flask.json.dumps(payload)``: with the default provider's ``dumps``, its encoder is built
+    once per provider and settings instead of once per answer."""
+    provider = current_app.json
+    if type(provider).dumps is not DefaultJSONProvider.dumps:
+        return provider.dumps(payload)
+    return _encoder(provider, provider.ensure_ascii, provider.sort_keys).encode(payload)
+
+
+@functools.lru_cache(maxsize=8)
+def _encoder(provider, ensure_ascii: bool, sort_keys: bool) -> json.JSONEncoder:
+    return json.JSONEncoder(default=provider.default, ensure_ascii=ensure_ascii, sort_keys=sort_keys)
 
 
 def authenticate_client_secret_basic(query_client, request):
@@ -189,6 +207,12 @@ class AuthorizationServer(BaseAuthorizationServer):
 
     def query_client(self, client_id):
         return clients.find(client_id)
+
+    def handle_response(self, status_code, payload, headers):
+        """Authlib's answer (its Flask server's), the JSON encoded by ``_json``."""
+        if isinstance(payload, dict):
+            payload = _json(payload)
+        return Response(payload, status=status_code, headers=headers)
 
     def save_token(self, token, request):
         """The tokens were added by ``oauth.tokens.issue``; commit them with the code or refresh

@@ -42,6 +42,12 @@ class StateCookie(SecureCookieSessionInterface):
             return self.session_class()
         return super().open_session(app, request)
 
+    def save_session(self, app: Flask, session: SecureCookieSession, response: Response) -> None:
+        # Neither read nor written: Flask's own would add no Vary and set or delete no cookie, after
+        # reading seven cookie settings.
+        if session or session.modified or session.accessed:
+            super().save_session(app, session, response)
+
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
         if self._serializer[0] != keys:
