@@ -296,6 +296,15 @@ def test_authlib_sees_the_request_as_its_own_constructor_builds_it(app, base_url
     assert theirs.uri == f"{base_url}/oauth/token?resource=urn:x"
 
 
+def test_authlib_answers_are_encoded_as_flask_encodes_json(app):
+    """oauth.server encodes Authlib's JSON with one kept encoder: the bytes of flask.json.dumps."""
+    payload = {"scope": "b a", "active": True, "exp": 1, "name": "Zoë ☃", "aud": ["x", "y"],
+               "nested": {"z": 1, "a": None}}
+    with app.app_context():
+        response = app.extensions["oauth_server"].handle_response(200, payload, [("Content-Type", "application/json")])
+        assert response.get_data(as_text=True) == flask.json.dumps(payload)
+
+
 def test_issuing_and_validating_an_access_token_runs_no_sql(make_app, make_client, sql_statements):
     """Nothing is written for an access token (revocations are recorded instead), so with warm
     caches a client_credentials token request, and introspecting or using the token, take no
