@@ -120,18 +120,19 @@ def refuse_nul_parameters() -> None:
     or an urlencoded body is ``%00`` or a raw NUL byte (no other escape decodes to one, and ``%00``
     always does); the body read here is kept for the view's own parsing. Multipart forms are parsed.
     """
-    if NUL in request.path:
+    current = request._get_current_object()  # one context lookup, not one per attribute
+    if NUL in current.path:
         raise BadRequest("The path must not contain NUL characters.")
-    query = request.environ.get("QUERY_STRING", "")
+    query = current.environ.get("QUERY_STRING", "")
     if "%00" in query or NUL in query:
         _refuse()
-    mimetype = request.mimetype
-    if mimetype == "application/x-www-form-urlencoded":
-        body = request.get_data(cache=True)
+    mimetype = current.mimetype
+    if mimetype == URLENCODED:
+        body = current.get_data(cache=True)
         if b"%00" in body or b"\x00" in body:
             _refuse()
     elif mimetype == "multipart/form-data":
-        for key, value in request.form.items(multi=True):
+        for key, value in current.form.items(multi=True):
             if NUL in key or NUL in value:
                 _refuse()
 
