@@ -300,14 +300,13 @@ def verify(token: str, typ: str | None = None, *, accept_expired: bool = False) 
         header_typ, claims, times = verified
         if typ is not None and header_typ != typ:
             raise InvalidSignature(f"not a {typ} token")
-        if accept_expired:
-            pass
-        elif times is None:
+        # Expiry is checked at every use, cached or not.
+        if not accept_expired and times is not None:
+            _check_times(*times)
+        elif not accept_expired:
             CLAIMS.validate(claims)
             if token in loaded.verified:  # the claims are well formed: only the clock can change the verdict now
                 loaded.verified[token] = (header_typ, claims, (claims.get("exp"), claims.get("nbf"), claims.get("iat")))
-        else:
-            _check_times(*times)  # expiry is checked at every use, cached or not
         return dict(claims)
     except (JoseError, ValueError, TypeError) as error:
         raise InvalidSignature(str(error)) from None
