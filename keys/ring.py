@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
@@ -85,12 +86,13 @@ class _Loaded:
     etag: str
     next_step_at: datetime | None
     pem: dict[str, bytes] = field(default_factory=dict)
-    # Tokens whose signature checked out with these keys: compact JWS -> (header typ, claims). A
+    # Tokens whose signature checked out with these keys: compact JWS -> (header typ, claims, and once
+    # the claims passed CLAIMS.validate, their exp, nbf and iat, which alone can change the verdict). A
     # resource server introspects, and a client presents at userinfo, the same token again and again;
     # the bytes cannot change, so neither can the signature's verdict. It goes with the ring: a key
     # that is removed or revoked takes its tokens' verdicts with it. Only valid tokens are kept, so
     # garbage cannot fill it.
-    verified: dict[str, tuple[str | None, dict]] = field(default_factory=dict)
+    verified: dict[str, tuple[str | None, dict, tuple | None]] = field(default_factory=dict)
 
 
 class Notices(Protocol):
@@ -106,7 +108,8 @@ class Notices(Protocol):
 class KeyRing:
     """One process's view of the ring; thread-safe."""
 
-    def __init__(self, notices: Notices):
+    def __init__(self, notices: Notices, config):
+        self.config = config  # the application's (read per use; kept here so no use goes through current_app)
         self._lock = threading.Lock()
         self._loaded: _Loaded | None = None
         self._checked_at: datetime | None = None
@@ -132,7 +135,7 @@ class KeyRing:
         """The ring, read again after a notice or the check interval; with ``step``, due
         lifecycle steps are taken first."""
         self.notices.poll()
-        config = current_app.config
+        config = self.config
         interval = timedelta(seconds=config["KEY_RING_CHECK_INTERVAL"])
         if not force and self._fresh(interval, step):
             return self._loaded
@@ -217,7 +220,7 @@ def _use() -> _Loaded:
 
 
 def init_app(app: Flask, notices: Notices) -> None:
-    app.extensions["key_ring"] = KeyRing(notices)
+    app.extensions["key_ring"] = KeyRing(notices, app.config)
     app.before_request(_check_at_request_start)
 
 
@@ -290,18 +293,35 @@ def verify(token: str, typ: str | None = None, *, accept_expired: bool = False) 
             kid = decoded.header.get("kid")
             if kid not in loaded.public or loaded.public[kid]["alg"] != decoded.header.get("alg"):
                 raise InvalidSignature("unknown or removed key, or not its algorithm")
-            verified = (decoded.header.get("typ"), decoded.claims)
+            verified = (decoded.header.get("typ"), decoded.claims, None)
             if len(loaded.verified) >= VERIFIED_TOKENS:
                 loaded.verified.clear()
             loaded.verified[token] = verified
-        header_typ, claims = verified
+        header_typ, claims, times = verified
         if typ is not None and header_typ != typ:
             raise InvalidSignature(f"not a {typ} token")
-        if not accept_expired:
-            CLAIMS.validate(claims)  # expiry is checked at every use, cached or not
+        # Expiry is checked at every use, cached or not.
+        if not accept_expired and times is not None:
+            _check_times(*times)
+        elif not accept_expired:
+            CLAIMS.validate(claims)
+            if token in loaded.verified:  # the claims are well formed: only the clock can change the verdict now
+                loaded.verified[token] = (header_typ, claims, (claims.get("exp"), claims.get("nbf"), claims.get("iat")))
         return dict(claims)
     except (JoseError, ValueError, TypeError) as error:
         raise InvalidSignature(str(error)) from None
+
+
+def _check_times(exp, nbf, iat) -> None:
+    """What ``CLAIMS.validate`` checks against the clock (joserfc's rules, its leeway and its clock),
+    for claims that passed it whole before: RFC 7519 §4.1.4 exp, §4.1.5 nbf, and no iat in the future."""
+    at = int(time.time())
+    if exp is not None and exp <= at - CLAIMS.leeway:
+        raise InvalidSignature("the token has expired")
+    if nbf is not None and nbf > at + CLAIMS.leeway:
+        raise InvalidSignature("the token is not yet valid")
+    if iat is not None and iat > at + CLAIMS.leeway:
+        raise InvalidSignature("the token was issued in the future")
 
 
 def verification_key_set() -> KeySet:

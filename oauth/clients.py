@@ -531,7 +531,8 @@ class _Cache:
     net, when the table's version (count, latest change) moves; read on connections of its own,
     never the request's session."""
 
-    def __init__(self, channel: Channel):
+    def __init__(self, channel: Channel, config):
+        self.config = config  # the application's: read per lookup without going through current_app
         self.lock = threading.Lock()
         self.entries: dict[str, Application] = {}
         self.version: tuple | None = None
@@ -548,7 +549,7 @@ class _Cache:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["oauth_client_cache"] = _Cache(notices.channel(app, "clients"))
+    app.extensions["oauth_client_cache"] = _Cache(notices.channel(app, "clients"), app.config)
 
 
 def invalidate() -> None:
@@ -567,7 +568,7 @@ def find(client_id: str | None) -> Application | None:
     cache: _Cache = current_app.extensions["oauth_client_cache"]
     cache.notices.poll()
     at = now()
-    interval = timedelta(seconds=current_app.config["CLIENT_CACHE_CHECK_INTERVAL"])
+    interval = timedelta(seconds=cache.config["CLIENT_CACHE_CHECK_INTERVAL"])
     if cache.checked_at is None or at - cache.checked_at >= interval:
         with db.engine.connect() as connection:
             version = tuple(connection.execute(select(func.count(), func.max(Application.updated_at))).one())

@@ -133,7 +133,6 @@ class IntrospectionEndpoint(BaseIntrospectionEndpoint):
         return self.introspect_token(token)
 
     def introspect_token(self, token):
-        config = current_app.config
         if isinstance(token, IntrospectedRefreshToken):
             record = token.record
             application = db.session.get(Application, record.application_id)
@@ -143,7 +142,7 @@ class IntrospectionEndpoint(BaseIntrospectionEndpoint):
             return {"active": True, "token_type": "refresh_token", "client_id": application.client_id,
                     "sub": str(user.id), "username": user.email, "scope": record.scope,
                     "exp": int(record.expires_at.timestamp()), "iat": int(record.created_at.timestamp()),
-                    "iss": config["ISSUER"]}
+                    "iss": current_app.config["ISSUER"]}
         found = token.claims
         body = {"active": True, "token_type": "Bearer"}
         body.update({name: found[name] for name in ("sub", "client_id", "scope", "exp", "iat", "iss", "aud")

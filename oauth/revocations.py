@@ -104,7 +104,8 @@ def _microseconds(at: datetime) -> int:
 class Mirror:
     """One application object's copy of the unexpired revocations."""
 
-    def __init__(self, channel: notices.Channel):
+    def __init__(self, channel: notices.Channel, config):
+        self.config = config  # the application's: read per check without going through current_app
         self.lock = threading.Lock()
         self.jtis: dict[str, int] = {}  # jti -> its token's expiry (µs)
         self.marks: dict[tuple[str, str], tuple[int, int]] = {}  # (kind, subject) -> (mark, expiry) in µs
@@ -122,7 +123,7 @@ class Mirror:
         """The mirror, caught up with the database when told of a change or when due."""
         self.notices.poll()
         at = now()
-        interval = timedelta(seconds=current_app.config["DENYLIST_SYNC_INTERVAL"])
+        interval = timedelta(seconds=self.config["DENYLIST_SYNC_INTERVAL"])
         if self.stale or self.checked_at is None or at - self.checked_at >= interval:
             self._sync(at)
         return self
@@ -175,6 +176,8 @@ class Mirror:
     def denies(self, claims: dict, application: Application) -> bool:
         if claims["jti"] in self.jtis:
             return True
+        if not self.marks:
+            return False
         application_id = str(application.id)
         keys = [(APPLICATION, application_id)]
         user_id = claims.get("userId")
@@ -196,7 +199,7 @@ class Mirror:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["oauth_revocations"] = Mirror(notices.channel(app, "revocations"))
+    app.extensions["oauth_revocations"] = Mirror(notices.channel(app, "revocations"), app.config)
 
 
 def denied(claims: dict, application: Application) -> bool:

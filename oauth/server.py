@@ -1,15 +1,26 @@
 """The AuthorizationServer: client lookup and authentication, token saving, and requests kept for later."""
 
 import base64
+import functools
+import json
+import os
 from urllib.parse import unquote
 
+from authlib.common.security import is_secure_transport
 from authlib.integrations.flask_oauth2 import AuthorizationServer as BaseAuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import OAuth2Payload
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from flask import Response
+from flask import current_app
+from flask import request as flask_request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
@@ -46,6 +57,57 @@ class StoredRequest(OAuth2Request):
     @property
     def form(self):
         return MultiDict()
+
+
+class FlaskRequest(FlaskOAuth2Request):
+    """Authlib's view of the Flask request, built on the request object itself.
+
+    Authlib's own reads every attribute through Flask's context-local proxy, walks the environ to
+    count the headers, and computes the request's full IRI (Werkzeug's ``request.url``) only to check
+    its transport, which depends on the scheme and host alone: the check is made here on those, its
+    verdict kept per scheme and host, and the URI is put together without the IRI decoding.
+    """
+
+    def __init__(self, request):
+        scheme, host = request.scheme, request.host
+        # RFC 6749 §3.1, §3.2: the endpoints MUST be served over TLS; Authlib's check lets plain
+        # http through on loopback (RFC 8252 §7.3) and when AUTHLIB_INSECURE_TRANSPORT is set.
+        if not (os.getenv("AUTHLIB_INSECURE_TRANSPORT") or _secure_origin(scheme, host)):
+            raise InsecureTransportError()
+        query = request.environ.get("QUERY_STRING")
+        # What OAuth2Request.__init__ sets (tests/oauth/test_token.py compares the two).
+        self.method = request.method
+        self.uri = f"{scheme}://{host}{request.root_path}{request.path}" + (f"?{query}" if query else "")
+        self.headers = request.headers
+        self._body = None
+        self.payload = FlaskOAuth2Payload(request)
+        self.client = None
+        self.auth_method = None
+        self.user = None
+        self.authorization_code = None
+        self.refresh_token = None
+        self.credential = None
+        self._scope = None
+        self._request = request
+
+
+@functools.lru_cache(maxsize=64)
+def _secure_origin(scheme: str, host: str) -> bool:
+    return is_secure_transport(f"{scheme}://{host}/")
+
+
+def _json(payload: dict) -> str:
+    """``flask.json.dumps(payload)``: with the default provider's ``dumps``, its encoder is built
+    once per provider and settings instead of once per answer."""
+    provider = current_app.json
+    if type(provider).dumps is not DefaultJSONProvider.dumps:
+        return provider.dumps(payload)
+    return _encoder(provider, provider.ensure_ascii, provider.sort_keys).encode(payload)
+
+
+@functools.lru_cache(maxsize=8)
+def _encoder(provider, ensure_ascii: bool, sort_keys: bool) -> json.JSONEncoder:
+    return json.JSONEncoder(default=provider.default, ensure_ascii=ensure_ascii, sort_keys=sort_keys)
 
 
 def authenticate_client_secret_basic(query_client, request):
@@ -141,15 +203,24 @@ class AuthorizationServer(BaseAuthorizationServer):
         # view built (with the user's session attached) or resumed from storage is used as is.
         if isinstance(request, OAuth2Request):
             return request
-        return super().create_oauth2_request(request)
+        return FlaskRequest(flask_request._get_current_object())
 
     def query_client(self, client_id):
         return clients.find(client_id)
 
+    def handle_response(self, status_code, payload, headers):
+        """Authlib's answer (its Flask server's), the JSON encoded by ``_json``."""
+        if isinstance(payload, dict):
+            payload = _json(payload)
+        return Response(payload, status=status_code, headers=headers)
+
     def save_token(self, token, request):
         """The tokens were added by ``oauth.tokens.issue``; commit them with the code or refresh
         token consumed in the same transaction. A client_credentials token writes nothing: there is
-        no transaction to end then, and an empty commit would still cost a pass over the session."""
+        no transaction to end then, and an empty commit would still cost a pass over the session;
+        when nothing in the request used the database, not even a session is made to find that out."""
+        if not db.session.registry.has():
+            return
         session = db.session()
         if session.in_transaction() or session.new or session.dirty or session.deleted:
             session.commit()

@@ -7,7 +7,8 @@
 - ``second_factor``: the sign-in waiting for its code
 - ``headers``: security headers on every response
 - ``redirects``: 303 for every redirect that answers a POST
-- ``bodies``: body size and JSON nesting limits, no NUL characters in parameters
+- ``bodies``: body size and JSON nesting limits, no NUL characters in parameters, urlencoded forms
+  parsed from the body already read
 - ``hosts``: a Host header the router cannot read is a 400, not a 500
 - ``origin``: the client's address, and local redirect targets
 - ``areas``: which requests answer problem JSON
@@ -16,6 +17,7 @@
 from flask import Flask
 
 from . import limits
+from .bodies import FormRequest
 from .bodies import RequestJSONProvider
 from .bodies import refuse_nul_parameters
 from .bodies import refuse_oversized_stream
@@ -27,7 +29,9 @@ from .session import StateCookie
 
 
 def init_app(app: Flask) -> None:
+    app.ensure_sync = _known_sync(app.ensure_sync)
     app.json = RequestJSONProvider(app)
+    app.request_class = FormRequest
     app.session_interface = StateCookie()
     limits.init_app(app)
     app.before_request(refuse_unreadable_host)
@@ -37,3 +41,31 @@ def init_app(app: Flask) -> None:
     app.after_request(see_other_after_post)
     # A teardown, so the hold ends after the limiter's after_request has counted the request.
     app.teardown_request(release_account_hold)
+
+
+# How many functions ``_known_sync`` remembers; past it, it starts again.
+KNOWN_SYNC_LIMIT = 4096
+
+
+def _known_sync(ensure_sync):
+    """Flask's ``ensure_sync``, remembering the functions it found synchronous.
+
+    Flask asks it of every hook and view of every request (a dozen per request here), and each time
+    inspects the function to tell a coroutine function; a function does not change kind.
+    """
+    known: dict = {}
+
+    def known_or_checked(func):
+        try:
+            if func in known:
+                return func
+        except TypeError:  # an unhashable callable: asked each time
+            return ensure_sync(func)
+        checked = ensure_sync(func)
+        if checked is func:
+            if len(known) >= KNOWN_SYNC_LIMIT:
+                known.clear()
+            known[func] = True
+        return checked
+
+    return known_or_checked

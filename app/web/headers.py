@@ -39,12 +39,12 @@ def security_headers_hook(app: Flask) -> Callable[[Response], Response]:
     """The after-request hook adding ``security_headers`` to each response that does not set its own."""
     ready = [(name.lower(), name, value) for name, value in security_headers(app.config)]
     # Pages and API answers are per user: never kept by a shared or browser cache.
-    no_store = ("cache-control", "Cache-Control", "no-store")
+    everywhere = [*ready, ("cache-control", "Cache-Control", "no-store")]
 
     def add_security_headers(response: Response) -> Response:
         headers = response.headers
-        present = {name.lower() for name in headers.keys()}
-        wanted = ready if request.endpoint == "static" else [*ready, no_store]
+        present = {name.lower() for name, _ in headers.items()}
+        wanted = ready if request.endpoint == "static" else everywhere
         headers.extend([(name, value) for lower, name, value in wanted if lower not in present])
         return response
 

@@ -36,9 +36,17 @@ class StateCookie(SecureCookieSessionInterface):
         self._serializer = (None, None)
 
     def open_session(self, app: Flask, request) -> SecureCookieSession | None:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        # A Cookie header that does not even hold the name has no such cookie: not parsed for that.
+        if app.secret_key and (self.get_cookie_name(app) not in request.environ.get("HTTP_COOKIE", "")
+                               or not request.cookies.get(self.get_cookie_name(app))):
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SecureCookieSession, response: Response) -> None:
+        # Neither read nor written: Flask's own would add no Vary and set or delete no cookie, after
+        # reading seven cookie settings.
+        if session or session.modified or session.accessed:
+            super().save_session(app, session, response)
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))

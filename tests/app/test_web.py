@@ -1,9 +1,12 @@
 """Request handling shared by every area (app/web/): the one sign-in guard, credential and mail limits,
 body limits."""
 
+import flask
 import pytest
+from werkzeug.test import EnvironBuilder
 
 from app.services.errors import MessageNotSent
+from app.web.bodies import FormRequest
 
 from ..helpers import AuthActions
 from ..helpers import csrf_token
@@ -120,6 +123,23 @@ def test_a_lone_surrogate_in_json_is_a_400(client, path, body):
     and keys into 500s for unknown accounts only (an enumeration oracle). Refused as malformed."""
     response = client.post(path, data=body, content_type="application/json")
     assert_area_error(response, 400, "problem")
+
+
+@pytest.mark.parametrize("body", [
+    b"grant_type=client_credentials&scope=a+b&scope=c", b"a=&b&=c&&d=%ZZ", b"name=Z%C3%BCrich%20%E2%98%83",
+    b"not-utf-8=\xff\xfe", b"latin=%FF", b"", b"token=" + b"x" * 5000,
+], ids=["repeated", "blanks-and-bad-escape", "utf-8", "raw-non-utf-8", "escaped-non-utf-8", "empty", "long"])
+def test_an_urlencoded_body_read_before_parses_as_werkzeug_parses_it(body):
+    """app.web.bodies.FormRequest parses the body refuse_nul_parameters read, to the same form."""
+    forms = []
+    for request_class, read_first in ((flask.Request, False), (FormRequest, True)):
+        environ = EnvironBuilder(method="POST", path="/oauth/token", data=body,
+                                 content_type="application/x-www-form-urlencoded").get_environ()
+        request = request_class(environ)
+        if read_first:
+            assert request.get_data(cache=True) == body
+        forms.append((list(request.form.lists()), request.files, request.stream.read(), request.get_data()))
+    assert forms[0][:3] == forms[1][:3] and forms[1][3] == body
 
 
 @pytest.mark.parametrize("host", ["a..b", "a" * 64 + ".com", "h\u00e9.example", "localhost:port", "localhost:99999",

@@ -126,6 +126,28 @@ def test_expired_token_is_refused(ring_app, clock):
             ring.verify(token)
 
 
+def test_a_kept_verdict_checks_the_clock_claims_at_each_use(ring_app, clock):
+    """A kept verdict skips only the checks the clock cannot change: nbf and iat in the future are
+    refused (with the 60 s leeway) until they are not, exp once it passes, malformed claims always."""
+    at = int(now().timestamp())
+    with ring_app.app_context():
+        early = ring.sign({"sub": "frank", "nbf": at + 120, "iat": at + 120, "exp": at + 900})
+        malformed = ring.sign({"sub": 5, "exp": at + 900})
+        for _ in range(2):
+            with pytest.raises(ring.InvalidSignature):
+                ring.verify(early)
+            with pytest.raises(ring.InvalidSignature):
+                ring.verify(malformed)
+    clock.shift(61)
+    with ring_app.app_context():
+        assert ring.verify(early)["sub"] == ring.verify(early)["sub"] == "frank"
+    clock.shift(900 - 61 + 60)
+    with ring_app.app_context():
+        with pytest.raises(ring.InvalidSignature):
+            ring.verify(early)
+        assert ring.verify(early, accept_expired=True)["sub"] == "frank"
+
+
 def test_a_kept_verdict_still_checks_the_type_and_hands_out_a_copy(ring_app):
     with ring_app.app_context():
         token = ring.sign({"sub": "carol"}, typ="at+jwt")

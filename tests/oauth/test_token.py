@@ -4,13 +4,16 @@ import hashlib
 import sys
 import threading
 
+import flask
 import pytest
 import requests
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from sqlalchemy import select
 
 from app.extensions import db
 from app.services import accounts
 from oauth.models import AuthorizationCode
+from oauth.server import FlaskRequest
 
 from ..helpers import AuthActions
 from ..helpers import AuthorizationRequest
@@ -276,6 +279,30 @@ def test_token_endpoint_errors_are_oauth_json(client):
     assert response.status_code == 405
     assert response.get_json() == {"error": "invalid_request",
                                    "error_description": "The method is not allowed for the requested URL."}
+
+
+@pytest.mark.parametrize("base_url", ["https://id.example", "http://127.0.0.1:5000", "http://[::1]:5000"])
+def test_authlib_sees_the_request_as_its_own_constructor_builds_it(app, base_url):
+    """oauth.server.FlaskRequest replaces the constructor of Authlib's request: the same attributes,
+    parameters and URI (Authlib's as an IRI, with what may be decoded decoded)."""
+    with app.test_request_context("/oauth/token?resource=urn%3Ax", method="POST", base_url=base_url,
+                                  data={"grant_type": "client_credentials"}):
+        ours = FlaskRequest(flask.request._get_current_object())
+        theirs = FlaskOAuth2Request(flask.request)
+        assert (ours.method, ours.headers, ours.payload.datalist) == (theirs.method, theirs.headers,
+                                                                      theirs.payload.datalist)
+    assert set(vars(ours)) == set(vars(theirs))
+    assert ours.uri == f"{base_url}/oauth/token?resource=urn%3Ax"
+    assert theirs.uri == f"{base_url}/oauth/token?resource=urn:x"
+
+
+def test_authlib_answers_are_encoded_as_flask_encodes_json(app):
+    """oauth.server encodes Authlib's JSON with one kept encoder: the bytes of flask.json.dumps."""
+    payload = {"scope": "b a", "active": True, "exp": 1, "name": "Zoë ☃", "aud": ["x", "y"],
+               "nested": {"z": 1, "a": None}}
+    with app.app_context():
+        response = app.extensions["oauth_server"].handle_response(200, payload, [("Content-Type", "application/json")])
+        assert response.get_data(as_text=True) == flask.json.dumps(payload)
 
 
 def test_issuing_and_validating_an_access_token_runs_no_sql(make_app, make_client, sql_statements):
