@@ -11,27 +11,9 @@ from .config import derive_settings
 from .config import load_settings
 
 
-class App(Flask):
-    """Flask, deciding once per function whether it is a coroutine function. Flask asks again for
-    every hook and view of every request (a dozen ``inspect`` calls, ~20 µs per request)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._sync: dict = {}
-
-    def ensure_sync(self, func):
-        try:
-            return self._sync[func]
-        except KeyError:
-            made = self._sync[func] = super().ensure_sync(func)
-            return made
-        except TypeError:  # an unhashable callable: asked each time, as Flask does
-            return super().ensure_sync(func)
-
-
 def create_app(config: dict | None = None) -> Flask:
     """Build the application: settings, checks, logging, extensions, blueprints, CLI."""
-    app = App(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_relative_config=True)
     settings = load_settings(os.environ)
     settings.update(config or {})
     derive_settings(settings, app.instance_path)
