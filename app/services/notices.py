@@ -10,7 +10,7 @@ topic once committed, optionally naming what changed (ids); every process holdin
   thread per Redis URL, started on first use and shared by every application object of the
   process; the first use waits (briefly) for the subscription. Delivery does not wait for that
   thread: each use of a cache first delivers whatever notice has already reached the process's
-  socket (one ``select`` on it; the thread and the request read it under one lock). Redis writes a
+  socket (one ``poll`` of it; the thread and the request read it under one lock). Redis writes a
   notice to its subscribers before it answers the PUBLISH, so once the announcing request has
   returned, a process on the same host applies it before its next cache read, and one elsewhere as
   soon as the bytes arrive. Pub/sub keeps nothing for a subscriber that is away, so each
@@ -382,8 +382,11 @@ def _connected(pubsub):
 
 
 def _readable(pubsub, timeout: float) -> bool:
-    """Whether the subscription's socket has bytes to read (or the connection ended)."""
-    return bool(select.select([_connected(pubsub)._sock], [], [], timeout)[0])
+    """Whether the subscription's socket has bytes to read (or the connection ended). poll(2), not
+    select(2): a worker holding a thousand client connections has descriptors past select's limit."""
+    poller = select.poll()
+    poller.register(_connected(pubsub)._sock, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
 
 
 def _deliver(message: dict, hubs: list[_Hub]) -> None:
