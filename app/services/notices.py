@@ -90,6 +90,37 @@ class Channel:
         self._hub.announce(self.topic, ids)
 
 
+class Epochs:
+    """When each key of a cache was last dropped, so that a read begun before a change is not stored
+    after the change dropped the key: ``start()`` before reading the database, ``unchanged(key,
+    started)`` before storing, ``drop(keys)`` (None: every key) on each invalidation. Per key, so a
+    change of one user or session does not throw away the loads of all others under way. The
+    caller holds its own lock around all three."""
+
+    # Past this many remembered keys, a drop counts as a drop of every key (and the memory is freed).
+    LIMIT = 10000
+
+    def __init__(self):
+        self.now = 0
+        self.everything = 0
+        self.keys: dict[str, int] = {}
+
+    def start(self) -> int:
+        return self.now
+
+    def unchanged(self, key: str, started: int) -> bool:
+        return self.everything <= started and self.keys.get(key, 0) <= started
+
+    def drop(self, keys) -> None:
+        self.now += 1
+        if keys is None or len(self.keys) + len(keys) > self.LIMIT:
+            self.everything = self.now
+            self.keys.clear()
+            return
+        for key in keys:
+            self.keys[str(key)] = self.now
+
+
 def init_app(app: Flask) -> None:
     """Set up the application's notices; needs the Redis handle of ``app.extensions``."""
     app.extensions["change_notices"] = _Hub(app)

@@ -143,7 +143,7 @@ def peek(token: str | None) -> SessionView | None:
         view = SessionView(cached)
         if view.is_live(at, config["SESSION_IDLE_TTL"]):
             return view if user_cache.active(view.user_id) is not None else None
-    epoch = cache.epoch if cache is not None else 0
+    started = cache.start() if cache is not None else 0
     # The account comes from the user cache; ``session.user`` stays available, loaded on first use.
     session = db.session.scalar(select(UserSession).where(UserSession.token_hash == digest)
                                 .options(lazyload(UserSession.user)).execution_options(populate_existing=True))
@@ -162,7 +162,7 @@ def peek(token: str | None) -> SessionView | None:
         session.last_seen_at = at
     columns = _columns(session)
     if cache is not None:
-        cache.put(digest, columns, epoch, at)
+        cache.put(digest, columns, started, at)
     return SessionView(columns)
 
 
@@ -291,8 +291,9 @@ def _after_transaction_end(unit: Session, transaction) -> None:
 
 
 class _Cache:
-    """Resolved sessions' columns by cookie digest, least recently used dropped first; one epoch,
-    bumped by every invalidation, so that a row read before a change is not stored after it."""
+    """Resolved sessions' columns by cookie digest, least recently used dropped first; the epochs of
+    the sessions dropped (``notices.Epochs``), so that a row read before a change is not stored
+    after it."""
 
     def __init__(self, size: int, ttl: int, touch_interval: int, channel: notices.Channel):
         self.size = size
@@ -300,7 +301,7 @@ class _Cache:
         self.touch_interval = timedelta(seconds=touch_interval)
         self.entries: OrderedDict[str, tuple[dict, datetime]] = OrderedDict()
         self.digests: dict[str, str] = {}  # session id -> digest
-        self.epoch = 0
+        self.epochs = notices.Epochs()
         self.lock = threading.Lock()
         self.notices = channel
         channel.listen(self.forget)
@@ -326,11 +327,16 @@ class _Cache:
         digest = self.digests.get(session_id)
         return self.get(digest, at) if digest is not None else None
 
-    def put(self, digest: str, columns: dict, epoch: int, read_at) -> None:
+    def start(self) -> int:
+        """Before reading a session from the database: what ``put`` is given."""
         with self.lock:
-            if self.epoch != epoch:  # invalidated since the read began
+            return self.epochs.start()
+
+    def put(self, digest: str, columns: dict, started: int, read_at) -> None:
+        session_id = str(columns["id"])
+        with self.lock:
+            if not self.epochs.unchanged(session_id, started):  # dropped since the read began
                 return
-            session_id = str(columns["id"])
             previous = self.digests.get(session_id)
             if previous is not None and previous != digest:
                 # A new cookie token of the session (renewed, signed in again), read before the
@@ -351,7 +357,7 @@ class _Cache:
     def forget(self, ids) -> None:
         """Drop the named sessions (None: every one); called by notices from any thread."""
         with self.lock:
-            self.epoch += 1
+            self.epochs.drop(ids)
             if ids is None:
                 self.entries.clear()
                 self.digests.clear()

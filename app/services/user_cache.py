@@ -24,7 +24,8 @@ Between processes: after the commit, the process that made the change drops its 
 announces the ids on the change notices (``app/services/notices.py``, topic ``users``); every other
 process applies a notice before its next read (the notices say how soon that is). A reader that
 loaded a row before a commit must not store it after the commit's invalidation: every invalidation
-bumps an epoch, and a load that began under an older epoch is returned but not stored.
+bumps the user's epoch (``notices.Epochs``), and a load that began before it is returned but not
+stored.
 
 Within one request a user is read once (its session check and its view both ask): the snapshot is
 kept on the request until the request commits anything. A read inside a unit of work that has
@@ -245,14 +246,15 @@ def _cache():
 
 
 class _Cache:
-    """Entries in this application object, least recently used dropped first; one epoch."""
+    """Entries in this application object, least recently used dropped first; the epochs of the
+    users dropped (``notices.Epochs``)."""
 
     def __init__(self, ttl: int, size: int, channel: notices.Channel):
         self.ttl = ttl
         self.size = size
         self.entries: OrderedDict[UUID, tuple[CachedUser, float]] = OrderedDict()
         self.emails: OrderedDict[str, tuple[UUID, float]] = OrderedDict()
-        self.epoch = 0
+        self.epochs = notices.Epochs()
         self.lock = threading.Lock()
         self.notices = channel
         channel.listen(self.forget)
@@ -264,11 +266,11 @@ class _Cache:
             if found is not None and found[1] > time.monotonic():
                 self.entries.move_to_end(user_id)
                 return _own_copy(found[0])
-            epoch = self.epoch
+            started = self.epochs.start()
         user = _load_committed(user_id)
         if user is not None and live:
             with self.lock:
-                if self.epoch == epoch:  # no invalidation since the read began
+                if self.epochs.unchanged(str(user_id), started):  # not dropped since the read began
                     self._put(self.entries, user_id, (_own_copy(user), time.monotonic() + self.ttl))
         return user
 
@@ -299,7 +301,7 @@ class _Cache:
     def forget(self, ids: frozenset[str] | set[str] | None) -> None:
         """Drop the named users (None: everyone); called by notices from any thread."""
         with self.lock:
-            self.epoch += 1
+            self.epochs.drop(ids)
             if ids is None:
                 self.entries.clear()
                 self.emails.clear()

@@ -85,3 +85,17 @@ def test_one_listening_thread_per_redis_url_that_ends_with_its_apps(make_app):
     for app in apps:
         notices.close(app)
     wait_until(lambda: not listeners())
+
+
+def test_epochs_refuse_a_store_only_for_what_was_dropped_since_the_read_began():
+    epochs = notices.Epochs()
+    started = epochs.start()
+    epochs.drop({"a"})
+    assert not epochs.unchanged("a", started) and epochs.unchanged("b", started)
+    assert epochs.unchanged("a", epochs.start())  # a read begun after the drop may store
+    started = epochs.start()
+    epochs.drop(None)
+    assert not epochs.unchanged("b", started) and epochs.unchanged("b", epochs.start())
+    started = epochs.start()
+    epochs.drop({str(n) for n in range(notices.Epochs.LIMIT + 1)})  # too many to remember: all count
+    assert not epochs.unchanged("never named", started)

@@ -236,7 +236,7 @@ def test_a_new_cookie_of_a_cached_session_drops_the_old_one(app, make_user):
         cache = app.extensions["session_cache"]
         at = datetime.now(timezone.utc)
         columns = dict(cache.get(sessions._digest(old), at))
-        cache.put(sessions._digest("a-renewed-token-of-the-same-session"), columns, cache.epoch, at)
+        cache.put(sessions._digest("a-renewed-token-of-the-same-session"), columns, cache.start(), at)
         assert cache.get(sessions._digest(old), at) is None
 
 
