@@ -70,9 +70,12 @@ class FlaskRequest(FlaskOAuth2Request):
 
     def __init__(self, request):
         scheme, host = request.scheme, request.host
-        # RFC 6749 §3.1, §3.2: the endpoints MUST be served over TLS; Authlib's check lets plain
-        # http through on loopback (RFC 8252 §7.3) and when AUTHLIB_INSECURE_TRANSPORT is set.
-        if not (os.getenv("AUTHLIB_INSECURE_TRANSPORT") or _secure_origin(scheme, host)):
+        # RFC 6749 §3.1, §3.2: the endpoints MUST be served over TLS. Behind an https issuer nothing
+        # else passes: the Host header is the client's to choose, and Authlib's own check lets plain
+        # http through to a loopback host (RFC 8252 §7.3 is about redirect URIs). A development
+        # issuer on http keeps Authlib's rule (loopback, or AUTHLIB_INSECURE_TRANSPORT set).
+        if current_app.config["ISSUER_IS_HTTPS"] and scheme != "https" or not (
+                os.getenv("AUTHLIB_INSECURE_TRANSPORT") or _secure_origin(scheme, host)):
             raise InsecureTransportError()
         query = request.environ.get("QUERY_STRING")
         # What OAuth2Request.__init__ sets (tests/oauth/test_token.py compares the two).

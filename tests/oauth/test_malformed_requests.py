@@ -131,6 +131,18 @@ def test_plain_http_protocol_endpoints_answer_invalid_request_json(client, servi
     assert response.headers["Cache-Control"] == "no-store"
 
 
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]", "LocalHost"])
+@pytest.mark.parametrize("method, path", [("POST", "/oauth/token"), ("POST", "/oauth/introspect"),
+                                          ("GET", "/oauth/userinfo")])
+def test_an_https_issuer_refuses_plain_http_whatever_the_host(make_app, service, host, method, path):
+    """A loopback Host is the client's to send: behind an https issuer it buys no plain http."""
+    app = make_app(ISSUER="https://id.example.com")
+    response = app.test_client().open(path, method=method, base_url=f"http://{host}", data=form_for(path),
+                                      headers=basic(service.client_id, service.client_secret))
+    assert response.status_code == 400
+    assert "https is required" in response.get_json()["error_description"]
+
+
 @pytest.mark.parametrize("path", ["/oauth/authorize", "/oauth/logout"])
 def test_plain_http_browser_endpoints_show_an_error_page(signed_in, make_client, path):
     """The authorization and logout endpoints show the person a page saying https is required."""
