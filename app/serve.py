@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 M_ARENA_MAX = -8
 # prctl(2): the signal this process gets when the thread that forked it ends.
 PR_SET_PDEATHSIG = 1
+# How long a stop waits for the workers to finish before it kills them.
+WORKERS_KILL_TIMEOUT = 10
 # The PostgreSQL advisory lock a start holds while it migrates and runs the first-start setup.
 SETUP_LOCK = 0x69647073657475
 
@@ -126,8 +128,25 @@ def serve(app: Flask, host: str, port: int, workers: int, threads: int, access_l
     from granian.constants import Interfaces
     from granian.server import Server
 
-    server = Server("wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
-                    blocking_threads=threads, log_access=access_log, respawn_failed_workers=True)
+    class Stoppable(Server):
+        """Granian's server, with a stop that reaches a worker forked a moment before it.
+
+        A worker keeps this process's signal handlers until Granian sets its own, after the worker
+        has loaded the application: a SIGTERM in between (a stop right after ``make run`` started)
+        ran the parent's handler in the worker, which marked a stop nobody there waits for, and this
+        process waited for that worker forever (measured: 5 stops of 6 sent as the second worker was
+        forked hung). In a worker the handler now takes the signal's default action, which ends a
+        worker that has served nothing yet. ``WORKERS_KILL_TIMEOUT`` bounds any other stuck stop."""
+
+        def signal_handler_interrupt(self, number=signal.SIGTERM, *args, **kwargs):
+            if os.getpid() == parent:
+                return super().signal_handler_interrupt(number, *args, **kwargs)
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+
+    server = Stoppable("wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
+                       blocking_threads=threads, log_access=access_log, respawn_failed_workers=True,
+                       workers_kill_timeout=WORKERS_KILL_TIMEOUT)
     parent = os.getpid()
     server.serve(target_loader=lambda _target: _in_worker(app, parent))
 

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,33 @@ def test_the_workers_end_when_the_serving_process_is_killed(empty_database, secr
     finally:
         with contextlib.suppress(ProcessLookupError):  # what is left of the group, if the test failed
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_a_stop_while_the_workers_are_forked_ends_the_server(empty_database, secrets_config, tmp_path):
+    """SIGTERM as the second worker is being forked (a stop right after a start): the worker gets it
+    before Granian has set its own handlers. The server ends anyway; it used to wait for that worker
+    forever (5 stops in 6). At worst a stuck worker is killed after serve.WORKERS_KILL_TIMEOUT."""
+    from app.serve import WORKERS_KILL_TIMEOUT
+
+    inherited = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    settings = {**inherited, **secrets_config, "DATABASE_URL": empty_database, "SUPERADMIN_PASSWORD": ADMIN_PASSWORD}
+    for attempt in range(3):
+        port = free_port()
+        log = tmp_path / f"stop-{attempt}.log"
+        with open(log, "w") as output:
+            process = subprocess.Popen([sys.executable, "wsgi.py", "--port", str(port), "--workers", "2"], cwd=ROOT,
+                                       env={**settings, "ISSUER": f"http://127.0.0.1:{port}"}, stdout=output,
+                                       stderr=output, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120
+            while "Spawning worker-2" not in log.read_text():  # polled tightly: the moment is brief
+                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.002)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=WORKERS_KILL_TIMEOUT + 10) == 0, log.read_text()
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # what is left of the group, if the test failed
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def test_two_first_starts_at_once_both_serve(empty_database, secrets_config, tmp_path):
