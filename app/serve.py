@@ -3,9 +3,10 @@ the migrations' head (only when it is behind), runs the first-start setup, then 
 Granian, whose worker processes are forked from this one.
 
 The workers share the imported code and everything built at start with this process, page for
-page, until they write to it: the garbage collector's generation of those objects is frozen before
-the fork (without a full collection first: it costs more start time than the little garbage it
-would free), so a collection in a worker does not touch (and so copy) them. What is per process is
+page, until they write to it: the garbage collector stays off while the application is built (wsgi.py:
+no freed holes among those objects for a worker's new ones to fill) and their generation is frozen
+before the fork, without a collection first (the garbage is a few hundred objects), so a collection
+in a worker does not touch (and so copy) them. What is per process is
 made after the fork, on first use in each worker: database connections (the pool is emptied here
 first), Redis connections (redis-py opens new ones in a new process), the change-notice
 subscription, the back-channel logout and mail threads.
@@ -80,6 +81,7 @@ def prepare(app: Flask) -> None:
     notices.close(app)  # a worker subscribes on its first use
     share_one_heap()
     gc.freeze()
+    gc.enable()  # off while the application was built (wsgi.py)
 
 
 def share_one_heap() -> None:
