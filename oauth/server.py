@@ -75,7 +75,7 @@ class FlaskRequest(FlaskOAuth2Request):
         # http through to a loopback host (RFC 8252 §7.3 is about redirect URIs). A development
         # issuer on http keeps Authlib's rule (loopback, or AUTHLIB_INSECURE_TRANSPORT set).
         if current_app.config["ISSUER_IS_HTTPS"] and scheme != "https" or not (
-                os.getenv("AUTHLIB_INSECURE_TRANSPORT") or _secure_origin(scheme, host)):
+                _secure_origin(scheme, host) or os.getenv("AUTHLIB_INSECURE_TRANSPORT")):
             raise InsecureTransportError()
         query = request.environ.get("QUERY_STRING")
         # What OAuth2Request.__init__ sets (tests/oauth/test_token.py compares the two).
