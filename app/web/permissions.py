@@ -149,6 +149,17 @@ def requires_permission(permission: str):
     return decorate
 
 
+def require_any(permissions) -> None:
+    """Inside a view (after ``requires_session`` or with a bearer token): refuse, as the guard
+    does, a caller holding none of ``permissions`` (a page made of parts with permissions of
+    their own, each shown only to its holders)."""
+    principal = current_principal()
+    if principal is None:
+        raise SignInRequired()
+    if principal.permissions.isdisjoint(permissions):
+        _deny(principal, " or ".join(sorted(permissions)), "You need an administrator's permission.")
+
+
 def _deny(principal: Principal, permission: str, detail: str, challenge: str | None = None):
     audit.denied(principal.actor, permission, request.path)
     raise AccessDenied(detail, challenge)
