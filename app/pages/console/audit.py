@@ -40,6 +40,10 @@ class AuditFilterForm(Form):
     until = StringField("Before (UTC)", render_kw={"type": "datetime-local", "step": 1})
 
 
+def _text(field) -> str:
+    return (field.data or "").strip()
+
+
 def _as_utc(value: str) -> str:
     """A time as the form sends it (no offset: UTC), or as typed with one; left as is when it is
     no time at all, for the query model to name the error."""
@@ -60,10 +64,9 @@ def _actor(value: str) -> tuple[str | None, str | None]:
 
 def _query(form: AuditFilterForm, cursor: str) -> AuditQuery | None:
     """The filters checked by the API's query model; None after putting the errors on the form."""
-    values = {"action": form.action.data.strip(), "targetId": form.target.data.strip(),
-              "from": _as_utc(form.since.data.strip()), "to": _as_utc(form.until.data.strip()), "cursor": cursor,
-              "limit": PAGE_SIZE}
-    actor, wrong = _actor(form.actor.data.strip())
+    values = {"action": _text(form.action), "targetId": _text(form.target), "from": _as_utc(_text(form.since)),
+              "to": _as_utc(_text(form.until)), "cursor": cursor, "limit": PAGE_SIZE}
+    actor, wrong = _actor(_text(form.actor))
     if wrong:
         form.actor.errors = [wrong]
         return None
@@ -115,7 +118,7 @@ def audit():
     filters = {name: request.args[name] for name in ("actor", "target", "action", "since", "until")
                if request.args.get(name, "").strip()}
     return render_template("console/audit.html", form=form, found=found, filters=filters, cursor=cursor,
-                           who=_who, when=_when), 200 if found is not None else 400
+                           actor_of=_who, time_of=_when), 200 if found is not None else 400
 
 
 def init_app(app: Flask) -> None:
