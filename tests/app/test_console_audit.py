@@ -118,7 +118,7 @@ def test_paging_follows_the_cursor_keeping_the_filters(app, reader, monkeypatch)
 
 @pytest.mark.parametrize("params, field", [
     ({"actor": "not-an-id"}, "actor"),
-    ({"actor": "nobody@example.com"}, "actor"),
+    ({"actor": "nobody@example.com"}, "actor"),  # no account: its own message
     ({"action": "no spaces allowed"}, "action"),
     ({"action": "x" * 65}, "action"),
     ({"target": "x" * 101}, "target"),
@@ -132,6 +132,8 @@ def test_a_bad_filter_is_a_400_with_the_form(reader, events, params, field):
     assert f'aria-describedby="{field}-errors"' in page.text and f'id="{field}-errors"' in page.text
     assert "<table>" not in page.text
     assert 'role="search"' in page.text
+    told = "No account has this email address." if "@" in params.get("actor", "") else audit_page.HINTS[field]
+    assert told in html.unescape(page.text)
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "x" * 201, "WyJub3QtYS10aW1lIiwgIjEyIl0"])
@@ -139,6 +141,7 @@ def test_a_forged_cursor_is_a_400_with_the_form(reader, cursor):
     page = reader.http.get(AUDIT, query_string={"cursor": cursor})
     assert page.status_code == 400
     assert 'role="search"' in page.text and 'class="field-errors" role="alert"' in page.text
+    assert audit_page.HINTS["cursor"] in html.unescape(page.text)
 
 
 def test_a_plain_user_gets_the_403_page(app, browser_as):

@@ -29,6 +29,16 @@ FIELDS = {"action": "action", "actorUserId": "actor", "targetId": "target", "fro
           "cursor": "cursor"}
 
 
+# What to tell the admin when the query model refuses a field (its own messages name types).
+HINTS = {"actor": "Enter a user id or the email address of an account.",
+         "target": "Enter a record id of at most 100 characters.",
+         "action": "Enter an event such as user.update, or a prefix ending in a dot (letters, digits, "
+                   "'.', '_', ':' and '-'; 64 at most).",
+         "since": "Enter a date and time: 2026-01-31T09:30 (UTC), or with an offset.",
+         "until": "Enter a date and time: 2026-01-31T09:30 (UTC), or with an offset.",
+         "cursor": "This page link is not one this server gave out: start again from the newest events."}
+
+
 class AuditFilterForm(Form):
     """The filters (a GET form: nothing changes, no CSRF token)."""
 
@@ -68,23 +78,26 @@ def _query(form: AuditFilterForm, cursor: str) -> AuditQuery | None:
               "to": _as_utc(_text(form.until)), "cursor": cursor, "limit": PAGE_SIZE}
     actor, wrong = _actor(_text(form.actor))
     if wrong:
-        form.actor.errors = [wrong]
+        form.actor.errors = [wrong]  # an address of no account
         return None
     values["actorUserId"] = actor
     try:
         return AuditQuery.model_validate({name: value for name, value in values.items() if value not in ("", None)})
     except ValidationError as invalid:
         for error in invalid.errors():
-            _attach(form, str(error["loc"][0]) if error["loc"] else "", [error["msg"]])
+            _attach(form, FIELDS.get(str(error["loc"][0]) if error["loc"] else "", ""), error["msg"])
         return None
 
 
-def _attach(form: AuditFilterForm, name: str, messages: list[str]) -> None:
-    field = getattr(form, FIELDS.get(name, ""), None)
+def _attach(form: AuditFilterForm, name: str, message: str) -> None:
+    """The refusal on its field (the field's hint), or above the form (the cursor, anything else)."""
+    field = form[name] if name in form else None
+    hint = HINTS.get(name, message)
     if field is None:
-        form.form_errors.extend(messages)
-    else:
-        field.errors = [*field.errors, *messages]
+        if hint not in form.form_errors:
+            form.form_errors.append(hint)
+    elif hint not in field.errors:
+        field.errors = [*field.errors, hint]
 
 
 def _who(event) -> str:
@@ -114,7 +127,8 @@ def audit():
                                    since=query.from_, until=query.to, limit=query.limit, cursor=query.cursor)
         except InvalidFields as invalid:
             for name, messages in invalid.errors.items():
-                _attach(form, "" if name == "cursor" else name, messages)
+                for message in messages:
+                    _attach(form, name, message)
     filters = {name: request.args[name] for name in ("actor", "target", "action", "since", "until")
                if request.args.get(name, "").strip()}
     return render_template("console/audit.html", form=form, found=found, filters=filters, cursor=cursor,
