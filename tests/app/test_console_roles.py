@@ -81,6 +81,7 @@ def test_a_superadmin_creates_a_custom_role(app, superadmin):
     assert role_page.text.count('type="checkbox"') == 11
     assert "checked" not in role_page.text
     assert f'href="{ROLES}/{new_id}/delete"' in role_page.text
+    assert role_page.text.count('name="csrf_token"') == 2 and role_page.text.count('id="csrf_token"') == 1
     listed = superadmin.get(ROLES).text
     assert re.search(r">support</a></th>\s*<td>Helpdesk</td>\s*<td>Custom</td>\s*<td>0</td>", listed)
     assert [event.target_id for event in audit_events(app, "role.create")] == [str(new_id)]
@@ -174,10 +175,43 @@ def test_a_built_in_role_is_not_deleted_refusal_flashed(app, superadmin):
     assert role_id(app, "admin") == admin_id
 
 
+def test_a_superadmin_renames_a_custom_role_and_describes_a_built_in_one(app, superadmin, support):
+    response = post(superadmin, f"{ROLES}/{support}", {"name": "helpdesk", "description": "First line"})
+    assert response.status_code == 303 and response.headers["Location"] == f"{ROLES}/{support}"
+    assert "The role helpdesk was saved." in superadmin.get(response.headers["Location"]).text
+    assert role_id(app, "helpdesk") == support
+    admin_id = role_id(app, "admin")
+    page = superadmin.get(f"{ROLES}/{admin_id}")
+    assert re.search(r'<input[^>]*id="name"[^>]*readonly', page.text)
+    assert "A built-in role keeps its name." in page.text
+    assert post(superadmin, f"{ROLES}/{admin_id}", {"name": "admin", "description": "Staff"}).status_code == 303
+    with app.app_context():
+        assert db.session.get(Role, admin_id).description == "Staff"
+    assert [event.action for event in audit_events(app, "role.update")] == ["role.update"] * 2
+
+
+def test_renaming_refusals_are_flashed(app, superadmin, support):
+    response = post(superadmin, f"{ROLES}/{role_id(app, 'user')}", {"name": "member"})
+    assert response.status_code == 400
+    assert "The built-in role &#39;user&#39; cannot be renamed." in response.text
+    response = post(superadmin, f"{ROLES}/{support}", {"name": "ADMIN"})
+    assert response.status_code == 400
+    assert "A role named &#39;ADMIN&#39; already exists." in response.text
+    assert role_id(app, "user") is not None and role_id(app, "support") == support
+    assert audit_events(app, "role.update") == []
+
+
+def test_a_bad_new_name_is_a_400_on_the_field(app, superadmin, support):
+    response = post(superadmin, f"{ROLES}/{support}", {"name": "no spaces"})
+    assert response.status_code == 400
+    assert 'aria-describedby="name-errors"' in response.text
+    assert role_id(app, "support") == support
+
+
 @pytest.mark.parametrize("method, path", [
-    ("GET", ROLES), ("POST", ROLES), ("GET", "{role}"), ("POST", "{role}/permissions"),
+    ("GET", ROLES), ("POST", ROLES), ("GET", "{role}"), ("POST", "{role}"), ("POST", "{role}/permissions"),
     ("GET", "{role}/delete"), ("POST", "{role}/delete"),
-], ids=["list", "create", "role", "permissions", "confirm", "delete"])
+], ids=["list", "create", "role", "update", "permissions", "confirm", "delete"])
 def test_a_plain_user_gets_the_403_page(app, browser_as, method, path):
     path = path.format(role=f"{ROLES}/{role_id(app, 'admin')}")
     user = browser_as("user")
@@ -188,8 +222,9 @@ def test_a_plain_user_gets_the_403_page(app, browser_as, method, path):
 
 
 @pytest.mark.parametrize("method, path", [
-    ("POST", ROLES), ("POST", "{role}/permissions"), ("GET", "{role}/delete"), ("POST", "{role}/delete"),
-], ids=["create", "permissions", "confirm", "delete"])
+    ("POST", ROLES), ("POST", "{role}"), ("POST", "{role}/permissions"), ("GET", "{role}/delete"),
+    ("POST", "{role}/delete"),
+], ids=["create", "update", "permissions", "confirm", "delete"])
 def test_a_reader_cannot_change_anything(app, browser_as, support, method, path):
     path = path.format(role=f"{ROLES}/{support}")
     admin = browser_as("admin")
@@ -203,7 +238,7 @@ def test_no_session_goes_to_the_sign_in_page(client):
     assert response.status_code == 302 and response.headers["Location"] == "/login?next=/admin/roles"
 
 
-@pytest.mark.parametrize("path", [ROLES, "{role}/permissions", "{role}/delete"])
+@pytest.mark.parametrize("path", [ROLES, "{role}", "{role}/permissions", "{role}/delete"])
 def test_a_post_without_the_csrf_token_is_a_400(app, superadmin, support, path):
     path = path.format(role=f"{ROLES}/{support}")
     response = post(superadmin, path, {"name": "other", "permissions": "users:read"}, csrf=False)
@@ -214,11 +249,20 @@ def test_a_post_without_the_csrf_token_is_a_400(app, superadmin, support, path):
 
 
 @pytest.mark.parametrize("method, path", [
-    ("GET", "{role}"), ("POST", "{role}/permissions"), ("GET", "{role}/delete"), ("POST", "{role}/delete"),
-    ("GET", f"{ROLES}/not-an-id"),
+    ("GET", "{role}"), ("POST", "{role}"), ("POST", "{role}/permissions"), ("GET", "{role}/delete"),
+    ("POST", "{role}/delete"), ("GET", f"{ROLES}/not-an-id"),
 ])
 def test_an_unknown_role_is_a_404_page(superadmin, method, path):
     path = path.format(role=f"{ROLES}/{uuid.uuid4()}")
     response = superadmin.get(path) if method == "GET" else post(superadmin, path)
     assert response.status_code == 404
     assert response.mimetype == "text/html"
+
+
+def test_a_holder_gets_what_the_role_now_grants_at_once(app, superadmin, support, make_user):
+    holder = Browser(app, make_user(roles=("support",)))
+    assert holder.get(ROLES).status_code == 403
+    assert post(superadmin, f"{ROLES}/{support}/permissions", {"permissions": "roles:read"}).status_code == 303
+    assert holder.get(ROLES).status_code == 200
+    assert post(superadmin, f"{ROLES}/{support}/delete").status_code == 303
+    assert holder.get(ROLES).status_code == 403

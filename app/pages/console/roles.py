@@ -40,6 +40,10 @@ class RoleCreateForm(FlaskForm):
     description = StringField("Description", validators=[Length(max=255)], render_kw={"maxlength": 255})
 
 
+class RoleEditForm(RoleCreateForm):
+    """A role's name and description (the service keeps a built-in role's name)."""
+
+
 class RolePermissionsForm(FlaskForm):
     permissions = SelectMultipleField("Permissions", choices=[], validate_choice=True,
                                       widget=widgets.ListWidget(prefix_label=False),
@@ -73,10 +77,13 @@ def _list_page(form: RoleCreateForm, status: int = 200):
     return render_template("console/roles/list.html", roles=roles, form=form), status
 
 
-def _role_page(role, form: RolePermissionsForm, status: int = 200):
+def _role_page(role, form: RolePermissionsForm, status: int = 200, details: RoleEditForm | None = None):
     described = {permission.name: permission.description for permission in rbac.all_permissions()}
+    if details is None:
+        details = RoleEditForm(formdata=None, name=role.name, description=role.description)
     return render_template("console/roles/role.html", role=role, builtin=rbac.is_builtin(role),
-                           granted=rbac.permission_names(role), described=described, form=form), status
+                           granted=rbac.permission_names(role), described=described, form=form,
+                           details=details), status
 
 
 @bp.get("/roles")
@@ -106,6 +113,24 @@ def create_role():
 def role(role_id: UUID):
     found = _role(role_id)
     return _role_page(found, _permissions_form(found))
+
+
+@bp.post("/roles/<uuid:role_id>")
+@console_page("roles:write")
+def update_role(role_id: UUID):
+    found = _role(role_id)
+    details = RoleEditForm()
+    if not details.validate_on_submit():
+        return _role_page(found, _permissions_form(found), 400, details)
+    try:
+        rbac.update_role(caller()[0], found.id, name=details.name.data, description=details.description.data or "")
+    except NotFound:
+        abort(404, "There is no such role.")
+    except DomainError as refusal:
+        flash(refusal.public_message, "error")
+        return _role_page(found, _permissions_form(found), 400, details)
+    flash(f"The role {found.name} was saved.", "info")
+    return redirect(url_for("console.role", role_id=found.id), 303)
 
 
 @bp.post("/roles/<uuid:role_id>/permissions")
