@@ -103,9 +103,13 @@ def signed_in() -> dict | None:
 
 
 def init_app(app: Flask) -> None:
+    from . import audit
     from . import dashboard
+    from . import roles
 
     dashboard.init_app(app)
+    roles.init_app(app)
+    audit.init_app(app)
     app.register_blueprint(bp)
     app.context_processor(lambda: {"signed_in": signed_in})
 
