@@ -104,8 +104,10 @@ def signed_in() -> dict | None:
 
 def init_app(app: Flask) -> None:
     from . import dashboard
+    from . import users
 
     dashboard.init_app(app)
+    users.init_app(app)
     app.register_blueprint(bp)
     app.context_processor(lambda: {"signed_in": signed_in})
 
