@@ -3,6 +3,8 @@ actions on it (each for the permission its admin API route needs) and the form t
 
 import re
 import uuid
+from datetime import datetime
+from datetime import timezone
 from html import unescape
 
 import pytest
@@ -127,6 +129,24 @@ def test_filters(app, browser_as, make_user):
         "ada@example.com", "alan@example.com", "grace@example.com", "root@example.com"]
 
 
+def test_created_dates_and_the_total(app, browser_as, make_user):
+    old, new = make_user(email="old@example.com"), make_user(email="new@example.com")
+    with app.app_context():
+        db.session.get(User, old.id).created_at = datetime(2020, 5, 1, 12, tzinfo=timezone.utc)
+        db.session.get(User, new.id).created_at = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+        db.session.commit()
+    browser = browser_as("admin", email="me@example.com")
+    assert listed(browser.get("/admin/users?created_to=2021-01-01")) == [old.email]
+    assert listed(browser.get("/admin/users?created_from=2020-05-02&created_to=2024-05-01")) == []
+    assert listed(browser.get("/admin/users?created_from=2024-05-01&created_to=2024-05-02")) == [new.email]
+    assert listed(browser.get("/admin/users?created_from=2021-01-01&sort=email")) == [
+        "me@example.com", "new@example.com"]
+    assert "in all" not in browser.get("/admin/users").text
+    counted = browser.get("/admin/users?total=y&limit=1")
+    assert len(listed(counted)) == 1
+    assert "Matching users: 3 in all" in counted.text
+
+
 def test_keyset_pages_carry_the_filters_and_the_cursor(browser_as, make_user):
     for letter in "abcde":
         make_user(email=f"{letter}@example.com", fullname="Paged")
@@ -154,7 +174,8 @@ def test_keyset_pages_carry_the_filters_and_the_cursor(browser_as, make_user):
 
 @pytest.mark.parametrize("query", [
     "limit=0", "limit=101", "limit=abc", "verified=maybe", "active=2", "sort=password", "role=not-a-role",
-    f"role={uuid.uuid4()}", "cursor=garbage", "email=a%01b", "phone=%7F", "q=" + "x" * 201,
+    f"role={uuid.uuid4()}", "cursor=garbage", "created_from=yesterday", "created_to=2024-13-01", "email=a%01b",
+    "phone=%7F", "q=" + "x" * 201,
 ])
 def test_bad_filters_answer_the_400_page(browser_as, query):
     response = browser_as("admin").get(f"/admin/users?{query}")
@@ -196,7 +217,7 @@ def test_the_user_page_shows_profile_roles_sessions_and_history(app, browser_as,
     assert "Wrong password" in text and "Signed in" in text
     assert text.count('<tr data-session-id="') == 1
     assert "End this session" in text and "End every session" in text
-    assert "Deactivate the account" in text
+    assert "Deactivate the account" in text and "Force a password reset" in text
     assert 'aria-label="Remove the admin role"' in text
     assert 'aria-label="Remove the user role"' not in text
     assert '<option value="%s">superAdmin</option>' % role_id(app, "superAdmin") in text
@@ -338,6 +359,29 @@ def test_end_one_session_and_all_sessions(app, browser_as, make_user):
     assert "No live session." in browser.get(f"/admin/users/{person.id}").text
 
 
+def test_force_a_password_reset(app, browser_as, make_user, mailbox):
+    person = make_user()
+    Browser(app, person)
+    browser = browser_as("admin")
+    response = post(browser, f"/admin/users/{person.id}/password-reset")
+    assert response.status_code == 303
+    assert notices(browser.get(f"/admin/users/{person.id}")) == [
+        ("info", "The password no longer works and a reset code was mailed. Sessions ended: 1.")]
+    with app.app_context():
+        assert accounts.find_by_email(person.email).password_hash is None
+    assert live_sessions(app, person.id) == []
+
+
+def test_an_admin_cannot_reset_a_superadmin(app, browser_as, make_user):
+    root = make_user(roles=("superAdmin",))
+    browser = browser_as("admin")
+    post(browser, f"/admin/users/{root.id}/password-reset")
+    [(kind, message)] = notices(browser.get(f"/admin/users/{root.id}"))
+    assert kind == "error" and "which you do not: you cannot change it" in message
+    with app.app_context():
+        assert accounts.find_by_email(root.email).password_hash is not None
+
+
 def test_actions_need_their_permission(app, browser_as, make_user, reader_role):
     person = make_user()
     admin_role = role_id(app, "admin")
@@ -348,6 +392,7 @@ def test_actions_need_their_permission(app, browser_as, make_user, reader_role):
                (f"/admin/users/{person.id}/sessions/end-all", {}),
                (f"/admin/users/{person.id}/deactivate", {}),
                (f"/admin/users/{person.id}/reactivate", {}),
+               (f"/admin/users/{person.id}/password-reset", {}),
                ("/admin/users/new", {"email": "x@example.com", "fullname": "X"})]
     for role in ("user", reader_role):
         browser = browser_as(role)
@@ -369,6 +414,7 @@ def test_actions_without_the_csrf_token_are_400(app, browser_as, make_user):
                        (f"/admin/users/{person.id}/sessions/end-all", {}),
                        (f"/admin/users/{person.id}/deactivate", {}),
                        (f"/admin/users/{person.id}/reactivate", {}),
+                       (f"/admin/users/{person.id}/password-reset", {}),
                        ("/admin/users/new", {"email": "x@example.com", "fullname": "X"})]:
         response = post(browser, path, data, csrf=False)
         assert response.status_code == 400, path
@@ -376,6 +422,7 @@ def test_actions_without_the_csrf_token_are_400(app, browser_as, make_user):
     assert roles_of(app, person.id) == ["user"]
     with app.app_context():
         assert accounts.find_by_email(person.email).is_active
+        assert accounts.find_by_email(person.email).password_hash is not None
         assert accounts.find_by_email("x@example.com") is None
 
 

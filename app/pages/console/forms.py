@@ -3,6 +3,7 @@ the fields, their length limits, the CSRF token (every form that changes somethi
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
+from wtforms import DateField
 from wtforms import EmailField
 from wtforms import HiddenField
 from wtforms import IntegerField
@@ -61,9 +62,12 @@ class UserSearchForm(FlaskForm):
     role = SelectField("Role", choices=[SelectChoice("", "Any")], default="")
     verified = SelectField("Email verified", choices=ANY_YES_NO, default="")
     active = SelectField("Active", choices=ANY_YES_NO, default="")
+    created_from = DateField("Created on or after (UTC)", validators=[Optional()])
+    created_to = DateField("Created before (UTC)", validators=[Optional()])
     sort = SelectField("Sort", choices=SORT_CHOICES, default=DEFAULT_SORT)
     limit = IntegerField("Per page", default=PAGE_SIZE, validators=[Optional(), NumberRange(min=1, max=MAX_LIMIT)],
                          render_kw={"min": 1, "max": MAX_LIMIT})
+    total = BooleanField("Count every match (slower on a large directory)")
     cursor = HiddenField(validators=[Optional(), Length(max=CURSOR_LIMIT), printable])
 
 

@@ -7,6 +7,10 @@ admin may not hand out, a session that already ended) is flashed on the user's p
 The services own their transactions: these views commit nothing.
 """
 
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timezone
 from uuid import UUID
 
 from flask import Flask
@@ -70,7 +74,7 @@ def user_list():
     if form.validate():
         try:
             page = directory.list_users(_filters(form), form.sort.data, form.cursor.data or None,
-                                        form.limit.data or PAGE_SIZE)
+                                        form.limit.data or PAGE_SIZE, include_total=form.total.data)
         except InvalidInput as refusal:  # a cursor of another list, say
             form.cursor.errors = [refusal.public_message]
     if page is None:
@@ -92,7 +96,12 @@ def _filters(form: UserSearchForm) -> directory.UserFilters:
     return directory.UserFilters(email=text(form.email), fullname=text(form.fullname), phone=text(form.phone),
                                  role_id=UUID(form.role.data) if form.role.data else None,
                                  email_verified=yes_no(form.verified.data), is_active=yes_no(form.active.data),
-                                 q=text(form.q))
+                                 created_from=_midnight(form.created_from.data),
+                                 created_to=_midnight(form.created_to.data), q=text(form.q))
+
+
+def _midnight(day: date | None) -> datetime | None:
+    return datetime.combine(day, time.min, tzinfo=timezone.utc) if day else None
 
 
 def _first_page_url() -> str:
@@ -195,6 +204,13 @@ def deactivate(user_id: UUID):
 def reactivate(user_id: UUID):
     return _act(user_id, lambda actor, held: users.reactivate(actor, held, user_id),
                 "The account was reactivated: it may sign in again.")
+
+
+@bp.post("/users/<uuid:user_id>/password-reset")
+@console_page("users:write")
+def force_password_reset(user_id: UUID):
+    return _act(user_id, lambda actor, held: users.force_password_reset(actor, held, user_id),
+                "The password no longer works and a reset code was mailed. Sessions ended: {result}.")
 
 
 # --- a new user -------------------------------------------------------------------------------------------
