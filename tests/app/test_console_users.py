@@ -80,7 +80,7 @@ def test_no_session_goes_to_the_sign_in_page(client):
 def test_a_plain_user_gets_403_on_every_page_and_no_nav_entry(browser_as, make_user):
     other = make_user()
     browser = browser_as("user")
-    for path in ("/admin/users", f"/admin/users/{other.id}", "/admin/users/new"):
+    for path in ("/admin/users", f"/admin/users/{other.id}", "/admin/users/new", f"/admin/users/{other.id}/edit"):
         response = browser.get(path)
         assert response.status_code == 403, path
         assert response.mimetype == "text/html"
@@ -229,7 +229,7 @@ def test_a_reader_sees_the_user_but_no_sessions_and_no_actions(browser_as, make_
     assert response.status_code == 200
     assert "Sessions" not in response.text
     assert 'method="post"' not in response.text
-    assert "Deactivate" not in response.text and "Add the role" not in response.text
+    assert "Deactivate" not in response.text and "Add the role" not in response.text and "Edit" not in response.text
     assert "Remove" not in response.text
 
 
@@ -382,6 +382,62 @@ def test_an_admin_cannot_reset_a_superadmin(app, browser_as, make_user):
         assert accounts.find_by_email(root.email).password_hash is not None
 
 
+def edit_form(user, **changes) -> dict:
+    return {"fullname": user.fullname, "email": user.email, "phone": user.phone or "", "avatar": user.avatar,
+            "street_address": "", "locality": "", "region": "", "postal_code": "", "country": "", **changes}
+
+
+def test_edit_the_profile(app, browser_as, make_user, mailbox):
+    person = make_user(email="before@example.com", fullname="Before Name")
+    browser = browser_as("admin")
+    page = browser.get(f"/admin/users/{person.id}/edit")
+    assert page.status_code == 200
+    assert 'value="Before Name"' in page.text and 'value="before@example.com"' in page.text
+    with app.app_context():
+        user = db.session.get(User, person.id)
+        current = edit_form(user)
+    response = post(browser, f"/admin/users/{person.id}/edit",
+                    {**current, "fullname": "After Name", "email": "after@example.com", "phone": "+15550001111",
+                     "locality": "Paris", "country": "France"})
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/admin/users/{person.id}"
+    page = browser.get(f"/admin/users/{person.id}")
+    assert notices(page) == [("info", "The account was saved. A code was mailed to the new address to verify it.")]
+    assert "<h1>After Name</h1>" in page.text and "Paris, France" in page.text
+    with app.app_context():
+        user = db.session.get(User, person.id)
+        assert (user.email, user.email_verified, user.phone) == ("after@example.com", False, "+15550001111")
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "user.update")).one()
+        assert event.after["fullname"] == "After Name"
+        unchanged = edit_form(user, locality="Paris", country="France")
+    post(browser, f"/admin/users/{person.id}/edit", unchanged)
+    assert notices(browser.get(f"/admin/users/{person.id}")) == [("info", "Nothing was changed.")]
+
+
+def test_edit_refusals_show_the_form(app, browser_as, make_user):
+    person, other = make_user(), make_user()
+    root = make_user(roles=("superAdmin",))
+    browser = browser_as("admin")
+    with app.app_context():
+        current = edit_form(db.session.get(User, person.id))
+        root_form = edit_form(db.session.get(User, root.id))
+    for changes, field, text in [({"fullname": ""}, "fullname", "This field is required."),
+                                 ({"email": other.email}, "email", "already exists"),
+                                 ({"email": "not an address"}, "email", ""),
+                                 ({"avatar": "http://insecure.example.com/a.png"}, "avatar", ""),
+                                 ({"fullname": "x" * 201}, "fullname", "")]:
+        response = post(browser, f"/admin/users/{person.id}/edit", {**current, **changes})
+        assert response.status_code == 400, changes
+        assert f'id="{field}-errors"' in response.text, changes
+        assert text in unescape(response.text)
+    response = post(browser, f"/admin/users/{root.id}/edit", {**root_form, "fullname": "Taken Over"})
+    assert response.status_code == 400
+    assert "you cannot change it" in unescape(response.text)
+    assert browser.get(f"/admin/users/{uuid.uuid4()}/edit").status_code == 404
+    with app.app_context():
+        assert db.session.get(User, root.id).fullname == "Ada Lovelace"
+
+
 def test_actions_need_their_permission(app, browser_as, make_user, reader_role):
     person = make_user()
     admin_role = role_id(app, "admin")
@@ -393,6 +449,7 @@ def test_actions_need_their_permission(app, browser_as, make_user, reader_role):
                (f"/admin/users/{person.id}/deactivate", {}),
                (f"/admin/users/{person.id}/reactivate", {}),
                (f"/admin/users/{person.id}/password-reset", {}),
+               (f"/admin/users/{person.id}/edit", {"fullname": "Changed", "email": person.email}),
                ("/admin/users/new", {"email": "x@example.com", "fullname": "X"})]
     for role in ("user", reader_role):
         browser = browser_as(role)
@@ -415,6 +472,7 @@ def test_actions_without_the_csrf_token_are_400(app, browser_as, make_user):
                        (f"/admin/users/{person.id}/deactivate", {}),
                        (f"/admin/users/{person.id}/reactivate", {}),
                        (f"/admin/users/{person.id}/password-reset", {}),
+                       (f"/admin/users/{person.id}/edit", {"fullname": "Changed", "email": person.email}),
                        ("/admin/users/new", {"email": "x@example.com", "fullname": "X"})]:
         response = post(browser, path, data, csrf=False)
         assert response.status_code == 400, path

@@ -12,6 +12,7 @@ from wtforms import SelectField
 from wtforms import SelectMultipleField
 from wtforms import StringField
 from wtforms import TelField
+from wtforms import URLField
 from wtforms import ValidationError
 from wtforms import widgets
 from wtforms.fields.choices import SelectChoice
@@ -23,6 +24,8 @@ from wtforms.validators import Optional
 from ...services.directory import DEFAULT_SORT
 from ...services.directory import MAX_LIMIT
 from ...services.passwords import MAX_PASSWORD_INPUT
+from ...services.profile import ADDRESS_LIMITS
+from ...services.profile import AVATAR_LIMIT
 from ...services.profile import CONTROL_CHARACTERS
 from ...services.profile import PHONE_LIMIT
 from ...services.profile import TEXT_LIMITS
@@ -77,6 +80,23 @@ class ActionForm(FlaskForm):
 
 class AddRoleForm(FlaskForm):
     role_id = SelectField("Role to add", choices=[], validators=[DataRequired()])
+
+
+class EditUserForm(FlaskForm):
+    """The account's fields the admin API's PATCH changes (the roles have their own forms)."""
+
+    fullname = StringField("Full name", validators=[DataRequired(), Length(max=TEXT_LIMITS["fullname"])],
+                           render_kw={"autocomplete": "off"})
+    email = EmailField("Email address (a new one is unverified until its owner enters the code mailed to it)",
+                       validators=[DataRequired(), Length(max=EMAIL_LIMIT)], render_kw={"autocomplete": "off"})
+    phone = TelField("Phone", validators=[Length(max=PHONE_LIMIT)], render_kw={"autocomplete": "off"})
+    avatar = URLField("Picture (an https:// address; empty for the default)", validators=[Length(max=AVATAR_LIMIT)],
+                      render_kw={"autocomplete": "off"})
+    street_address = StringField("Street address", validators=[Length(max=ADDRESS_LIMITS["street_address"])])
+    locality = StringField("City", validators=[Length(max=ADDRESS_LIMITS["locality"])])
+    region = StringField("Region", validators=[Length(max=ADDRESS_LIMITS["region"])])
+    postal_code = StringField("Postal code", validators=[Length(max=ADDRESS_LIMITS["postal_code"])])
+    country = StringField("Country", validators=[Length(max=ADDRESS_LIMITS["country"])])
 
 
 class CreateUserForm(FlaskForm):

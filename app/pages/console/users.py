@@ -41,6 +41,7 @@ from .forms import PAGE_SIZE
 from .forms import ActionForm
 from .forms import AddRoleForm
 from .forms import CreateUserForm
+from .forms import EditUserForm
 from .forms import UserSearchForm
 from .forms import yes_no
 
@@ -211,6 +212,59 @@ def reactivate(user_id: UUID):
 def force_password_reset(user_id: UUID):
     return _act(user_id, lambda actor, held: users.force_password_reset(actor, held, user_id),
                 "The password no longer works and a reset code was mailed. Sessions ended: {result}.")
+
+
+# The address members the edit form offers ("formatted" is for clients that send one string).
+ADDRESS_FIELDS = ("street_address", "locality", "region", "postal_code", "country")
+
+
+@bp.get("/users/<uuid:user_id>/edit")
+@console_page("users:write")
+def edit_user(user_id: UUID):
+    user = _read_or_404(user_id)
+    address = (user.profile.address if user.profile else None) or {}
+    form = EditUserForm(fullname=user.fullname, email=user.email, phone=user.phone or "", avatar=user.avatar or "",
+                        **{name: address.get(name, "") for name in ADDRESS_FIELDS})
+    return render_template("console/users/edit.html", user=user, form=form)
+
+
+@bp.post("/users/<uuid:user_id>/edit")
+@console_page("users:write")
+def edit_user_submit(user_id: UUID):
+    user = _read_or_404(user_id)
+    form = EditUserForm()
+    if not form.validate_on_submit():
+        return render_template("console/users/edit.html", user=user, form=form), 400
+    current = {"fullname": user.fullname, "email": user.email, "phone": user.phone or "", "avatar": user.avatar or ""}
+    # Only what the admin changed is sent: the audit event names those fields alone.
+    changes = {name: form[name].data for name in current if (form[name].data or "") != current[name]}
+    address = {name: form[name].data.strip() for name in ADDRESS_FIELDS if (form[name].data or "").strip()}
+    stored = (user.profile.address if user.profile else None) or {}
+    if address != {name: stored[name] for name in ADDRESS_FIELDS if stored.get(name)}:
+        changes["address"] = address
+    if not changes:
+        flash("Nothing was changed.", "info")
+        return redirect(url_for("console.user_page", user_id=user_id))
+    actor, held = caller()
+    try:
+        users.change(actor, held, user_id, changes)
+    except InvalidFields as invalid:
+        for name, messages in invalid.errors.items():
+            field = form._fields.get(name.removeprefix("address."))
+            if field is not None:
+                field.errors = [*field.errors, *messages]
+            else:
+                form.form_errors.extend(messages)
+        return render_template("console/users/edit.html", user=user, form=form), 400
+    except AccountExists as refusal:
+        form.email.errors = [refusal.public_message]
+        return render_template("console/users/edit.html", user=user, form=form), 400
+    except DomainError as refusal:  # an account holding a permission the admin does not hold
+        form.form_errors.append(refusal.public_message)
+        return render_template("console/users/edit.html", user=user, form=form), 400
+    mailed = " A code was mailed to the new address to verify it." if "email" in changes else ""
+    flash("The account was saved." + mailed, "info")
+    return redirect(url_for("console.user_page", user_id=user_id))
 
 
 # --- a new user -------------------------------------------------------------------------------------------
