@@ -246,9 +246,12 @@ def test_an_unknown_user_is_404(browser_as):
 
 def test_a_bad_history_cursor_is_400(browser_as, make_user):
     person = make_user()
-    response = browser_as("admin").get(f"/admin/users/{person.id}?history=garbage")
-    assert response.status_code == 400
-    assert response.mimetype == "text/html"
+    browser = browser_as("admin")
+    for cursor in ("garbage", "A" * 1025):
+        response = browser.get(f"/admin/users/{person.id}?history={cursor}")
+        assert response.status_code == 400
+        assert response.mimetype == "text/html"
+        assert "The cursor is not valid for this list" in response.text
 
 
 def test_history_pages(app, browser_as, make_user, client, monkeypatch):

@@ -37,6 +37,7 @@ from . import bp
 from . import console_page
 from . import may
 from . import section
+from .forms import CURSOR_LIMIT
 from .forms import PAGE_SIZE
 from .forms import ActionForm
 from .forms import AddRoleForm
@@ -71,23 +72,19 @@ def user_list():
     roles = rbac.list_roles()
     form = UserSearchForm(request.args)
     form.role.choices = [SelectChoice("", "Any"), *(SelectChoice(str(role.id), role.name) for role in roles)]
-    page, status = None, 200
+    page = None
     if form.validate():
         try:
             page = directory.list_users(_filters(form), form.sort.data, form.cursor.data or None,
                                         form.limit.data or PAGE_SIZE, include_total=form.total.data)
         except InvalidInput as refusal:  # a cursor of another list, say
             form.cursor.errors = [refusal.public_message]
-    if page is None:
-        status = 400
-    next_url = None
-    if page is not None and page.next_cursor:
-        kept = {name: value for name, value in request.args.items() if name != "cursor" and value}
-        next_url = url_for("console.user_list", **kept, cursor=page.next_cursor)
-    errors = [error for field in form for error in field.errors]
-    return render_template("console/users/list.html", form=form, page=page, next_url=next_url, errors=errors,
-                           first_url=_first_page_url() if form.cursor.data else None,
-                           by_rank=rbac.by_rank), status
+    # The same search again, from its first page or from the next one's cursor.
+    kept = {name: value for name, value in request.args.items() if name != "cursor" and value}
+    next_url = url_for("console.user_list", **kept, cursor=page.next_cursor) if page and page.next_cursor else None
+    first_url = url_for("console.user_list", **kept) if form.cursor.data else None
+    return render_template("console/users/list.html", form=form, page=page, next_url=next_url, first_url=first_url,
+                           by_rank=rbac.by_rank), 200 if page is not None else 400
 
 
 def _filters(form: UserSearchForm) -> directory.UserFilters:
@@ -105,11 +102,6 @@ def _midnight(day: date | None) -> datetime | None:
     return datetime.combine(day, time.min, tzinfo=timezone.utc) if day else None
 
 
-def _first_page_url() -> str:
-    kept = {name: value for name, value in request.args.items() if name != "cursor" and value}
-    return url_for("console.user_list", **kept)
-
-
 # --- one user --------------------------------------------------------------------------------------------
 
 @bp.get("/users/<uuid:user_id>")
@@ -123,6 +115,8 @@ def user_page(user_id: UUID):
     sessions = users.live_sessions(user_id) if may("sessions:read") else None
     history_cursor = request.args.get("history") or None
     try:
+        if history_cursor is not None and len(history_cursor) > CURSOR_LIMIT:
+            raise InvalidInput(directory.BAD_CURSOR)
         logins = users.login_history(user_id, history_cursor, HISTORY_PAGE)
     except InvalidInput as refusal:
         abort(400, refusal.public_message)
