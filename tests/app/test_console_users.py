@@ -185,6 +185,34 @@ def test_bad_filters_answer_the_400_page(browser_as, query):
     assert "<table" not in response.text
 
 
+HOSTILE = ["\t", '"', "\\", "\x1f\x7f", "é", "\u202e", "%", "%zz", "a" * 5000, "../..", "-1", "1e309", "null",
+           "[]", "2024-02-30", "0", "9" * 40]
+PARAMETERS = ["q", "email", "fullname", "phone", "role", "verified", "active", "created_from", "created_to", "sort",
+              "limit", "total", "cursor"]
+
+
+def test_hostile_values_in_every_filter_never_reach_a_500(browser_as, make_user):
+    person = make_user()
+    browser = browser_as("superAdmin")
+    for name in PARAMETERS:
+        for value in HOSTILE:
+            response = browser.http.get("/admin/users", query_string={name: value})
+            assert response.status_code in (200, 400), (name, value, response.status_code)
+    for value in HOSTILE:
+        response = browser.http.get(f"/admin/users/{person.id}", query_string={"history": value})
+        assert response.status_code in (200, 400), (value, response.status_code)
+    for value in HOSTILE:
+        response = browser.http.post(f"/admin/users/{person.id}/roles", data={"role_id": value,
+                                                                              "csrf_token": browser.token})
+        assert response.status_code == 303, (value, response.status_code)
+    for path in ("/admin/users/new", f"/admin/users/{person.id}/edit"):
+        for name in ("email", "fullname", "password", "phone", "roles", "avatar", "locality", "email_verified"):
+            for value in HOSTILE:
+                form = {"email": "hostile@example.com", "fullname": "Hostile", name: value}
+                response = post(browser, path, form)
+                assert response.status_code in (303, 400), (path, name, value, response.status_code)
+
+
 def test_a_nul_in_a_filter_is_400_not_500(browser_as):
     response = browser_as("admin").get("/admin/users?email=a%00b")
     assert response.status_code == 400
