@@ -109,7 +109,7 @@ def _midnight(day: date | None) -> datetime | None:
 def user_page(user_id: UUID):
     user = _read_or_404(user_id)
     held = {role.id for role in user.roles}
-    addable = [role for role in rbac.list_roles() if role.id not in held]
+    addable = [role for role in rbac.list_roles() if role.id not in held] if may("users:write") else []
     add_form = AddRoleForm()
     add_form.role_id.choices = [SelectChoice(str(role.id), role.name) for role in addable]
     sessions = users.live_sessions(user_id) if may("sessions:read") else None
