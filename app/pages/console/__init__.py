@@ -106,8 +106,10 @@ def init_app(app: Flask) -> None:
     from . import audit
     from . import dashboard
     from . import roles
+    from . import users
 
     dashboard.init_app(app)
+    users.init_app(app)
     roles.init_app(app)
     audit.init_app(app)
     app.register_blueprint(bp)
