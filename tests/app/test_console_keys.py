@@ -139,3 +139,23 @@ def test_the_dashboard_shows_the_key_age_to_key_readers_only(browser_as):
     assert figures["Signing key age"] == "0 days"
     figures = dict(re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", browser_as("admin").get("/admin").text))
     assert "Signing key age" not in figures
+
+
+def test_the_next_rotation_is_the_end_of_the_period_or_the_next_keys_lead():
+    from datetime import datetime
+    from datetime import timedelta
+    from datetime import timezone
+    from types import SimpleNamespace
+
+    from keys import rotation
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    schedule = rotation.Schedule(alg="RS256", period=timedelta(days=30), lead=timedelta(days=1),
+                                 retention=timedelta(hours=1))
+    current = SimpleNamespace(alg="RS256", state="current", activated_at=start, published_at=start)
+    assert rotation.next_rotation_at([current], schedule) == start + timedelta(days=30)
+    early = SimpleNamespace(alg="RS256", state="next", activated_at=None, published_at=start + timedelta(days=29))
+    assert rotation.next_rotation_at([current, early], schedule) == start + timedelta(days=30)
+    late = SimpleNamespace(alg="RS256", state="next", activated_at=None, published_at=start + timedelta(days=40))
+    assert rotation.next_rotation_at([current, late], schedule) == start + timedelta(days=41)
+    assert rotation.next_rotation_at([], schedule) is None
