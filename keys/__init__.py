@@ -16,6 +16,7 @@ def init_app(app: Flask, notices) -> None:
 
     from . import admin
     from . import cli
+    from . import console
     from . import models  # noqa: F401  (registers signing_keys with the metadata)
     from . import ring
     from . import views
@@ -24,4 +25,5 @@ def init_app(app: Flask, notices) -> None:
     app.register_blueprint(views.bp)
     documents.publish(app, "/.well-known/jwks.json", views.jwks_document)
     app.register_blueprint(admin.bp)
+    console.init_app(app)
     app.cli.add_command(cli.keys)

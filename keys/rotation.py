@@ -70,6 +70,18 @@ def next_step_at(keys: list[SigningKey], schedule: Schedule) -> datetime | None:
     return min(times)
 
 
+def next_rotation_at(keys: list[SigningKey], schedule: Schedule) -> datetime | None:
+    """When the current key is next replaced without anyone asking: at the end of its period, or
+    once the next key has been published for the JWKS cache lifetime, whichever is later. None
+    when no key signs (the next use of the ring makes one at once)."""
+    current = _find(keys, schedule.alg, "current")
+    if current is None:
+        return None
+    upcoming = _find(keys, schedule.alg, "next")
+    due = current.activated_at + schedule.period
+    return due if upcoming is None else max(due, upcoming.published_at + schedule.lead)
+
+
 def step(secret: str) -> bool:
     """Take every lifecycle step that is due; returns whether anything changed."""
     schedule = Schedule.from_config(current_app.config)

@@ -29,6 +29,7 @@ def init_app(app: Flask) -> None:
     from . import admin
     from . import cli
     from . import clients
+    from . import console
     from . import discovery
     from . import endpoints
     from . import grants
@@ -65,6 +66,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
+    console.init_app(app)
     app.cli.add_command(cli.clients)
     docs.contribute(app, openapi.describe)
     for path in views.JSON_ENDPOINTS:

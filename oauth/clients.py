@@ -21,12 +21,15 @@ from jwcrypto import jwk
 from jwcrypto.common import base64url_decode
 from jwcrypto.common import base64url_encode
 from sqlalchemy import func
+from sqlalchemy import literal
 from sqlalchemy import select
+from sqlalchemy import tuple_
 from sqlalchemy.orm import Session
 
 from app.clock import now
 from app.extensions import db
 from app.services import audit
+from app.services import directory
 from app.services import notices
 from app.services import rbac
 from app.services.account_errors import InvalidFields
@@ -494,6 +497,22 @@ def get(client_id: str) -> Application:
 def list_all() -> list[Application]:
     query = select(Application).where(Application.deleted_at.is_(None)).order_by(Application.created_at)
     return list(db.session.scalars(query))
+
+
+def list_page(cursor: str | None = None, limit: int = 50) -> directory.Page:
+    """One page of the applications in service, oldest first: a keyset page after ``cursor``
+    (``directory``'s opaque cursors; InvalidInput for one that is not this list's)."""
+    query = select(Application).where(Application.deleted_at.is_(None))
+    if cursor:
+        created_at, row_id = directory.decode_cursor("applications", cursor, (datetime, uuid.UUID))
+        query = query.where(tuple_(Application.created_at, Application.id) > tuple_(
+            literal(created_at, Application.created_at.type), literal(row_id, Application.id.type)))
+    rows = list(db.session.scalars(query.order_by(Application.created_at, Application.id).limit(limit + 1)))
+    page = directory.Page(items=rows[:limit])
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        page.next_cursor = directory.encode_cursor("applications", [last.created_at, last.id])
+    return page
 
 
 def _existing(client_id: str) -> Application:

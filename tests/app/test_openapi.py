@@ -17,7 +17,8 @@ from ..helpers import grant_tokens
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 # Browser pages (HTML forms, redirects) and the page-like routes of the OAuth package: everything else in
 # the URL map answers JSON and must be described, whichever blueprint adds it.
-PAGE_BLUEPRINTS = {"auth", "onboarding", "account", "oauth_account", "home", "swagger", "console"}
+PAGE_BLUEPRINTS = {"auth", "onboarding", "account", "oauth_account", "home", "swagger", "console", "keys_console",
+                   "applications_console"}
 PAGE_ENDPOINTS = {"static", "favicon", "oauth.resume", "oauth.decide", "oauth.authorize_posted", "oauth.choose_account"}
 POSTMAN_SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 
