@@ -21,9 +21,7 @@ from app.clock import now
 from app.extensions import db
 from app.pages.console import add_figure
 from app.pages.console import console_page
-from app.pages.console import may
 from app.pages.console import section
-from app.pages.console import visible_sections
 from app.web.permissions import current_principal
 
 from . import rotation
@@ -100,10 +98,6 @@ def key_age() -> str:
         return "no current key"
     days = (now() - activated).days
     return f"{days} day{'s' if days != 1 else ''}"
-
-
-# The console frame's template context (its navigation, ``may``), as on the console's own blueprint.
-bp.context_processor(lambda: {"console_sections": visible_sections, "may": may})
 
 
 def init_app(app: Flask) -> None:

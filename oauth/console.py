@@ -33,9 +33,7 @@ from wtforms.validators import Optional
 
 from app.pages.console import add_figure
 from app.pages.console import console_page
-from app.pages.console import may
 from app.pages.console import section
-from app.pages.console import visible_sections
 from app.services import dashboard
 from app.services import rbac
 from app.services.account_errors import InvalidFields
@@ -331,10 +329,6 @@ def delete(client_id: str):
 def applications() -> str:
     """The dashboard's figure: the applications in service (a capped count: one cheap query)."""
     return dashboard.capped_count(select(Application.id).where(Application.deleted_at.is_(None)))
-
-
-# The console frame's template context (its navigation, ``may``), as on the console's own blueprint.
-bp.context_processor(lambda: {"console_sections": visible_sections, "may": may})
 
 
 def init_app(app: Flask) -> None:

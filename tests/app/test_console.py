@@ -51,3 +51,14 @@ def test_a_capped_count_stops_at_the_ceiling(app, monkeypatch, make_user):
         assert dashboard.capped_count(select(User.id)) == "2+"
         assert dashboard.capped_count(select(User.id).where(User.email == one.email)) == "1"
         assert dashboard.table_size(User) == "3"
+
+
+def test_a_sections_own_pages_mark_it_current_in_the_navigation(browser_as, make_user):
+    someone = make_user()
+    browser = browser_as("superAdmin")
+    page = browser.get(f"/admin/users/{someone.id}")
+    assert page.status_code == 200
+    assert 'aria-current="page">Users</a>' in page.text
+    assert 'aria-current="page">Dashboard</a>' not in page.text
+    keys = browser.get("/admin/keys")
+    assert 'aria-current="page">Signing keys</a>' in keys.text

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from flask import Blueprint
 from flask import Flask
 from flask import current_app
+from flask import request
 from flask import url_for
 
 from ...services import user_cache
@@ -69,9 +70,13 @@ def visible_sections() -> list[dict]:
     for anyone who may open one section)."""
     principal = current_principal()
     held = principal.permissions if principal is not None else frozenset()
+    path = request.path
     shown = [{"label": section.label, "url": url_for(section.endpoint)}
              for section in SECTIONS if section.permission in held]
-    return [{"label": "Dashboard", "url": url_for("console.index")}, *shown]
+    for item in shown:  # a section's own pages (/admin/users/<id>) are in it too
+        item["current"] = path == item["url"] or path.startswith(item["url"] + "/")
+    home = url_for("console.index")
+    return [{"label": "Dashboard", "url": home, "current": path == home}, *shown]
 
 
 def console_permissions() -> frozenset[str]:
@@ -87,7 +92,7 @@ def may(permission: str) -> bool:
 
 
 def _context() -> dict:
-    return {"console_sections": visible_sections, "may": may}
+    return {"console_sections": visible_sections, "may": may, "signed_in": signed_in}
 
 
 def signed_in() -> dict | None:
@@ -113,7 +118,6 @@ def init_app(app: Flask) -> None:
     roles.init_app(app)
     audit.init_app(app)
     app.register_blueprint(bp)
-    app.context_processor(lambda: {"signed_in": signed_in})
-
-
-bp.context_processor(_context)
+    # For every template: the header's account, and the console's navigation and ``may`` for the
+    # console pages of every package (each is a function, run only where a template calls it).
+    app.context_processor(_context)
