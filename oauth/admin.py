@@ -36,7 +36,7 @@ csrf.exempt(bp)  # the guard checks the CSRF token for browser sessions; bearer 
 CLIENT = "/clients/<string(maxlength=64):client_id>"
 CLIENT_TAGS = ["admin: applications"]
 GRANT_TAGS = ["admin: users"]
-Uri = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Uri = Annotated[str, StringConstraints(min_length=1, max_length=clients.URI_LIMIT)]
 ShortName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "none"]
 Alg = Annotated[str, StringConstraints(min_length=1, max_length=16)]
@@ -109,8 +109,9 @@ class ClientList(Schema):
 
 class ClientCreate(Body):
     name: str = Field(min_length=1, max_length=200, examples=["Billing"])
-    redirect_uris: list[Uri] = Field([], max_length=50, examples=[["https://billing.example.com/callback"]])
-    post_logout_redirect_uris: list[Uri] = Field([], max_length=50)
+    redirect_uris: list[Uri] = Field([], max_length=clients.MAX_URIS["redirect_uris"],
+                                     examples=[["https://billing.example.com/callback"]])
+    post_logout_redirect_uris: list[Uri] = Field([], max_length=clients.MAX_URIS["post_logout_redirect_uris"])
     grant_types: list[ShortName] | None = Field(
         None, max_length=3, description="Default: authorization_code, refresh_token.")
     scope: str | None = Field(None, max_length=1000, description="Space-separated; default: the OIDC scopes.")
@@ -122,7 +123,8 @@ class ClientCreate(Body):
     jwks: dict[str, Any] | None = Field(None, description="Public keys only; not with jwksUri.",
                                         examples=[JWKS_EXAMPLE])
     jwks_uri: Uri | None = Field(None, description="https; not with jwks.")
-    request_uris: list[Uri] = Field([], max_length=20, description="request_uri values, matched exactly.")
+    request_uris: list[Uri] = Field([], max_length=clients.MAX_URIS["request_uris"],
+                                    description="request_uri values, matched exactly.")
     request_object_signing_alg: Alg | None = Field(None, description="An asymmetric algorithm, or `none`.")
     token_endpoint_auth_signing_alg: Alg | None = Field(
         None, description="Asymmetric for private_key_jwt, HS256/384/512 for client_secret_jwt.")
@@ -138,8 +140,8 @@ class ClientUpdate(Body):
     sent as null is cleared."""
 
     name: str | None = Field(None, min_length=1, max_length=200)
-    redirect_uris: list[Uri] | None = Field(None, max_length=50)
-    post_logout_redirect_uris: list[Uri] | None = Field(None, max_length=50)
+    redirect_uris: list[Uri] | None = Field(None, max_length=clients.MAX_URIS["redirect_uris"])
+    post_logout_redirect_uris: list[Uri] | None = Field(None, max_length=clients.MAX_URIS["post_logout_redirect_uris"])
     grant_types: list[ShortName] | None = Field(None, min_length=1, max_length=3)
     scope: str | None = Field(None, max_length=1000)
     token_endpoint_auth_method: AuthMethod | None = None
@@ -148,7 +150,7 @@ class ClientUpdate(Body):
     permissions: list[ShortName] | None = Field(None, max_length=100)
     jwks: dict[str, Any] | None = None
     jwks_uri: Uri | None = None
-    request_uris: list[Uri] | None = Field(None, max_length=20)
+    request_uris: list[Uri] | None = Field(None, max_length=clients.MAX_URIS["request_uris"])
     request_object_signing_alg: Alg | None = None
     token_endpoint_auth_signing_alg: Alg | None = None
     userinfo_signed_response_alg: Alg | None = None

@@ -59,6 +59,10 @@ HMAC_ALGS = ("HS256", "HS384", "HS512")
 REQUEST_OBJECT_ALGS = (*ASYMMETRIC_ALGS, "none")
 # Set to a registration's optional field in update(): leave it as registered (None clears it).
 KEEP = object()
+# How many URIs of each list an application may register, and how long each may be (the admin API's
+# schema and the console's form both check these before the service sees them).
+URI_LIMIT = 2000
+MAX_URIS = {"redirect_uris": 50, "post_logout_redirect_uris": 50, "request_uris": 20}
 DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
 DEFAULT_SCOPE = "openid profile email phone address offline_access"
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )

@@ -145,9 +145,15 @@ class ApplicationForm(FlaskForm):
         """The fields as ``clients.register`` and ``clients.update`` take them (every one given:
         an empty optional field clears it); a JWKS that is not JSON is a field error."""
         jwks = None
+        too_many = {name: [f"At most {limit} URIs, each at most {clients.URI_LIMIT} characters."]
+                    for name, limit in clients.MAX_URIS.items()
+                    if len(uris := _lines(getattr(self, name).data)) > limit
+                    or any(len(uri) > clients.URI_LIMIT for uri in uris)}
+        if too_many:
+            raise InvalidFields(too_many)
         if (self.jwks.data or "").strip():
-            try:
-                jwks = json.loads(self.jwks.data)
+            try:  # the application's JSON: nesting and NUL refused as in any JSON body
+                jwks = current_app.json.loads(self.jwks.data)
             except ValueError:
                 raise InvalidFields({"jwks": ["The public keys must be a JSON object (a JWKS)."]}) from None
             if not isinstance(jwks, dict):

@@ -107,6 +107,7 @@ def _plain(value: Any) -> Any:
 def _typed(value: Any, kind: type) -> Any:
     if not isinstance(value, str) or "\x00" in value:
         raise ValueError("not text")
+    value.encode()  # UnicodeEncodeError (a ValueError) for a lone surrogate: JSON may escape one
     if kind is datetime:
         parsed = datetime.fromisoformat(value)
         if parsed.tzinfo is None:

@@ -127,11 +127,14 @@ def refuse_nul_parameters() -> None:
     if "%00" in query or NUL in query:
         _refuse()
     mimetype = current.mimetype
-    if mimetype == URLENCODED:
+    if mimetype == URLENCODED and "form" not in current.__dict__:
         body = current.get_data(cache=True)
         if b"%00" in body or b"\x00" in body:
             _refuse()
-    elif mimetype == "multipart/form-data":
+    elif mimetype in (URLENCODED, "multipart/form-data"):
+        # Multipart, or a form parsed already by a hook that ran first (Flask-WTF's CSRF check reads
+        # the form of every page's POST, and the stream with it): the parsed values are what the
+        # view gets.
         for key, value in current.form.items(multi=True):
             if NUL in key or NUL in value:
                 _refuse()

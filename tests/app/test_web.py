@@ -111,6 +111,17 @@ def test_a_nul_character_is_a_400_in_the_area_format(client, method, path, kwarg
     assert_area_error(client.open(path, method=method, **kwargs), 400, shape)
 
 
+@pytest.mark.parametrize("path, field", [("/account/profile", "fullname"), ("/admin/roles", "description")])
+def test_a_nul_character_in_a_page_form_with_its_csrf_token_is_a_400(browser_as, path, field):
+    """The CSRF check parses a page's form before the NUL check runs (it reads the body's stream):
+    the parsed values are checked then. The page's own form, with a valid token, is refused too
+    (a NUL once reached a role's description and an application's name: 500 on PostgreSQL)."""
+    browser = browser_as("superAdmin")
+    response = browser.http.post(path, data={"csrf_token": browser.token, "name": "nul-role", "fullname": "x",
+                                             field: "a\x00b"})
+    assert_area_error(response, 400, "page")
+
+
 @pytest.mark.parametrize("path, body", [
     ("/api/v1/auth/login", '{"email": "nobody@example.com", "password": "\\udfff"}'),
     ("/api/v1/auth/login", '{"email": "\\ud800@example.com", "password": "x"}'),

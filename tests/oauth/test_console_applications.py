@@ -168,8 +168,14 @@ def test_a_public_client_gets_no_secret(app, admin):
     ({"permissions": ["users:read"]}, "permissions", "only a confidential client with the client_credentials"),
     ({"frontchannel_logout_session_required": "y"}, "frontchannel_logout_session_required",
      "needs a frontchannel_logout_uri"),
+    ({"jwks": "[" * 50000 + "]" * 50000}, "jwks", "must be a JSON object"),
+    ({"jwks": '{"keys": [], "x": "a\\u0000b"}'}, "jwks", "must be a JSON object"),
+    ({"redirect_uris": "\n".join(f"https://a.example/{n}" for n in range(51))}, "redirect_uris", "At most 50 URIs"),
+    ({"redirect_uris": "https://a.example/" + "x" * 2000}, "redirect_uris", "each at most 2000 characters"),
+    ({"request_uris": "\n".join(f"https://a.example/r{n}" for n in range(21))}, "request_uris", "At most 20 URIs"),
 ], ids=["name", "fragment", "no-redirect", "refresh-alone", "no-grant", "unknown-grant", "scope", "jwks-json",
-        "private-key-jwt", "permissions", "frontchannel"])
+        "private-key-jwt", "permissions", "frontchannel", "jwks-deep", "jwks-nul", "too-many-uris", "long-uri",
+        "too-many-request-uris"])
 def test_bad_input_re_renders_the_form_with_the_fields_error(app, admin, fields, field, message):
     response = admin.http.post(f"{APPS}/new", data=form(admin, **fields))
     assert response.status_code == 400
