@@ -166,3 +166,22 @@ def test_the_section_is_in_the_nav_only_for_holders(app, browser_as):
 def test_no_session_goes_to_the_sign_in_page(client):
     response = client.get(AUDIT)
     assert response.status_code == 302 and response.headers["Location"] == "/login?next=/admin/audit"
+
+
+def test_without_users_read_actors_are_ids_and_no_email_is_looked_up(app, browser_as, events):
+    """audit:read alone shows what the audit API shows: account ids. An email address in the actor
+    filter would tell which addresses have an account: it is refused with what to enter instead."""
+    from app.services import rbac
+
+    alice, _bob = events
+    with app.app_context():
+        rbac.create_role(audit.Actor.system(), frozenset({"audit:read"}), "auditor", "", {"audit:read"})
+        db.session.commit()
+    auditor = browser_as("auditor")
+    page = auditor.http.get(AUDIT, query_string=OLD)
+    assert page.status_code == 200
+    assert "alice@example.com" not in page.text and str(alice.id) in page.text
+    for address in ("alice@example.com", "nobody@example.com"):
+        refused = auditor.http.get(AUDIT, query_string={"actor": address})
+        assert refused.status_code == 400
+        assert "needs users:read" in refused.text and "No account has" not in refused.text

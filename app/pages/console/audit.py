@@ -21,6 +21,7 @@ from ...services import user_cache
 from ...services.account_errors import InvalidFields
 from . import bp
 from . import console_page
+from . import may
 from . import section
 
 PAGE_SIZE = 50
@@ -65,9 +66,12 @@ def _as_utc(value: str) -> str:
 
 
 def _actor(value: str) -> tuple[str | None, str | None]:
-    """The actor filter as a user id, or the error: an email address names the account's id."""
+    """The actor filter as a user id, or the error: an email address names the account's id, for a
+    holder of users:read (to anyone else the page would tell which addresses have an account)."""
     if "@" not in value:
         return value, None
+    if not may("users:read"):
+        return None, "Enter the account's id: finding accounts by email address needs users:read."
     user = user_cache.by_email(value)
     return (str(user.id), None) if user is not None else (None, "No account has this email address.")
 
@@ -101,8 +105,10 @@ def _attach(form: AuditFilterForm, name: str, message: str) -> None:
 
 
 def _who(event) -> str:
+    """Who acted: an account's email address to a holder of users:read (as the admin API shows
+    accounts), its id to anyone else (as the audit API does)."""
     if event.actor_user_id is not None:
-        user = user_cache.get(event.actor_user_id)
+        user = user_cache.get(event.actor_user_id) if may("users:read") else None
         return user.email if user is not None else str(event.actor_user_id)
     if event.actor_client_id is not None:
         return f"application {event.actor_client_id}"
