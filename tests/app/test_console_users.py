@@ -575,3 +575,21 @@ def test_create_refuses_a_taken_address_and_a_role_not_held(app, browser_as, mak
     assert "you do not hold it" in unescape(response.text)
     with app.app_context():
         assert accounts.find_by_email("fresh@example.com") is None
+
+
+def test_the_edit_form_shows_an_account_only_to_who_may_read_and_change_it(app, browser_as, make_user):
+    """The form is filled with the account's data: users:write alone does not show it (users:read
+    does), and an account out of the admin's reach (a superAdmin, to an admin) is not offered."""
+    from app.services import audit
+
+    person = make_user()
+    root = make_user(roles=("superAdmin",))
+    with app.app_context():
+        rbac.create_role(audit.Actor.system(), frozenset({"users:write"}), "writer", "", {"users:write"})
+        db.session.commit()
+    assert browser_as("writer").get(f"/admin/users/{person.id}/edit").status_code == 403
+    admin = browser_as("admin")
+    assert admin.get(f"/admin/users/{person.id}/edit").status_code == 200
+    refused = admin.get(f"/admin/users/{root.id}/edit")
+    assert refused.status_code == 302 and refused.headers["Location"] == f"/admin/users/{root.id}"
+    assert "you cannot change it" in unescape(admin.get(f"/admin/users/{root.id}").text)

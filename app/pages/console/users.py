@@ -31,8 +31,10 @@ from ...services.errors import AccountExists
 from ...services.errors import DomainError
 from ...services.errors import InvalidInput
 from ...services.errors import NotFound
+from ...services.errors import OutOfReach
 from ...services.errors import PasswordRejected
 from ...web.permissions import caller
+from ...web.permissions import requires_permission
 from . import bp
 from . import console_page
 from . import may
@@ -214,8 +216,14 @@ ADDRESS_FIELDS = ("street_address", "locality", "region", "postal_code", "countr
 
 @bp.get("/users/<uuid:user_id>/edit")
 @console_page("users:write")
+@requires_permission("users:read")  # the form shows the account as it is
 def edit_user(user_id: UUID):
     user = _read_or_404(user_id)
+    try:  # an account the admin could not change: its form is not offered (the API answers 403)
+        users.within_reach(caller()[1], user_id)
+    except OutOfReach as refusal:
+        flash(refusal.public_message, "error")
+        return redirect(url_for("console.user_page", user_id=user_id))
     address = (user.profile.address if user.profile else None) or {}
     form = EditUserForm(fullname=user.fullname, email=user.email, phone=user.phone or "", avatar=user.avatar or "",
                         **{name: address.get(name, "") for name in ADDRESS_FIELDS})
