@@ -111,7 +111,7 @@ def _midnight(day: date | None) -> datetime | None:
 def user_page(user_id: UUID):
     user = _read_or_404(user_id)
     held = {role.id for role in user.roles}
-    addable = [role for role in rbac.list_roles() if role.id not in held] if may("users:write") else []
+    addable = [role for role in _grantable() if role.id not in held] if may("users:write") else []
     add_form = AddRoleForm()
     add_form.role_id.choices = [SelectChoice(str(role.id), role.name) for role in addable]
     sessions = users.live_sessions(user_id) if may("sessions:read") else None
@@ -131,6 +131,13 @@ def user_page(user_id: UUID):
                            newest_url=url_for("console.user_page", user_id=user_id) if history_cursor else None,
                            add_form=add_form, action=ActionForm(), addable=addable, device_name=history.device_name,
                            outcome_text=outcome_text, default_role=rbac.DEFAULT_ROLE)
+
+
+def _grantable() -> list:
+    """The roles this admin may hand out: those granting only permissions the admin holds (the
+    service refuses the others; the page does not offer them)."""
+    held = caller()[1]
+    return [role for role in rbac.list_roles() if held.issuperset(rbac.permission_names(role))]
 
 
 def _read_or_404(user_id: UUID):
@@ -275,7 +282,7 @@ def edit_user_submit(user_id: UUID):
 @console_page("users:write")
 def create_user():
     form = CreateUserForm()
-    form.roles.choices = [SelectChoice(str(role.id), role.name) for role in rbac.list_roles()
+    form.roles.choices = [SelectChoice(str(role.id), role.name) for role in _grantable()
                           if role.name != rbac.DEFAULT_ROLE]
     if request.method == "GET":
         return render_template("console/users/new.html", form=form)
