@@ -596,3 +596,13 @@ def test_the_edit_form_shows_an_account_only_to_who_may_read_and_change_it(app, 
     refused = admin.get(f"/admin/users/{root.id}/edit")
     assert refused.status_code == 302 and refused.headers["Location"] == f"/admin/users/{root.id}"
     assert "you cannot change it" in unescape(admin.get(f"/admin/users/{root.id}").text)
+
+
+def test_an_account_out_of_reach_is_shown_without_actions(browser_as, make_user):
+    """An admin reads a superAdmin's page but is offered none of the changes every service would
+    refuse (deactivate, edit, roles, sessions)."""
+    root = make_user(roles=("superAdmin",))
+    page = browser_as("admin").get(f"/admin/users/{root.id}")
+    assert page.status_code == 200
+    assert "you can read it, not change it" in page.text
+    assert "<form" not in page.text.split("<main", 1)[1].split("</main>")[0].replace('method="get"', "")

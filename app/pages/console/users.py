@@ -111,7 +111,8 @@ def _midnight(day: date | None) -> datetime | None:
 def user_page(user_id: UUID):
     user = _read_or_404(user_id)
     held = {role.id for role in user.roles}
-    addable = [role for role in _grantable() if role.id not in held] if may("users:write") else []
+    reachable = _reachable(user_id)
+    addable = [role for role in _grantable() if role.id not in held] if may("users:write") and reachable else []
     add_form = AddRoleForm()
     add_form.role_id.choices = [SelectChoice(str(role.id), role.name) for role in addable]
     sessions = users.live_sessions(user_id) if may("sessions:read") else None
@@ -130,7 +131,17 @@ def user_page(user_id: UUID):
                            sessions=sessions, logins=logins.items, older_url=older_url,
                            newest_url=url_for("console.user_page", user_id=user_id) if history_cursor else None,
                            add_form=add_form, action=ActionForm(), addable=addable, device_name=history.device_name,
-                           outcome_text=outcome_text, default_role=rbac.DEFAULT_ROLE)
+                           outcome_text=outcome_text, default_role=rbac.DEFAULT_ROLE, reachable=reachable)
+
+
+def _reachable(user_id: UUID) -> bool:
+    """Whether the admin may act on this account at all: it holds no permission the admin lacks
+    (every action's service checks it; the page offers none of them otherwise)."""
+    try:
+        users.within_reach(caller()[1], user_id)
+    except OutOfReach:
+        return False
+    return True
 
 
 def _grantable() -> list:
