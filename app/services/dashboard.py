@@ -1,8 +1,9 @@
 """The console dashboard's figures: each one cheap query, however large the tables grow.
 
-A count over a whole table is PostgreSQL's estimate (``pg_class.reltuples``, kept by ANALYZE and
-autovacuum), shown as "about N" once it is large; an exact count would read a million rows. A count
-under a filter reads at most ``CEILING`` rows of an index range and says "N+" past it.
+A count over a whole table is exact up to EXACT_BELOW rows (an index read that stops there) and,
+past it, PostgreSQL's estimate (``pg_class.reltuples``, kept by ANALYZE and autovacuum), shown as
+"about N": an exact count would read a million rows. A count under a filter reads at most
+``CEILING`` rows of an index range and says "N+" past it.
 """
 
 from datetime import datetime
@@ -25,13 +26,19 @@ EXACT_BELOW = 100_000
 
 
 def table_size(model) -> str:
-    """How many rows ``model``'s table holds: exact while small, PostgreSQL's estimate past that."""
-    table = model.__table__.name
+    """How many rows ``model``'s table holds: exact up to EXACT_BELOW (read from an index, at most
+    that many), past it PostgreSQL's estimate. The estimate alone could be far off after a mass
+    delete, until ANALYZE runs again; the bounded count cannot."""
+    counted = db.session.scalar(select(func.count()).select_from(
+        select(model.__table__.primary_key.columns.values()[0]).limit(EXACT_BELOW + 1).subquery()))
+    if counted <= EXACT_BELOW:
+        return f"{counted:,}"
     if db.engine.dialect.name == "postgresql":
         estimate = db.session.scalar(text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:name)"),
-                                     {"name": table})
-        if estimate is not None and estimate >= EXACT_BELOW:
+                                     {"name": model.__table__.name})
+        if estimate is not None and estimate > EXACT_BELOW:
             return f"about {estimate:,}"
+        return f"more than {EXACT_BELOW:,}"
     return f"{db.session.scalar(select(func.count()).select_from(model)):,}"
 
 
