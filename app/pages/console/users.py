@@ -111,7 +111,7 @@ def _midnight(day: date | None) -> datetime | None:
 def user_page(user_id: UUID):
     user = _read_or_404(user_id)
     held = {role.id for role in user.roles}
-    reachable = _reachable(user_id)
+    reachable = _out_of_reach(user_id) is None
     addable = [role for role in _grantable() if role.id not in held] if may("users:write") and reachable else []
     add_form = AddRoleForm()
     add_form.role_id.choices = [SelectChoice(str(role.id), role.name) for role in addable]
@@ -134,14 +134,14 @@ def user_page(user_id: UUID):
                            outcome_text=outcome_text, default_role=rbac.DEFAULT_ROLE, reachable=reachable)
 
 
-def _reachable(user_id: UUID) -> bool:
-    """Whether the admin may act on this account at all: it holds no permission the admin lacks
-    (every action's service checks it; the page offers none of them otherwise)."""
+def _out_of_reach(user_id: UUID) -> OutOfReach | None:
+    """Why the admin may not act on this account at all (it holds a permission the admin lacks),
+    or None. Every action's service checks it; the pages offer none of them otherwise."""
     try:
         users.within_reach(caller()[1], user_id)
-    except OutOfReach:
-        return False
-    return True
+    except OutOfReach as refusal:
+        return refusal
+    return None
 
 
 def _grantable() -> list:
@@ -237,9 +237,8 @@ ADDRESS_FIELDS = ("street_address", "locality", "region", "postal_code", "countr
 @requires_permission("users:read")  # the form shows the account as it is
 def edit_user(user_id: UUID):
     user = _read_or_404(user_id)
-    try:  # an account the admin could not change: its form is not offered (the API answers 403)
-        users.within_reach(caller()[1], user_id)
-    except OutOfReach as refusal:
+    refusal = _out_of_reach(user_id)
+    if refusal is not None:  # an account the admin could not change: its form is not offered
         flash(refusal.public_message, "error")
         return redirect(url_for("console.user_page", user_id=user_id))
     address = (user.profile.address if user.profile else None) or {}
